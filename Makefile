@@ -1,0 +1,33 @@
+# Set-up is two commands: `make run` (install, index seeds/, serve the chat) and `make test`.
+VENV   ?= .venv
+PYTHON ?= python3
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+HOST   ?= 127.0.0.1
+PORT   ?= 7860
+
+.PHONY: install index run test clean
+
+install: $(STAMP)
+
+# torch first, pinned: the on-disk CPU build. A bare `torch` requirement would pull a multi-GB CUDA build.
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[test,eval]'
+	touch $(STAMP)
+
+index: install
+	$(VENV)/bin/rag index seeds
+
+run: index
+	$(VENV)/bin/rag serve --corpus seeds --host $(HOST) --port $(PORT)
+
+# pytest exits 5 when it ran no test: that is a failure here, not a pass.
+test: install
+	$(PY) -m pytest; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "make test: pytest ran no tests" >&2; exit 1; fi; exit $$status
+
+clean:
+	rm -rf $(VENV) seeds/.rag-index .pytest_cache

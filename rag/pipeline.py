@@ -1,0 +1,229 @@
+"""Question in, cited Answer out: the one object the CLI, the UI and the eval runner call."""
+
+from __future__ import annotations
+
+import os
+import threading
+import unicodedata
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from rag.config import RetrieverMode, Settings
+from rag.embedding import Encoder
+from rag.indexing import IndexBuilder, IndexReport
+from rag.ingest import ArticleLoader, CorpusLoad
+from rag.reader import Evidence, Reader, SentenceReader, SpanModelReader
+from rag.retrieve import Filters, RetrievalRequest, Retriever
+from rag.schema import Answer, Citation, Passage
+from rag.store import IndexData, IndexStore
+
+
+class QuestionError(ValueError):
+    """A question that cannot be asked as it is; the message says what to change."""
+
+
+class IndexStatus(BaseModel):
+    corpus: str
+    index: str
+    articles: int
+    chunks: int
+    model: str
+    dense_index: str
+
+
+def clean_question(question: str, max_chars: int) -> str:
+    """Control characters become spaces and runs of white space one; errors name what is wrong."""
+    if question is None:
+        raise QuestionError("the question is empty")
+    cleaned = "".join(" " if unicodedata.category(ch).startswith("C") else ch for ch in question)
+    cleaned = " ".join(cleaned.split())
+    if not cleaned:
+        raise QuestionError("the question is empty")
+    if len(cleaned) > max_chars:
+        raise QuestionError(f"the question is {len(cleaned)} characters long; the limit is {max_chars}")
+    if not any(ch.isalnum() for ch in cleaned):
+        raise QuestionError("the question has no words or numbers to search for")
+    return cleaned
+
+
+class _Loaded:
+    """One index generation with the retriever and reader built on it; swapped whole on reload."""
+
+    def __init__(self, generation: str, data: IndexData, retriever: Retriever, reader: Reader):
+        self.generation, self.data, self.retriever, self.reader = generation, data, retriever, reader
+
+
+class Pipeline:
+    """Indexes a corpus folder and answers questions over it. Models load on first use."""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        corpus: Path | None = None,
+        index_path: Path | None = None,
+        encoder: Encoder | None = None,
+    ):
+        settings = settings or Settings()
+        updates = {k: v for k, v in (("corpus", corpus), ("index_path", index_path)) if v is not None}
+        self.settings = settings.model_copy(update=updates) if updates else settings
+        self.corpus = Path(self.settings.corpus)
+        self.store = IndexStore(self.settings.index_dir_for(self.corpus))
+        # An encoder may be shared between pipelines (tests, benchmarks): the model loads once.
+        self.encoder = encoder or Encoder(self.settings.resolved_model_path(), self.settings.embed_batch_size)
+        self.loader = ArticleLoader(self.settings.max_file_bytes, skip_dir_names=(self.store.path.name,))
+        self._loaded: _Loaded | None = None
+        self._load_lock = threading.Lock()
+
+    # ---- indexing -------------------------------------------------------------------------------
+
+    def index(self, rebuild: bool = False, progress: bool = False) -> IndexReport:
+        """Bring the index up to date with the corpus folder (incremental unless rebuild)."""
+        return self.index_articles(self.loader.load_folder(self.corpus), rebuild=rebuild, progress=progress)
+
+    def index_articles(self, load: CorpusLoad, rebuild: bool = False, progress: bool = False) -> IndexReport:
+        """Index articles that did not come from the corpus folder (benchmarks build them in memory)."""
+        report = IndexBuilder(self.settings, self.encoder).update(load, self.store, str(self.corpus), rebuild, progress)
+        self._reload_if_changed()
+        return report
+
+    def is_current(self) -> bool:
+        """Whether an index exists and was built from exactly the files now in the corpus folder."""
+        if not self.store.exists():
+            return False
+        try:
+            indexed = self.store.read_manifest().files
+        except Exception:
+            return False
+        return self.loader.fingerprints(self.corpus) == indexed
+
+    def ensure_index(self, progress: bool = False) -> IndexReport | None:
+        """Index the corpus when there is no index or its files changed; None when it was current."""
+        return None if self.is_current() else self.index(progress=progress)
+
+    # ---- loading --------------------------------------------------------------------------------
+
+    def _reload_if_changed(self) -> _Loaded:
+        generation = self.store.current_generation().name
+        loaded = self._loaded
+        if loaded is not None and loaded.generation == generation:
+            return loaded
+        with self._load_lock:
+            if self._loaded is None or self._loaded.generation != generation:
+                data = self.store.load()
+                self._loaded = _Loaded(generation, data, Retriever(data, self.encoder, self.settings), self._make_reader(data))
+            return self._loaded
+
+    def _make_reader(self, data: IndexData) -> Reader:
+        s = self.settings
+        if s.reader_model_path is not None:
+            return SpanModelReader(s.reader_model_path, s.abstain_threshold)
+        return SentenceReader(data, self.encoder, s.abstain_threshold, s.reader_weights)
+
+    def status(self) -> IndexStatus:
+        loaded = self._reload_if_changed()
+        manifest = loaded.data.manifest
+        return IndexStatus(
+            corpus=str(self.corpus),
+            index=str(self.store.path),
+            articles=manifest.articles,
+            chunks=manifest.chunks,
+            model=manifest.model,
+            dense_index=manifest.dense_index,
+        )
+
+    # ---- asking ---------------------------------------------------------------------------------
+
+    def retrieve(self, query: str, k: int | None = None, retriever: RetrieverMode | None = None, filters: Filters | None = None) -> list[Passage]:
+        return self._reload_if_changed().retriever.run(self._request(query, k, retriever, filters))
+
+    def _request(self, query: str, k: int | None, retriever: RetrieverMode | None, filters: Filters | None) -> RetrievalRequest:
+        return RetrievalRequest(
+            query=query, k=k or self.settings.k, mode=retriever or self.settings.retriever, filters=filters or Filters()
+        )
+
+    def ask(
+        self,
+        question: str,
+        k: int | None = None,
+        retriever: RetrieverMode | None = None,
+        filters: Filters | None = None,
+    ) -> Answer:
+        question = clean_question(question, self.settings.max_question_chars)
+        return self.answer(question, self.retrieve(question, k, retriever, filters))
+
+    def answer(self, question: str, passages: list[Passage]) -> Answer:
+        """Read the answer out of already retrieved passages (ask = clean + retrieve + answer)."""
+        reading = self._reload_if_changed().reader.read(question, passages)
+        if not reading.found:
+            return Answer(
+                question=question,
+                found=False,
+                score=reading.score,
+                related=[self._passage_citation(n, p) for n, p in enumerate(passages, start=1)],
+                passages=passages,
+            )
+        chosen = self._citing_evidence(reading.evidence, passages)
+        best = chosen[0]
+        passage = passages[best.passage]
+        return Answer(
+            question=question,
+            found=True,
+            answer=_article_slice(passage, best.start, best.end),
+            span=_article_slice(passage, best.span_start, best.span_end) if best.span_start is not None else None,
+            score=reading.score,
+            citations=[self._evidence_citation(n, e, passages[e.passage]) for n, e in enumerate(chosen, start=1)],
+            passages=passages,
+        )
+
+    def _citing_evidence(self, evidence: list[Evidence], passages: list[Passage]) -> list[Evidence]:
+        """The answer and up to max_citations-1 other confident sentences that say something else."""
+        chosen: list[Evidence] = []
+        seen_text: set[str] = set()
+        for item in evidence:
+            if chosen and item.score < self.settings.abstain_threshold:
+                break
+            text = " ".join(_article_slice(passages[item.passage], item.start, item.end).split()).lower()
+            if text in seen_text:
+                continue  # the same sentence again (chunk overlap, a repeated pull quote)
+            seen_text.add(text)
+            chosen.append(item)
+            if len(chosen) == self.settings.max_citations:
+                break
+        return chosen
+
+    def _display_path(self, rel: str) -> str:
+        path = self.corpus / rel
+        try:
+            return os.path.relpath(path) if not os.path.relpath(path).startswith("..") else str(path.resolve())
+        except ValueError:
+            return str(path)
+
+    def _citation(self, n: int, passage: Passage, start: int, end: int, span: tuple[int, int] | None) -> Citation:
+        article = passage.article
+        return Citation(
+            n=n,
+            article_id=article.id,
+            title=article.title,
+            published=article.published,
+            path=self._display_path(article.path),
+            start=start,
+            end=end,
+            passage=passage.chunk.text,
+            source=article.source,
+            passage_start=passage.chunk.start,
+            span_start=span[0] if span else None,
+            span_end=span[1] if span else None,
+        )
+
+    def _evidence_citation(self, n: int, evidence: Evidence, passage: Passage) -> Citation:
+        span = (evidence.span_start, evidence.span_end) if evidence.span_start is not None else None
+        return self._citation(n, passage, evidence.start, evidence.end, span)
+
+    def _passage_citation(self, n: int, passage: Passage) -> Citation:
+        return self._citation(n, passage, passage.chunk.start, passage.chunk.end, None)
+
+
+def _article_slice(passage: Passage, start: int, end: int) -> str:
+    chunk = passage.chunk
+    return chunk.text[start - chunk.start : end - chunk.start]

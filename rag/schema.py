@@ -1,0 +1,91 @@
+"""The data that crosses stage boundaries or is written to disk."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Article(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    title: str
+    published: dt.date | None = None
+    updated: dt.date | None = None
+    byline: str | None = None
+    source: str | None = None
+    url: str | None = None
+    path: str = Field(description="file path relative to the corpus folder")
+    record: int | None = Field(None, description="record number (JSON) or line number (JSONL) in a multi-article file")
+    text: str
+
+
+class Chunk(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    article_id: str
+    text: str
+    start: int
+    end: int
+    sentences: list[tuple[int, int]] = Field(description="sentence spans, offsets into the article text")
+
+
+class Passage(BaseModel):
+    """A retrieved chunk with its article's metadata and how it was found."""
+
+    row: int = Field(description="the chunk's row in the index")
+    chunk: Chunk
+    article: Article
+    score: float = Field(description="fused retrieval score")
+    dense_rank: int | None = None
+    bm25_rank: int | None = None
+
+
+class Citation(BaseModel):
+    n: int
+    article_id: str
+    title: str
+    published: dt.date | None
+    path: str
+    start: int = Field(description="start of the cited text (answer sentence, or passage for related) in the article")
+    end: int
+    passage: str
+    # Not in the JSON contract; used to show and highlight the passage.
+    source: str | None = None
+    passage_start: int = 0
+    span_start: int | None = None
+    span_end: int | None = None
+
+    CONTRACT_KEYS: ClassVar[tuple[str, ...]] = ("n", "article_id", "title", "published", "path", "start", "end", "passage")
+
+    def contract(self) -> dict:
+        data = self.model_dump(mode="json", include=set(self.CONTRACT_KEYS))
+        return {key: data[key] for key in self.CONTRACT_KEYS}
+
+
+class Answer(BaseModel):
+    question: str
+    found: bool
+    answer: str | None = None
+    span: str | None = None
+    score: float = Field(ge=0.0, le=1.0)
+    citations: list[Citation] = []
+    related: list[Citation] = []
+    # Not in the JSON contract: what retrieval returned, for evaluation and display.
+    passages: list[Passage] = Field(default_factory=list, exclude=True)
+
+    def contract(self) -> dict:
+        """The `rag ask --json` object, keys exactly as DESIGN.md fixes them."""
+        return {
+            "question": self.question,
+            "found": self.found,
+            "answer": self.answer,
+            "span": self.span,
+            "score": round(self.score, 4),
+            "citations": [c.contract() for c in self.citations],
+            "related": [c.contract() for c in self.related],
+        }

@@ -1,0 +1,28 @@
+"""Word-level text helpers shared by BM25 and the reader, so both see the same terms."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import Stemmer
+from bm25s.stopwords import STOPWORDS_EN
+
+# bm25s's own default token pattern: words of two or more characters.
+TOKEN_PATTERN = re.compile(r"(?u)\b\w\w+\b")
+STOPWORDS = frozenset(STOPWORDS_EN)
+_stemmer = Stemmer.Stemmer("english")
+
+
+@lru_cache(maxsize=200_000)
+def _stem(word: str) -> str:
+    return _stemmer.stemWord(word)
+
+
+def terms(text: str) -> list[str]:
+    """Lower-cased, stop-word-free, stemmed terms of a text, in order."""
+    return [_stem(w) for w in TOKEN_PATTERN.findall(text.lower()) if w not in STOPWORDS]
+
+
+def word_count(text: str) -> int:
+    return len(text.split())

@@ -1,0 +1,69 @@
+"""Shared fixtures: the real packaged model, loaded once per session, on small corpora in tmp folders."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from rag.config import Settings
+from rag.embedding import Encoder
+from rag.pipeline import Pipeline
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+SEED_FILE = "000_2479b7865a29b2a5.txt"
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+EXTRA_ARTICLES = {
+    "markets.md": """---
+title: Central bank holds rates steady
+date: 2021-03-17
+source: Example Wire
+---
+The central bank kept its main interest rate at 1.5 percent on Wednesday. Governor Maria Lopez said inflation
+was expected to stay below 3 percent this year. Analysts at Northbank had forecast no change.
+""",
+    "storm.json": """[{"title": "Storm closes coastal roads", "published": "2022-08-02", "source": "Coast Daily",
+ "text": "Heavy rain closed 14 coastal roads in Brighton on Tuesday. The storm brought winds of 90 kilometres per hour, the Met Office said. Emergency crews rescued two fishermen near the harbour."}]""",
+}
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return Settings()
+
+
+@pytest.fixture(scope="session")
+def encoder(settings) -> Encoder:
+    return Encoder(settings.resolved_model_path(), settings.embed_batch_size)
+
+
+def make_corpus(folder: Path, extra: bool = True) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(SEEDS / SEED_FILE, folder / SEED_FILE)
+    if extra:
+        for name, text in EXTRA_ARTICLES.items():
+            (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def news_pipeline(tmp_path_factory, settings, encoder) -> Pipeline:
+    """The seed article plus two small ones in other formats, indexed once for the session."""
+    corpus = make_corpus(tmp_path_factory.mktemp("news"))
+    pipeline = Pipeline(settings, corpus=corpus, encoder=encoder)
+    pipeline.index()
+    return pipeline
+
+
+@pytest.fixture
+def fresh_pipeline(tmp_path, settings, encoder):
+    """A factory for a pipeline over a new tmp corpus folder (not yet indexed)."""
+
+    def build(extra: bool = True, **overrides) -> Pipeline:
+        corpus = make_corpus(tmp_path / "corpus", extra=extra)
+        return Pipeline(settings.model_copy(update=overrides), corpus=corpus, encoder=encoder)
+
+    return build

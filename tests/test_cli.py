@@ -1,0 +1,104 @@
+"""End to end through the command line, as a user types it."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rag.cli import main
+from tests.conftest import ROOT, SEED_FILE, SEEDS
+
+RAG = str(Path(sys.executable).parent / "rag")
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    """A folder holding a copy of seeds/, as the current directory (the CLI's defaults are relative)."""
+    shutil.copytree(SEEDS, tmp_path / "seeds", ignore=shutil.ignore_patterns(".rag-index"))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def run(*args, cwd):
+    return subprocess.run([RAG, *args], cwd=cwd, capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+
+
+def test_ask_json_follows_the_contract(workdir):
+    result = run("ask", "Who is the Foreign Ministry spokesperson?", "--json", cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["found"] is True and "Hua Chunying" in data["answer"] and data["span"] == "Hua Chunying"
+    first = data["citations"][0]
+    assert first["path"] == f"seeds/{SEED_FILE}" and first["published"] == "2020-02-05"
+    assert first["title"] == "China calls for open, equitable environment for 5G technology"
+    text = (workdir / "seeds" / SEED_FILE).read_text(encoding="utf-8")
+    body = text[text.index("BEIJING") :]
+    assert body[first["start"] : first["end"]] == data["answer"]
+    assert (workdir / "seeds" / ".rag-index" / "CURRENT").is_file()
+
+
+def test_index_twice_embeds_nothing_the_second_time(workdir, capsys):
+    assert main(["index", "seeds"]) == 0
+    assert "chunks embedded" in capsys.readouterr().out
+    assert main(["index", "seeds"]) == 0
+    assert "nothing changed, nothing embedded" in capsys.readouterr().out
+
+
+def test_not_found_is_exit_zero_with_related_passages(workdir, capsys):
+    assert main(["ask", "Who won the 2022 World Cup?", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["found"] is False and data["answer"] is None and data["related"]
+
+
+def test_human_output_marks_the_span_and_cites(workdir, capsys):
+    assert main(["ask", "Who is the Foreign Ministry spokesperson?", "--k", "3", "--retriever", "bm25"]) == 0
+    out = capsys.readouterr().out
+    assert "**Hua Chunying**" in out and f"[1] China calls for open" in out and "2020-02-05" in out
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["ask", ""], "the question is empty"),
+        (["ask", "x", "--corpus", "missing-folder"], "corpus folder not found: missing-folder"),
+        (["ask", "Who?", "--since", "2021-01-01", "--until", "2020-01-01"], "is after --until"),
+        (["eval", "--gold", "missing.jsonl", "--out", "r.json"], "gold file not found: missing.jsonl"),
+        (["eval", "--gold", "missing.jsonl", "--out", "r.json", "--retriever", "tfidf"], "--retriever takes"),
+    ],
+)
+def test_user_mistakes_are_one_line_errors(workdir, capsys, args, message):
+    assert main(args) != 0
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+def test_bad_date_is_rejected_by_the_parser(workdir, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["ask", "Who?", "--since", "05/02/2020"])
+    assert exit_info.value.code == 2
+    assert "not a date as YYYY-MM-DD" in capsys.readouterr().err
+
+
+def test_eval_on_the_seed_gold_meets_the_bar(workdir, capsys):
+    out = workdir / "report.json"
+    assert main(["eval", "--corpus", "seeds", "--gold", str(ROOT / "eval/gold/seeds.jsonl"), "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert list(report) == ["questions", "answerable", "unanswerable", "retrieval", "answer", "latency_ms", "index"]
+    assert list(report["retrieval"]) == ["recall@1", "recall@5", "recall@10", "mrr@10"]
+    assert list(report["answer"]) == ["exact_match", "f1", "contains_answer", "citation_accuracy", "abstain_accuracy", "false_abstain_rate"]
+    assert report["answer"]["contains_answer"] >= 0.85
+    assert report["answer"]["abstain_accuracy"] >= 0.8
+    assert report["answer"]["false_abstain_rate"] <= 0.1
+    assert "contains_answer" in capsys.readouterr().out
+
+
+def test_eval_several_retrievers_in_one_run(workdir):
+    out = workdir / "runs.json"
+    assert main(["eval", "--gold", str(ROOT / "eval/gold/seeds.jsonl"), "--out", str(out), "--retriever", "bm25,dense,hybrid"]) == 0
+    runs = json.loads(out.read_text())["runs"]
+    assert list(runs) == ["bm25", "dense", "hybrid"]
+    assert all(run["questions"] == 30 for run in runs.values())

@@ -1,0 +1,29 @@
+import pytest
+
+from eval.metrics import contains_answer, exact_match, f1_score, ndcg_at, normalize_answer, percentile, reciprocal_rank, recall_at
+
+
+def test_squad_normalisation():
+    assert normalize_answer("The  Foreign-Ministry!") == "foreignministry"
+    assert normalize_answer("An apple, a pear") == "apple pear"
+
+
+def test_em_f1_and_contains():
+    assert exact_match("the Hua Chunying", ["Hua Chunying"]) == 1.0
+    assert f1_score("Hua", ["Hua Chunying"]) == pytest.approx(2 / 3)
+    assert f1_score("nothing", ["Hua Chunying"]) == 0.0
+    assert contains_answer("said spokesperson Hua Chunying.", ["hua chunying"]) == 1.0
+    assert contains_answer("Huang said", ["Hua"]) == 0.0  # whole words only
+
+
+def test_rank_metrics():
+    ranked = ["b", "a", "c"]
+    assert recall_at(ranked, {"a"}, 1) == 0.0 and recall_at(ranked, {"a"}, 2) == 1.0
+    assert reciprocal_rank(ranked, {"a"}) == 0.5
+    assert ndcg_at(["a", "b"], {"a": 1}) == 1.0
+    assert ndcg_at(["b", "a"], {"a": 1}) == pytest.approx(1 / 1.584962500721156)
+
+
+def test_percentile_interpolates():
+    assert percentile([1, 2, 3, 4], 50) == 2.5
+    assert percentile([], 95) == 0.0

@@ -1,0 +1,27 @@
+import pytest
+
+from eval.runner import EvalRunner, GoldError, GoldItem, read_gold
+
+
+def test_gold_errors_name_file_and_line(tmp_path):
+    gold = tmp_path / "g.jsonl"
+    gold.write_text('{"id": "q1", "question": "Q?", "answers": [], "doc": null}\n{"id": "q2", "answers": []}\n', encoding="utf-8")
+    with pytest.raises(GoldError, match=r"g.jsonl:2: question: Field required"):
+        read_gold(gold)
+
+
+def test_runner_scores_answers_and_retrieval(news_pipeline):
+    gold = [
+        GoldItem(id="a", question="How many coastal roads did the rain close?", answers=["14"], doc="storm.json"),
+        GoldItem(id="b", question="What rate did the central bank keep?", answers=["1.5 percent"], doc="markets.md"),
+        GoldItem(id="c", question="Who won the 2022 World Cup?", answers=[], doc=None),
+    ]
+    runner = EvalRunner(news_pipeline)
+    results = runner.ask_all(gold)
+    report = runner.report(results)
+    assert (report.questions, report.answerable, report.unanswerable) == (3, 2, 1)
+    assert report.retrieval["recall@1"] == 1.0 and report.retrieval["mrr@10"] == 1.0
+    assert report.answer["contains_answer"] == 1.0 and report.answer["citation_accuracy"] == 1.0
+    assert report.answer["abstain_accuracy"] == 1.0
+    assert results[0].exact_match == 1.0
+    assert report.index["articles"] == 3 and report.latency_ms["p50"] > 0

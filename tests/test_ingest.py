@@ -1,0 +1,153 @@
+import codecs
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from rag.ingest import ArticleLoader, CorpusError, decode_text, load_txt, parse_date
+from tests.conftest import SEED_FILE, SEEDS
+
+
+def load(folder: Path):
+    return ArticleLoader().load_folder(folder)
+
+
+def test_seed_article_metadata_and_exact_body():
+    raw = (SEEDS / SEED_FILE).read_text(encoding="utf-8")
+    [article] = load(SEEDS).articles
+    assert article.title == "China calls for open, equitable environment for 5G technology"
+    assert article.published.isoformat() == "2020-02-05"
+    assert article.updated.isoformat() == "2023-06-06"
+    assert article.byline == "Xinhua"
+    assert article.path == SEED_FILE
+    assert article.text.startswith("BEIJING — China called")
+    assert raw.endswith(article.text)  # the body is kept to the character
+    # the repeated pull quote stays repeated
+    assert article.text.count("5G is a new generation of information and communications technology") == 2
+
+
+def test_ids_are_stable_and_distinct(tmp_path):
+    (tmp_path / "a.txt").write_text("Title A\n\nBody one.", encoding="utf-8")
+    (tmp_path / "b.txt").write_text("Title B\n\nBody two.", encoding="utf-8")
+    first, second = load(tmp_path).articles, load(tmp_path).articles
+    assert [a.id for a in first] == [a.id for a in second]
+    assert len({a.id for a in first}) == 2
+
+
+def test_markdown_front_matter(tmp_path):
+    (tmp_path / "n.md").write_text("---\ntitle: Rates\ndate: 2021-03-17\nsource: Wire\nurl: http://x\n---\nThe bank held rates.\n", encoding="utf-8")
+    [article] = load(tmp_path).articles
+    assert (article.title, article.published.isoformat(), article.source, article.url) == ("Rates", "2021-03-17", "Wire", "http://x")
+    assert article.text == "The bank held rates.\n"
+
+
+def test_markdown_without_front_matter_takes_heading_as_title(tmp_path):
+    (tmp_path / "n.md").write_text("# Big storm\n\nRoads closed.\n", encoding="utf-8")
+    assert load(tmp_path).articles[0].title == "Big storm"
+
+
+def test_html_main_text_and_metadata(tmp_path):
+    page = """<html><head><title>Storm news</title><meta name="date" content="2022-08-02"></head><body>
+    <nav>Home | Sports</nav><article><h1>Storm closes roads</h1>
+    <p>Heavy rain closed fourteen coastal roads in Brighton on Tuesday, the council said in a statement.</p>
+    <p>Emergency crews rescued two fishermen near the harbour after their boat capsized in the storm.</p></article>
+    <script>alert('x')</script></body></html>"""
+    (tmp_path / "s.html").write_text(page, encoding="utf-8")
+    [article] = load(tmp_path).articles
+    assert article.published.isoformat() == "2022-08-02"
+    assert "fourteen coastal roads" in article.text
+    assert "alert" not in article.text
+
+
+def test_json_list_and_jsonl_with_bad_line(tmp_path):
+    (tmp_path / "list.json").write_text(json.dumps([{"title": "One", "text": "First body."}, {"title": "Two", "body": "Second body."}]), encoding="utf-8")
+    (tmp_path / "feed.jsonl").write_text(
+        '{"title": "A", "text": "Alpha text.", "published": "2020-01-02"}\n{broken\n{"title": "C"}\n{"title": "D", "text": "Delta text."}\n',
+        encoding="utf-8",
+    )
+    result = load(tmp_path)
+    assert sorted(a.title for a in result.articles) == ["A", "D", "One", "Two"]
+    reasons = {(s.path, s.line): s.reason for s in result.skipped}
+    assert reasons[("feed.jsonl", 2)].startswith("invalid JSON")
+    assert "missing field 'text'" in reasons[("feed.jsonl", 3)]
+
+
+@pytest.mark.parametrize(
+    "name, content, expected",
+    [
+        ("empty.txt", b"", "empty file"),
+        ("blank.txt", b"  \n\t\n", "whitespace only"),
+        ("image.txt", b"\x89PNG\r\n\x1a\n\x00\x00", "binary file"),
+        ("bad.json", b'{"title": "x", ', "invalid JSON"),
+        ("notext.json", b'{"title": "x"}', "missing field 'text'"),
+        ("doc.pdf", b"%PDF-1.4", "unsupported file type '.pdf'"),
+        ("script.html", b"<html><script>var a=1;</script><style>p{}</style></html>", "no article text"),
+        ("broken.txt", b"Title\n\nok \xff\xfe\x00 bad", "binary file"),
+    ],
+)
+def test_bad_files_are_skipped_with_a_reason(tmp_path, name, content, expected):
+    (tmp_path / name).write_bytes(content)
+    (tmp_path / "good.txt").write_text("Good title\n\nA good body.", encoding="utf-8")
+    result = load(tmp_path)
+    assert [a.title for a in result.articles] == ["Good title"]
+    [skipped] = result.skipped
+    assert skipped.path == name and expected in skipped.reason
+    assert name in str(skipped)
+
+
+def test_latin1_and_utf16_are_read_with_a_note(tmp_path):
+    (tmp_path / "latin.txt").write_bytes("Café news\n\nThe café reopened in Zürich.".encode("latin-1"))
+    (tmp_path / "wide.txt").write_bytes(codecs.BOM_UTF16_LE + "Wide news\n\nA wide body.".encode("utf-16-le"))
+    result = load(tmp_path)
+    assert sorted(a.title for a in result.articles) == ["Café news", "Wide news"]
+    assert {n.path for n in result.notes} == {"latin.txt", "wide.txt"}
+
+
+def test_duplicate_text_is_indexed_once(tmp_path):
+    (tmp_path / "a.txt").write_text("Title\n\nSame body text.", encoding="utf-8")
+    (tmp_path / "b.txt").write_text("Title\n\nSame body text.", encoding="utf-8")
+    result = load(tmp_path)
+    assert len(result.articles) == 1
+    assert "same text as a.txt" in result.skipped[0].reason
+
+
+def test_hidden_folders_and_the_index_are_not_read(tmp_path):
+    (tmp_path / ".rag-index").mkdir()
+    (tmp_path / ".rag-index" / "x.txt").write_text("Hidden\n\nnot an article", encoding="utf-8")
+    (tmp_path / "a.txt").write_text("Title\n\nBody.", encoding="utf-8")
+    assert [a.path for a in load(tmp_path).articles] == ["a.txt"]
+
+
+def test_missing_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(CorpusError, match="corpus folder not found"):
+        load(tmp_path / "nope")
+
+
+def test_parse_date_forms():
+    assert parse_date("20:16, February 5, 2020").isoformat() == "2020-02-05"
+    assert parse_date("2021-03-17T10:00:00Z").isoformat() == "2021-03-17"
+    assert parse_date("not a date") is None
+    assert parse_date(None) is None
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=400))
+def test_txt_loader_body_is_always_a_suffix_of_the_text(text):
+    try:
+        [article] = load_txt(text, "x.txt")
+    except ValueError as exc:  # IngestError: only for text with no body
+        assert "no article text" in str(exc)
+        return
+    assert text.endswith(article.text) and article.text.strip()
+
+
+@given(st.binary(max_size=300))
+def test_decode_never_crashes_on_bytes(raw):
+    try:
+        text, _ = decode_text(raw)
+    except ValueError as exc:
+        assert str(exc)
+    else:
+        assert isinstance(text, str)

