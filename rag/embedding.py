@@ -99,13 +99,11 @@ class Encoder:
         """Chunk vectors, plus one vector per sentence span (offsets relative to its chunk text)."""
         import torch
 
-        dim = self.dimension
         model = self.model
-        chunk_vectors = np.zeros((len(texts), dim), dtype=np.float32)
-        sentence_vectors: list[np.ndarray] = []
-        # Sort by length so padding is small, as sentence-transformers' own encode does.
+        chunk_vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        sentence_vectors: list[np.ndarray | None] = [None] * len(texts)
+        # Longest first so each batch pads little, as sentence-transformers' own encode does.
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-        per_chunk_sentences: dict[int, np.ndarray] = {}
         bar = tqdm(total=len(texts), desc="embedding chunks", unit="chunk", disable=not progress)
         for begin in range(0, len(order), self.batch_size):
             batch = order[begin : begin + self.batch_size]
@@ -124,14 +122,12 @@ class Encoder:
             mask = features["attention_mask"].numpy().astype(bool)
             chunk_vectors[batch] = _normalise(output["sentence_embedding"].numpy())
             for row, index in enumerate(batch):
-                per_chunk_sentences[index] = self._pool_sentences(
+                sentence_vectors[index] = self._pool_sentences(
                     tokens[row], offsets[row], mask[row], sentence_spans[index], chunk_vectors[index]
                 )
             bar.update(len(batch))
         bar.close()
-        for index in range(len(texts)):
-            sentence_vectors.append(per_chunk_sentences[index])
-        stacked = np.concatenate(sentence_vectors) if sentence_vectors else np.zeros((0, dim), np.float32)
+        stacked = np.concatenate(sentence_vectors) if texts else np.zeros((0, self.dimension), np.float32)
         return EncodedChunks(chunk_vectors=chunk_vectors, sentence_vectors=stacked)
 
     @staticmethod

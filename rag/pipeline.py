@@ -193,11 +193,10 @@ class Pipeline:
         return chosen
 
     def _display_path(self, rel: str) -> str:
+        """The article's path as the user would type it: relative to the working folder when inside it."""
         path = self.corpus / rel
-        try:
-            return os.path.relpath(path) if not os.path.relpath(path).startswith("..") else str(path.resolve())
-        except ValueError:
-            return str(path)
+        relative = os.path.relpath(path)
+        return str(path.resolve()) if relative.startswith("..") else relative
 
     def _citation(self, n: int, passage: Passage, start: int, end: int, span: tuple[int, int] | None) -> Citation:
         article = passage.article

@@ -260,33 +260,57 @@ def score_sentences(features: list[SentenceFeatures], weights: ReaderWeights, th
 
 
 class SpanModelReader:
-    """A SQuAD-style span-extraction model from a local folder (transformers), loaded on first use."""
+    """A SQuAD-style span-extraction model (AutoModelForQuestionAnswering) from a local folder.
 
-    def __init__(self, model_path: Path, threshold: float = 0.5):
+    transformers 5 dropped its question-answering pipeline, so the span search is done here:
+    the most probable (start, end) pair inside the passage, at most `max_answer_tokens` long.
+    """
+
+    def __init__(self, model_path: Path, threshold: float = 0.5, max_answer_tokens: int = 30):
         self.model_path = Path(model_path)
         self.threshold = threshold
-        self._pipeline = None
+        self.max_answer_tokens = max_answer_tokens
+        self._loaded = None
         self._lock = threading.Lock()
 
-    def _qa(self):
-        if self._pipeline is None:
+    def _model(self):
+        if self._loaded is None:
             with self._lock:
-                if self._pipeline is None:
+                if self._loaded is None:
                     if not (self.model_path / "config.json").is_file():
                         raise FileNotFoundError(f"no model config.json in reader folder {self.model_path}")
-                    from transformers import pipeline
+                    from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
-                    self._pipeline = pipeline(
-                        "question-answering", model=str(self.model_path), tokenizer=str(self.model_path), device=-1
-                    )
-        return self._pipeline
+                    tokenizer = AutoTokenizer.from_pretrained(self.model_path, local_files_only=True)
+                    model = AutoModelForQuestionAnswering.from_pretrained(self.model_path, local_files_only=True).eval()
+                    self._loaded = (tokenizer, model)
+        return self._loaded
+
+    def _best_span(self, question: str, context: str) -> tuple[int, int, float]:
+        """Character (start, end) of the best span in context and its probability."""
+        import torch
+
+        tokenizer, model = self._model()
+        encoded = tokenizer(question, context, truncation="only_second", max_length=384, return_offsets_mapping=True, return_tensors="pt")
+        offsets = encoded.pop("offset_mapping")[0].tolist()
+        in_context = [sid == 1 for sid in encoded.sequence_ids(0)]
+        with torch.inference_mode():
+            output = model(**{k: v for k, v in encoded.items() if k in ("input_ids", "attention_mask", "token_type_ids")})
+        start_p = torch.softmax(output.start_logits[0], dim=-1)
+        end_p = torch.softmax(output.end_logits[0], dim=-1)
+        pairs = torch.triu(start_p[:, None] * end_p[None, :]).tril(self.max_answer_tokens - 1)
+        allowed = torch.tensor(in_context)
+        pairs = pairs * allowed[:, None] * allowed[None, :]
+        flat = int(torch.argmax(pairs))
+        first, last = divmod(flat, pairs.shape[1])
+        return offsets[first][0], offsets[last][1], float(pairs[first, last])
 
     def read(self, question: str, passages: list[Passage]) -> Reading:
         evidence = []
         for rank, passage in enumerate(passages):
             chunk = passage.chunk
-            result = self._qa()(question=question, context=chunk.text, handle_impossible_answer=False)
-            span_start, span_end = chunk.start + int(result["start"]), chunk.start + int(result["end"])
+            start, end, probability = self._best_span(question, chunk.text)
+            span_start, span_end = chunk.start + start, chunk.start + end
             # The sentence that holds the span is what gets quoted.
             sentence = next(((s, e) for s, e in chunk.sentences if s <= span_start < e), (chunk.start, chunk.end))
             evidence.append(
@@ -296,7 +320,7 @@ class SpanModelReader:
                     end=max(sentence[1], span_end),
                     span_start=span_start,
                     span_end=span_end,
-                    score=float(min(max(result["score"], 0.0), 1.0)),
+                    score=min(max(probability, 0.0), 1.0),
                 )
             )
         evidence.sort(key=lambda e: (-e.score, e.passage))
