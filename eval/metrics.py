@@ -6,7 +6,7 @@ import math
 import re
 import string
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCTUATION = set(string.punctuation)
@@ -66,7 +66,7 @@ def ndcg_at(ranked_docs: Sequence[str], relevance: dict[str, int], k: int = 10) 
     return dcg / idcg if idcg > 0 else 0.0
 
 
-def dedupe(ranked: Sequence[str]) -> list[str]:
+def dedupe(ranked: Iterable[str]) -> list[str]:
     """Docs in rank order, each once (several passages of one article count at its best rank)."""
     return list(dict.fromkeys(ranked))
 
@@ -78,3 +78,26 @@ def percentile(values: Sequence[float], q: float) -> float:
     position = (len(ordered) - 1) * q / 100
     low, high = math.floor(position), math.ceil(position)
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def abstain_sweep(scores: Sequence[float], answerable: Sequence[bool], correct: Sequence[float], thresholds: Sequence[float]) -> list[dict[str, float]]:
+    """What each abstain threshold would give: abstain accuracy, false abstain rate, and the share of
+    questions handled right (an unanswerable one abstained on; an answerable one answered with a
+    sentence holding a gold answer; a wrong answer counts no better than a wrong abstention)."""
+    sweep = []
+    for threshold in thresholds:
+        answered = [s >= threshold for s in scores]
+        unanswerable = [not a for a, has in zip(answered, answerable) if not has]
+        abstained_answerable = [not a for a, has in zip(answered, answerable) if has]
+        right = sum(
+            (float(c) if a else 0.0) if has else float(not a) for a, has, c in zip(answered, answerable, correct)
+        )
+        sweep.append(
+            {
+                "threshold": float(threshold),
+                "abstain_accuracy": sum(unanswerable) / len(unanswerable) if unanswerable else 0.0,
+                "false_abstain_rate": sum(abstained_answerable) / len(abstained_answerable) if abstained_answerable else 0.0,
+                "handled_right": right / len(scores) if len(scores) else 0.0,
+            }
+        )
+    return sweep

@@ -10,7 +10,7 @@ from pathlib import Path
 from pydantic import BaseModel, ValidationError
 from tqdm.auto import tqdm
 
-from eval.metrics import contains_answer, exact_match, f1_score, percentile
+from eval.metrics import contains_answer, dedupe, exact_match, f1_score, first_relevant_rank, ndcg_at, percentile, recall_at, reciprocal_rank
 from rag.config import RetrieverMode
 from rag.pipeline import Pipeline
 from rag.schema import Article
@@ -27,6 +27,8 @@ class GoldItem(BaseModel):
     question: str
     answers: list[str]
     doc: str | None
+    # Not in gold files: graded relevance of several docs (BEIR qrels); None means `doc` alone is relevant.
+    relevance: dict[str, int] | None = None
 
     @property
     def answerable(self) -> bool:
@@ -60,98 +62,132 @@ class QuestionResult(BaseModel):
     question: str
     gold_answers: list[str]
     gold_doc: str | None
-    found: bool
-    answer: str | None
+    relevance: dict[str, int]  # the relevant docs and their grades (empty for an unanswerable question)
+    ranked_docs: list[str]  # retrieved docs, best first, each once: a gold doc under its gold name
+    found: bool  # answered at the runner's threshold
+    answer: str | None  # the reader's best sentence, shown or not (None when nothing was read)
     span: str | None
     score: float
     first_cited_doc: str | None
-    gold_rank: int | None  # rank of the first passage from the gold doc (1-based), None if not retrieved
+    answer_contains: float  # the best sentence holds a gold answer, whether or not it was shown
     exact_match: float
     f1: float
     contains_answer: float
     latency_ms: float
 
+    @property
+    def gold_rank(self) -> int | None:
+        """1-based rank of the first relevant doc, None when it was not retrieved."""
+        return first_relevant_rank(self.ranked_docs, set(self.relevance))
+
 
 class EvalReport(BaseModel):
-    """Keys exactly as DESIGN.md's `rag eval` contract."""
+    """Keys exactly as DESIGN.md's `rag eval` contract; `answer` is absent for retrieval-only benchmarks (BEIR)."""
 
     questions: int
     answerable: int
     unanswerable: int
     retrieval: dict[str, float]
-    answer: dict[str, float]
+    answer: dict[str, float] | None = None
     latency_ms: dict[str, float]
     index: dict[str, float | int]
+
+    def contract(self) -> dict:
+        return self.model_dump(exclude_none=True)
 
 
 def doc_matches(article: Article, doc: str) -> bool:
     return doc in (article.id, article.path, Path(article.path).name)
 
 
-class EvalRunner:
-    """Asks every gold question through one pipeline and scores the answers."""
+def _doc_key(article: Article, relevant: Iterable[str]) -> str:
+    """The gold doc this article is (gold files name it by file name or path), else its id."""
+    return next((doc for doc in relevant if doc_matches(article, doc)), article.id)
 
-    def __init__(self, pipeline: Pipeline, depth: int = 10):
+
+def _mean(values: list[float]) -> float:
+    return round(sum(values) / len(values), 4) if values else 0.0
+
+
+class EvalRunner:
+    """Asks every gold question through one pipeline and scores the answers.
+
+    `threshold` (default: the pipeline's) decides found / not found from the answer's score. The
+    CLI asks through a pipeline that never abstains and applies the threshold here, so every result
+    keeps the sentence the reader would have shown and the report can sweep thresholds; the
+    decisions are the ones `rag ask` makes at that threshold.
+    """
+
+    def __init__(self, pipeline: Pipeline, threshold: float | None = None, doc_depth: int = 20, chunk_depth: int | None = None, read: bool = True):
         self.pipeline = pipeline
-        self.depth = max(depth, max(RECALL_KS))
+        self.threshold = pipeline.settings.abstain_threshold if threshold is None else threshold
+        self.doc_depth = max(doc_depth, max(RECALL_KS))
+        # Retrieval as the pipeline does it (`candidates` rows from each retriever), deeper only when asked.
+        self.chunk_depth = chunk_depth or max(pipeline.settings.candidates, pipeline.settings.k)
+        self.read = read
 
     def ask_all(self, gold: Iterable[GoldItem], retriever: RetrieverMode | None = None, progress: bool = False) -> list[QuestionResult]:
         gold = list(gold)
-        k = self.pipeline.settings.k
-        results = []
-        for item in tqdm(gold, desc=f"asking ({retriever or self.pipeline.settings.retriever})", unit="q", disable=not progress):
-            started = time.perf_counter()
-            passages = self.pipeline.retrieve(item.question, k=max(self.depth, k), retriever=retriever)
-            answer = self.pipeline.answer(item.question, passages[:k])
-            latency = (time.perf_counter() - started) * 1000
-            gold_rank = None
-            if item.doc is not None:
-                gold_rank = next((i for i, p in enumerate(passages, 1) if doc_matches(p.article, item.doc)), None)
-            cited = answer.citations[0] if answer.citations else None
-            cited_doc = None
-            if cited is not None:
-                cited_article = next(p.article for p in answer.passages if p.article.id == cited.article_id)
-                cited_doc = item.doc if item.doc and doc_matches(cited_article, item.doc) else Path(cited_article.path).name
-            prediction = (answer.span or answer.answer or "") if answer.found else ""
-            shown = answer.answer or "" if answer.found else ""
-            results.append(
-                QuestionResult(
-                    id=item.id,
-                    question=item.question,
-                    gold_answers=item.answers,
-                    gold_doc=item.doc,
-                    found=answer.found,
-                    answer=answer.answer,
-                    span=answer.span,
-                    score=answer.score,
-                    first_cited_doc=cited_doc,
-                    gold_rank=gold_rank,
-                    exact_match=exact_match(prediction, item.answers) if item.answerable else 0.0,
-                    f1=f1_score(prediction, item.answers) if item.answerable else 0.0,
-                    contains_answer=contains_answer(shown, item.answers) if item.answerable else 0.0,
-                    latency_ms=latency,
-                )
-            )
-        return results
+        bar = tqdm(gold, desc=f"asking ({retriever or self.pipeline.settings.retriever})", unit="q", disable=not progress, mininterval=1.0)
+        return [self.ask(item, retriever) for item in bar]
 
-    def report(self, results: list[QuestionResult]) -> EvalReport:
+    def ask(self, item: GoldItem, retriever: RetrieverMode | None = None) -> QuestionResult:
+        k = self.pipeline.settings.k
+        # Each retriever's run pays for its own query encoding: no vector cached by an earlier run.
+        self.pipeline.encoder.encode_query.cache_clear()
+        started = time.perf_counter()
+        passages = self.pipeline.retrieve(item.question, k=max(self.chunk_depth, k), retriever=retriever)
+        answer = self.pipeline.answer(item.question, passages[:k]) if self.read else None
+        latency = (time.perf_counter() - started) * 1000
+        relevance = item.relevance or ({item.doc: 1} if item.doc is not None else {})
+        ranked_docs = dedupe(_doc_key(p.article, relevance) for p in passages)[: self.doc_depth]
+        found = answer is not None and answer.found and answer.score >= self.threshold
+        cited_doc = None
+        if answer is not None and answer.citations:
+            cited = answer.citations[0]
+            cited_doc = _doc_key(next(p.article for p in answer.passages if p.article.id == cited.article_id), relevance)
+        shown = (answer.answer or "") if answer is not None else ""
+        prediction = (answer.span or shown) if answer is not None else ""
+        answer_contains = contains_answer(shown, item.answers) if item.answerable else 0.0
+        return QuestionResult(
+            id=item.id,
+            question=item.question,
+            gold_answers=item.answers,
+            gold_doc=item.doc,
+            relevance=relevance,
+            ranked_docs=ranked_docs,
+            found=found,
+            answer=answer.answer if answer is not None else None,
+            span=answer.span if answer is not None else None,
+            score=answer.score if answer is not None else 0.0,
+            first_cited_doc=cited_doc,
+            answer_contains=answer_contains,
+            exact_match=exact_match(prediction, item.answers) if item.answerable and found else 0.0,
+            f1=f1_score(prediction, item.answers) if item.answerable and found else 0.0,
+            contains_answer=answer_contains if found else 0.0,
+            latency_ms=latency,
+        )
+
+    def report(self, results: list[QuestionResult], graded: bool = False) -> EvalReport:
+        """The contract's report; `graded` (BEIR) adds ndcg@10 and recall@100 and leaves `answer` out."""
         answerable = [r for r in results if r.gold_answers]
         unanswerable = [r for r in results if not r.gold_answers]
-        with_doc = [r for r in results if r.gold_doc is not None and r.gold_answers]
-
-        def mean(values: list[float]) -> float:
-            return round(sum(values) / len(values), 4) if values else 0.0
-
-        retrieval = {f"recall@{k}": mean([float(r.gold_rank is not None and r.gold_rank <= k) for r in with_doc]) for k in RECALL_KS}
-        retrieval["mrr@10"] = mean([1.0 / r.gold_rank if r.gold_rank and r.gold_rank <= 10 else 0.0 for r in with_doc])
-        answer = {
-            "exact_match": mean([r.exact_match for r in answerable]),
-            "f1": mean([r.f1 for r in answerable]),
-            "contains_answer": mean([r.contains_answer for r in answerable]),
-            "citation_accuracy": mean([float(r.found and r.first_cited_doc == r.gold_doc) for r in answerable]),
-            "abstain_accuracy": mean([float(not r.found) for r in unanswerable]),
-            "false_abstain_rate": mean([float(not r.found) for r in answerable]),
-        }
+        judged = [r for r in results if r.relevance and (graded or r.gold_answers)]
+        retrieval = {f"recall@{k}": _mean([recall_at(r.ranked_docs, set(r.relevance), k) for r in judged]) for k in RECALL_KS}
+        retrieval["mrr@10"] = _mean([reciprocal_rank(r.ranked_docs, set(r.relevance), 10) for r in judged])
+        if graded:
+            retrieval["ndcg@10"] = _mean([ndcg_at(r.ranked_docs, r.relevance, 10) for r in judged])
+            retrieval["recall@100"] = _mean([recall_at(r.ranked_docs, set(r.relevance), 100) for r in judged])
+        answer = None
+        if self.read:
+            answer = {
+                "exact_match": _mean([r.exact_match for r in answerable]),
+                "f1": _mean([r.f1 for r in answerable]),
+                "contains_answer": _mean([r.contains_answer for r in answerable]),
+                "citation_accuracy": _mean([float(r.found and r.first_cited_doc == r.gold_doc) for r in answerable]),
+                "abstain_accuracy": _mean([float(not r.found) for r in unanswerable]),
+                "false_abstain_rate": _mean([float(not r.found) for r in answerable]),
+            }
         latencies = [r.latency_ms for r in results]
         status = self.pipeline.status()
         manifest_seconds = self.pipeline.store.read_manifest().build_seconds
@@ -169,7 +205,7 @@ class EvalRunner:
 def format_table(report: EvalReport, title: str = "") -> str:
     rows = [("questions", f"{report.questions} ({report.answerable} answerable, {report.unanswerable} not)")]
     rows += [(name, f"{value:.3f}") for name, value in report.retrieval.items()]
-    rows += [(name, f"{value:.3f}") for name, value in report.answer.items()]
+    rows += [(name, f"{value:.3f}") for name, value in (report.answer or {}).items()]
     rows += [(f"latency {name}", f"{value:.1f} ms") for name, value in report.latency_ms.items()]
     rows.append(("index", f"{report.index['articles']} articles, {report.index['chunks']} chunks, built in {report.index['seconds']:.1f}s"))
     width = max(len(name) for name, _ in rows)
@@ -178,7 +214,11 @@ def format_table(report: EvalReport, title: str = "") -> str:
     return "\n".join(lines)
 
 
-def write_report(report: dict | BaseModel, out: Path) -> None:
-    data = report.model_dump() if isinstance(report, BaseModel) else report
+def write_report(reports: dict[str, EvalReport], out: Path) -> None:
+    """One report as the contract's object; several retrievers as {"runs": {name: report}}."""
+    if len(reports) == 1:
+        data = next(iter(reports.values())).contract()
+    else:
+        data = {"runs": {name: report.contract() for name, report in reports.items()}}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")

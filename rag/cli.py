@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from pydantic import ValidationError
 
@@ -51,8 +52,15 @@ def _add_corpus_options(parser: argparse.ArgumentParser, positional: bool = Fals
     parser.add_argument("--index", type=Path, default=None, help="index folder (default: CORPUS/.rag-index)")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with the CLI's error format: one line, no usage block (subcommand parsers inherit it)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"rag: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rag", description="Ask questions of a folder of news articles; answers are quoted and cited.")
+    parser = _Parser(prog="rag", description="Ask questions of a folder of news articles; answers are quoted and cited.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="{index,ask,serve,eval}")
 
     index = commands.add_parser("index", help="build or update the index of a folder of articles")
@@ -74,11 +82,18 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=_positive, default=7860)
 
-    evaluate = commands.add_parser("eval", help="score answers against a gold file")
+    evaluate = commands.add_parser("eval", help="score answers against a gold file or a public benchmark")
     _add_corpus_options(evaluate)
-    evaluate.add_argument("--gold", type=Path, required=True, help="gold questions (JSON Lines)")
+    questions = evaluate.add_mutually_exclusive_group(required=True)
+    questions.add_argument("--gold", type=Path, help="gold questions (JSON Lines) about the --corpus folder")
+    questions.add_argument("--squad", type=Path, help="a SQuAD v1.1/v2.0 JSON file: its paragraphs are the corpus")
+    questions.add_argument("--beir", type=Path, help="a BEIR folder (corpus.jsonl, queries.jsonl, qrels/test.tsv)")
     evaluate.add_argument("--out", type=Path, required=True, help="where to write the JSON report")
     evaluate.add_argument("--retriever", default=None, help="one of hybrid,dense,bm25, or several joined by commas")
+    evaluate.add_argument("--limit", type=_positive, default=None, help="ask a fixed random sample of N questions")
+    evaluate.add_argument("--seed", type=int, default=0, help="seed of the --limit sample (default 0)")
+    evaluate.add_argument("--articles", default=None, help="SQuAD: only questions of the file's articles START:END (0-based); the corpus keeps every paragraph")
+    evaluate.add_argument("--report", type=Path, default=None, help="also write a markdown report with plots into this folder")
     evaluate.add_argument("--verbose", action="store_true", help="list every question that was not answered right")
     return parser
 
@@ -160,31 +175,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from eval.runner import EvalRunner, format_table, read_gold, write_report
+    from eval.suite import EvalRequest, run_eval
 
     retrievers = [r.strip() for r in (args.retriever or "hybrid").split(",") if r.strip()]
     unknown = [r for r in retrievers if r not in RETRIEVERS]
     if unknown or not retrievers:
         raise CliError(f"--retriever takes {', '.join(RETRIEVERS)} (comma-separated); got {args.retriever!r}")
-    gold = read_gold(args.gold)
-    pipeline = _pipeline(args)
-    _ensure_index(pipeline)
-    runner = EvalRunner(pipeline)
-    reports = {}
-    for retriever in retrievers:
-        results = runner.ask_all(gold, retriever=retriever, progress=sys.stderr.isatty())
-        reports[retriever] = runner.report(results)
-        print(format_table(reports[retriever], title=f"== {retriever} on {args.gold} =="))
-        if args.verbose:
-            for r in results:
-                wrong = (r.gold_answers and not r.contains_answer) or (not r.gold_answers and r.found)
-                if wrong:
-                    print(f"  miss {r.id}: {r.question} -> {r.answer!r} (span {r.span!r}, score {r.score:.2f}); gold {r.gold_answers}")
-    if len(retrievers) == 1:
-        write_report(reports[retrievers[0]], args.out)
-    else:
-        write_report({"runs": {name: rep.model_dump() for name, rep in reports.items()}}, args.out)
-    print(f"report written to {args.out}")
+    if args.articles and not args.squad:
+        raise CliError("--articles applies to --squad only")
+    request = EvalRequest(
+        gold=args.gold, squad=args.squad, beir=args.beir, corpus=args.corpus, index=args.index, out=args.out,
+        retrievers=retrievers, limit=args.limit, seed=args.seed, articles=args.articles, report=args.report,
+        verbose=args.verbose, progress=sys.stderr.isatty(),
+    )
+    run_eval(request, Settings())
     return 0
 
 

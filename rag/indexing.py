@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import time
-from pathlib import Path
 
 import numpy as np
 from pydantic import BaseModel
@@ -15,7 +14,7 @@ from rag.config import INDEX_FORMAT_VERSION, Settings
 from rag.embedding import Encoder
 from rag.ingest import CorpusLoad, SkippedFile
 from rag.schema import Article, Chunk
-from rag.store import IndexCorrupt, IndexData, IndexStore, Manifest, build_bm25, build_dense_index
+from rag.store import IndexCorrupt, IndexData, IndexIncompatible, IndexStore, Manifest, build_bm25, build_dense_index
 from rag.text import terms
 
 
@@ -32,6 +31,7 @@ class IndexReport(BaseModel):
     skipped: list[SkippedFile] = []
     notes: list[SkippedFile] = []
     rebuild_reason: str | None = None
+    kept_because: str | None = None  # why the old index was kept although the folder differs
     saved: bool
     seconds: float
 
@@ -46,6 +46,8 @@ class IndexReport(BaseModel):
                 f"{len(self.added)} files added, {len(self.changed)} changed, {len(self.removed)} removed) "
                 f"in {self.seconds:.1f}s"
             )
+        elif self.kept_because:
+            lines.append(f"index left as it was: {self.kept_because}")
         else:
             lines.append(
                 f"index is up to date: {self.articles} articles, {self.chunks} chunks; nothing changed, nothing embedded"
@@ -75,31 +77,17 @@ class IndexBuilder:
     def _prefix(self, article: Article) -> str:
         return article.title + "\n" if self.settings.title_in_chunks else ""
 
-    def _incompatibility(self, manifest: Manifest) -> str | None:
-        s = self.settings
-        if manifest.format_version != INDEX_FORMAT_VERSION:
-            return f"index format changed ({manifest.format_version} -> {INDEX_FORMAT_VERSION})"
-        if manifest.model_path != str(s.resolved_model_path()):
-            return f"embedding model changed ({manifest.model_path} -> {s.resolved_model_path()})"
-        current = (s.chunk_words, s.chunk_overlap_sentences, s.title_in_chunks)
-        previous = (manifest.chunk_words, manifest.chunk_overlap_sentences, manifest.title_in_chunks)
-        if current != previous:
-            return f"chunking settings changed (words, overlap, title: {previous} -> {current})"
-        return None
-
     def update(self, load: CorpusLoad, store: IndexStore, corpus_label: str, rebuild: bool = False, progress: bool = False) -> IndexReport:
         started = time.perf_counter()
         with store.lock():
             old, reason = None, "--rebuild asked for" if rebuild else None
             if not rebuild and store.exists():
                 try:
-                    old = store.load()
+                    old = store.load(self.settings)
+                except IndexIncompatible as exc:
+                    reason = exc.reason
                 except IndexCorrupt as exc:
                     reason = f"the previous index is unusable: {exc}"
-                else:
-                    reason = self._incompatibility(old.manifest)
-                    if reason:
-                        old = None
             old_files = old.manifest.files if old else {}
             new_files = load.file_hashes
             report = dict(
@@ -112,11 +100,20 @@ class IndexBuilder:
                 notes=load.notes,
                 rebuild_reason=reason,
             )
-            if old is not None and old_files == new_files and set(old.articles) == {a.id for a in load.articles}:
+            unchanged = old is not None and old_files == new_files and set(old.articles) == {a.id for a in load.articles}
+            # A folder with nothing readable (an unmounted drive, a wrong path) must not wipe a working index.
+            emptied = old is not None and bool(old.articles) and not load.articles
+            if unchanged or emptied:
                 store.remove_stale()
+                kept = (
+                    f"no article could be read from {corpus_label} ({len(load.skipped)} skipped); the index keeps its "
+                    f"{len(old.articles)} articles (to empty it, run `rag index --rebuild`)"
+                    if emptied
+                    else None
+                )
                 return IndexReport(
                     articles=len(old.articles), chunks=len(old.chunks), embedded_chunks=0, reused_chunks=len(old.chunks),
-                    saved=False, seconds=time.perf_counter() - started, **report,
+                    kept_because=kept, saved=False, seconds=time.perf_counter() - started, **report,
                 )
             data, embedded = self._assemble(load.articles, old, new_files, corpus_label, progress, started)
             store.save(data)
@@ -158,7 +155,7 @@ class IndexBuilder:
         sentence_vectors: list[np.ndarray] = []
         all_chunks: list[Chunk] = []
         new_row = new_sentence = 0
-        for article, reused_rows, chunks in plan:
+        for _article, reused_rows, chunks in plan:
             all_chunks.extend(chunks)
             if reused_rows is not None:
                 chunk_vectors.append(old.chunk_vectors[reused_rows])

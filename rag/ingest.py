@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import codecs
 import datetime as dt
+import errno
 import hashlib
 import json
 import os
 import re
+import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -266,6 +268,40 @@ _SINGLE: dict[str, Callable[[str, str], list[Article]]] = {
 _MULTI = {".json": load_json, ".jsonl": load_jsonl}
 
 
+_SPECIAL_FILES = {
+    stat.S_IFDIR: "a folder",
+    stat.S_IFIFO: "a named pipe (FIFO)",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+}
+
+
+def _stat_readable(path: Path) -> os.stat_result:
+    """stat() of a regular file; IngestError saying what it is otherwise, so nothing blocks on a pipe or device."""
+    try:
+        info = path.stat()
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise IngestError("symbolic link loop; not followed") from exc
+        if exc.errno == errno.ENOENT and path.is_symlink():
+            raise IngestError(f"broken symbolic link (its target {os.readlink(path)} does not exist)") from exc
+        raise IngestError(f"cannot read: {exc.strerror or exc}") from exc
+    if stat.S_ISDIR(info.st_mode):
+        if path.is_symlink():  # the walk never follows folder links: a link to the corpus itself would never end
+            target = path.resolve()
+            if path.parent.resolve().is_relative_to(target):
+                raise IngestError(f"symbolic link loop: points back to {target}; not followed")
+            raise IngestError(f"symbolic link to a folder ({target}); not followed")
+        try:  # the walk hands over a real folder only when it could not list it
+            os.listdir(path)
+        except OSError as exc:
+            raise IngestError(f"cannot read folder: {exc.strerror or exc}") from exc
+    if not stat.S_ISREG(info.st_mode):
+        raise IngestError(f"not a regular file but {_SPECIAL_FILES.get(stat.S_IFMT(info.st_mode), 'something else')}")
+    return info
+
+
 class ArticleLoader:
     """Turns a folder (or single files) into Articles; bad files are reported, never fatal."""
 
@@ -274,45 +310,67 @@ class ArticleLoader:
         self.skip_dir_names = set(skip_dir_names)
 
     def iter_files(self, folder: Path) -> Iterator[Path]:
-        """Files below folder, sorted, hidden files and folders (the index among them) left out."""
-        for root, dirs, files in os.walk(folder, followlinks=False):
-            dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in self.skip_dir_names)
-            for name in sorted(files):
-                if not name.startswith("."):
-                    yield Path(root) / name
+        """Files below folder, sorted; also the folder links and unreadable folders, for load_file to report.
+        Hidden files and folders (the index among them) are left out."""
+        try:
+            with os.scandir(folder) as listing:
+                entries = sorted(listing, key=lambda entry: entry.name)
+        except OSError:
+            yield folder  # load_file names the error
+            return
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                if entry.name not in self.skip_dir_names:
+                    yield from self.iter_files(Path(entry.path))
+            else:
+                yield Path(entry.path)
 
     def fingerprint(self, path: Path) -> str:
         """What decides whether a file changed since it was indexed (loaded, skipped or unsupported)."""
         try:
-            stat = path.stat()
-            if stat.st_size > self.max_file_bytes or path.suffix.lower() not in SUPPORTED_SUFFIXES:
-                return f"size:{stat.st_size}:mtime:{stat.st_mtime_ns}"
-            return hashlib.sha256(path.read_bytes()).hexdigest()
+            info = _stat_readable(path)
+            if info.st_size > self.max_file_bytes or path.suffix.lower() not in SUPPORTED_SUFFIXES:
+                return f"size:{info.st_size}:mtime:{info.st_mtime_ns}"
+            with open(path, "rb") as handle:
+                return hashlib.file_digest(handle, "sha256").hexdigest()
+        except IngestError as exc:
+            return f"unreadable:{exc.reason}"
         except OSError as exc:
             return f"unreadable:{exc.errno}"
 
     def fingerprints(self, folder: Path) -> dict[str, str]:
         return {path.relative_to(folder).as_posix(): self.fingerprint(path) for path in self.iter_files(folder)}
 
+    def _too_big(self, size: int) -> IngestError:
+        return IngestError(
+            f"file is {size / 1e6:.1f} MB, over the {self.max_file_bytes / 1e6:.0f} MB limit "
+            "(raise RAG_MAX_FILE_BYTES or split the file)"
+        )
+
+    def _read(self, path: Path) -> bytes:
+        """The file's bytes, never more than the limit (it may have grown since it was measured)."""
+        try:
+            with open(path, "rb") as handle:
+                raw = handle.read(self.max_file_bytes + 1)
+                if len(raw) > self.max_file_bytes:
+                    raise self._too_big(os.fstat(handle.fileno()).st_size)
+        except OSError as exc:
+            raise IngestError(f"cannot read: {exc.strerror or exc}") from exc
+        return raw
+
     def load_file(self, path: Path, rel: str) -> tuple[list[Article], list[SkippedFile], list[SkippedFile]]:
         """(articles, skipped, notes) for one file."""
         suffix = path.suffix.lower()
-        if suffix not in SUPPORTED_SUFFIXES:
-            reason = f"unsupported file type '{suffix or '(none)'}' (supported: {' '.join(SUPPORTED_SUFFIXES)})"
-            return [], [SkippedFile(path=rel, reason=reason)], []
-        try:
-            size = path.stat().st_size
-            if size > self.max_file_bytes:
-                reason = (
-                    f"file is {size / 1e6:.1f} MB, over the {self.max_file_bytes / 1e6:.0f} MB limit "
-                    "(raise RAG_MAX_FILE_BYTES or split the file)"
-                )
-                return [], [SkippedFile(path=rel, reason=reason)], []
-            raw = path.read_bytes()
-        except OSError as exc:
-            return [], [SkippedFile(path=rel, reason=f"cannot read: {exc.strerror or exc}")], []
         notes: list[SkippedFile] = []
         try:
+            size = _stat_readable(path).st_size
+            if suffix not in SUPPORTED_SUFFIXES:
+                raise IngestError(f"unsupported file type '{suffix or '(none)'}' (supported: {' '.join(SUPPORTED_SUFFIXES)})")
+            if size > self.max_file_bytes:
+                raise self._too_big(size)
+            raw = self._read(path)
             if not raw:
                 raise IngestError("empty file")
             text, note = decode_text(raw)
@@ -334,6 +392,10 @@ class ArticleLoader:
             raise CorpusError(f"corpus folder not found: {folder}")
         if not folder.is_dir():
             raise CorpusError(f"corpus is not a folder: {folder}")
+        try:
+            os.scandir(folder).close()
+        except OSError as exc:
+            raise CorpusError(f"cannot read the corpus folder {folder}: {exc.strerror or exc}") from exc
         articles: list[Article] = []
         skipped: list[SkippedFile] = []
         notes: list[SkippedFile] = []

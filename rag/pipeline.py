@@ -5,18 +5,20 @@ from __future__ import annotations
 import os
 import threading
 import unicodedata
+from collections.abc import Sequence
 from pathlib import Path
 
 from pydantic import BaseModel
 
-from rag.config import RetrieverMode, Settings
+from rag.config import INDEX_FORMAT_VERSION, RetrieverMode, Settings
 from rag.embedding import Encoder
+from rag.followup import Turn, resolve
 from rag.indexing import IndexBuilder, IndexReport
 from rag.ingest import ArticleLoader, CorpusLoad
 from rag.reader import Evidence, Reader, SentenceReader, SpanModelReader
 from rag.retrieve import Filters, RetrievalRequest, Retriever
 from rag.schema import Answer, Citation, Passage
-from rag.store import IndexData, IndexStore
+from rag.store import IndexData, IndexLocked, IndexStore, IndexStoreError
 
 
 class QuestionError(ValueError):
@@ -92,14 +94,26 @@ class Pipeline:
         if not self.store.exists():
             return False
         try:
-            indexed = self.store.read_manifest().files
-        except Exception:
+            manifest = self.store.read_manifest()
+        except IndexStoreError:
             return False
-        return self.loader.fingerprints(self.corpus) == indexed
+        if manifest.format_version != INDEX_FORMAT_VERSION or manifest.mismatch(self.settings):
+            return False  # built by another version or with other settings: index() rebuilds it
+        return self.loader.fingerprints(self.corpus) == manifest.files
 
     def ensure_index(self, progress: bool = False) -> IndexReport | None:
-        """Index the corpus when there is no index or its files changed; None when it was current."""
-        return None if self.is_current() else self.index(progress=progress)
+        """Index the corpus when there is no index or its files changed; None when it was current.
+
+        When another process is indexing right now, the current index answers meanwhile.
+        """
+        if self.is_current():
+            return None
+        try:
+            return self.index(progress=progress)
+        except IndexLocked:
+            if self.store.exists():
+                return None
+            raise
 
     # ---- loading --------------------------------------------------------------------------------
 
@@ -110,7 +124,7 @@ class Pipeline:
             return loaded
         with self._load_lock:
             if self._loaded is None or self._loaded.generation != generation:
-                data = self.store.load()
+                data = self.store.load(self.settings)
                 self._loaded = _Loaded(generation, data, Retriever(data, self.encoder, self.settings), self._make_reader(data))
             return self._loaded
 
@@ -148,9 +162,15 @@ class Pipeline:
         k: int | None = None,
         retriever: RetrieverMode | None = None,
         filters: Filters | None = None,
+        history: Sequence[Turn] = (),
     ) -> Answer:
+        """Answer a question; with the earlier turns of a chat, a follow-up is searched with their subject."""
         question = clean_question(question, self.settings.max_question_chars)
-        return self.answer(question, self.retrieve(question, k, retriever, filters))
+        resolved = resolve(question, history)
+        answer = self.answer(resolved.read, resolved.focus(self.retrieve(resolved.search, k, retriever, filters)))
+        if resolved.search == question:
+            return answer
+        return answer.model_copy(update={"question": question, "query": resolved.search})
 
     def answer(self, question: str, passages: list[Passage]) -> Answer:
         """Read the answer out of already retrieved passages (ask = clean + retrieve + answer)."""

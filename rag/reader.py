@@ -234,16 +234,21 @@ class SentenceFeatures(BaseModel):
     type_fit: float
 
 
+def raw_score(f: SentenceFeatures, weights: ReaderWeights) -> float:
+    """The weighted feature sum; the confidence is a logistic curve of it."""
+    return (
+        weights.semantic * f.semantic
+        + weights.lexical * f.lexical
+        + weights.answer_type * f.type_fit
+        + weights.passage_rank / (f.passage + 1)
+    )
+
+
 def score_sentences(features: list[SentenceFeatures], weights: ReaderWeights, threshold: float) -> Reading:
     """Weighted feature sum through a logistic curve; the best sentence decides found / not found."""
     evidence = []
     for f in features:
-        score = (
-            weights.semantic * f.semantic
-            + weights.lexical * f.lexical
-            + weights.answer_type * f.type_fit
-            + weights.passage_rank / (f.passage + 1)
-        )
+        score = raw_score(f, weights)
         evidence.append(
             Evidence(
                 passage=f.passage,
@@ -256,7 +261,7 @@ def score_sentences(features: list[SentenceFeatures], weights: ReaderWeights, th
         )
     evidence.sort(key=lambda e: (-e.score, e.passage, e.start))
     top = evidence[0].score if evidence else 0.0
-    return Reading(found=top >= threshold, score=top, evidence=evidence)
+    return Reading(found=bool(evidence) and top >= threshold, score=top, evidence=evidence)
 
 
 class SpanModelReader:
@@ -325,4 +330,4 @@ class SpanModelReader:
             )
         evidence.sort(key=lambda e: (-e.score, e.passage))
         top = evidence[0].score if evidence else 0.0
-        return Reading(found=top >= self.threshold, score=top, evidence=evidence)
+        return Reading(found=bool(evidence) and top >= self.threshold, score=top, evidence=evidence)

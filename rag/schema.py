@@ -77,6 +77,7 @@ class Answer(BaseModel):
     related: list[Citation] = []
     # Not in the JSON contract: what retrieval returned, for evaluation and display.
     passages: list[Passage] = Field(default_factory=list, exclude=True)
+    query: str | None = Field(None, exclude=True, description="what was searched for when a follow-up added the chat's subject")
 
     def contract(self) -> dict:
         """The `rag ask --json` object, keys exactly as DESIGN.md fixes them."""

@@ -2,8 +2,10 @@
 
 Layout: INDEX/CURRENT names the live generation folder INDEX/gen-*/. A save writes a complete new
 generation beside the old one, then replaces CURRENT atomically (os.replace), so a crash at any
-moment leaves either the old or the new index loadable. Nothing is unpickled: JSON, .npy without
-pickle, FAISS's own format and bm25s's JSON/.npy files.
+moment leaves either the old or the new index loadable (eval/crash_test.py kills real runs to check).
+Nothing is unpickled: JSON, .npy without pickle, FAISS's own format and bm25s's JSON/.npy files. The
+manifest holds each file's sha256, checked before the file is parsed, so a damaged file is named
+(never a FAISS or numpy error, never vectors silently wrong).
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 import datetime as dt
 import errno
 import fcntl
+import hashlib
+import json
 import os
 import shutil
 import uuid
@@ -21,11 +25,15 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from rag.config import INDEX_FORMAT_VERSION
+from rag.config import INDEX_FORMAT_VERSION, Settings
 from rag.schema import Article, Chunk
 
 CURRENT = "CURRENT"
 LOCK = "lock"
+MANIFEST = "manifest.json"
+# Every generation holds these (bm25s writes several files into its folder); each is checksummed in the manifest.
+DATA_FILES = ("articles.jsonl", "chunks.jsonl", "chunk_vectors.npy", "sentence_vectors.npy", "dense.faiss")
+BM25_DIR = "bm25"
 _HNSW_NEIGHBOURS = 32
 _HNSW_EF_SEARCH = 128
 
@@ -46,6 +54,14 @@ class IndexLocked(IndexStoreError):
     pass
 
 
+class IndexIncompatible(IndexStoreError):
+    """Built by another version or with other model/chunking settings; `reason` says what differs."""
+
+    def __init__(self, message: str, reason: str):
+        super().__init__(message)
+        self.reason = reason
+
+
 class Manifest(BaseModel):
     format_version: int
     model: str
@@ -62,6 +78,18 @@ class Manifest(BaseModel):
     chunks: int
     built_at: dt.datetime
     build_seconds: float
+    # file inside the generation -> sha256; filled in by IndexStore.save, checked before any file is parsed
+    checksums: dict[str, str] = {}
+
+    def mismatch(self, settings: Settings) -> str | None:
+        """Why vectors built under this manifest cannot serve these settings; None when they can."""
+        if self.model_path != str(settings.resolved_model_path()):
+            return f"embedding model changed ({self.model_path} -> {settings.resolved_model_path()})"
+        current = (settings.chunk_words, settings.chunk_overlap_sentences, settings.title_in_chunks)
+        previous = (self.chunk_words, self.chunk_overlap_sentences, self.title_in_chunks)
+        if current != previous:
+            return f"chunking settings changed (words, overlap, title: {previous} -> {current})"
+        return None
 
 
 class IndexData(BaseModel):
@@ -116,6 +144,22 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _sha256(path: Path) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def _damaged(path: Path, exc: Exception) -> str:
+    if isinstance(exc, FileNotFoundError):
+        return f"index file {path} is missing; run `rag index --rebuild`"
+    if isinstance(exc, ValidationError):
+        problem = exc.errors()[0]
+        detail = f"{'.'.join(str(p) for p in problem['loc']) or 'value'}: {problem['msg']}"
+    else:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return f"index file {path} is damaged ({detail[:200]}); run `rag index --rebuild`"
+
+
 def _write(path: Path, write) -> None:
     with open(path, "wb") as handle:
         write(handle)
@@ -145,24 +189,48 @@ class IndexStore:
             raise IndexCorrupt(f"index pointer {pointer} names no index folder ({name!r}); run `rag index --rebuild`")
         return generation
 
-    def read_manifest(self) -> Manifest:
-        manifest_path = self.current_generation() / "manifest.json"
+    def read_manifest(self, generation: Path | None = None) -> Manifest:
+        path = (generation or self.current_generation()) / MANIFEST
         try:
-            return Manifest.model_validate_json(manifest_path.read_bytes())
-        except (OSError, ValidationError, ValueError) as exc:
-            raise IndexCorrupt(self._damaged(manifest_path, exc)) from exc
+            raw = json.loads(path.read_bytes())
+        except (OSError, ValueError) as exc:
+            raise IndexCorrupt(_damaged(path, exc)) from exc
+        version = raw.get("format_version") if isinstance(raw, dict) else None
+        if isinstance(version, int) and version != INDEX_FORMAT_VERSION:
+            reason = f"index format changed ({version} -> {INDEX_FORMAT_VERSION})"
+            raise IndexIncompatible(
+                f"index {path} was written by another version of rag (format {version}; this version reads "
+                f"format {INDEX_FORMAT_VERSION}); run `rag index --rebuild`",
+                reason,
+            )
+        try:
+            return Manifest.model_validate(raw)
+        except ValidationError as exc:
+            raise IndexCorrupt(_damaged(path, exc)) from exc
 
-    def load(self) -> IndexData:
+    def load(self, settings: Settings | None = None) -> IndexData:
+        """The live index; with settings, IndexIncompatible unless it was built with their model and chunking."""
+        while True:
+            generation = self.current_generation()
+            try:
+                return self._load_generation(generation, settings)
+            except IndexCorrupt:
+                # A writer may have switched CURRENT and removed this generation while it was being read.
+                if self.current_generation() == generation:
+                    raise
+
+    def _load_generation(self, generation: Path, settings: Settings | None) -> IndexData:
         import bm25s
         import faiss
 
-        generation = self.current_generation()
-        manifest = self.read_manifest()
-        if manifest.format_version != INDEX_FORMAT_VERSION:
-            raise IndexCorrupt(
-                f"index at {self.path} has format {manifest.format_version}, this version reads "
-                f"{INDEX_FORMAT_VERSION}; run `rag index --rebuild`"
+        manifest = self.read_manifest(generation)
+        reason = manifest.mismatch(settings) if settings is not None else None
+        if reason:
+            raise IndexIncompatible(
+                f"index {generation / MANIFEST} does not fit the current settings: {reason}; run `rag index --rebuild`",
+                reason,
             )
+        self._verify_checksums(generation, manifest)
         current_file = generation
         try:
             current_file = generation / "articles.jsonl"
@@ -178,10 +246,10 @@ class IndexStore:
             sentence_vectors = np.load(current_file, allow_pickle=False)
             current_file = generation / "dense.faiss"
             dense = faiss.read_index(str(current_file))
-            current_file = generation / "bm25"
+            current_file = generation / BM25_DIR
             bm25 = bm25s.BM25.load(str(current_file), load_corpus=False, mmap=False, allow_pickle=False)
         except (OSError, ValueError, ValidationError, RuntimeError, KeyError, EOFError) as exc:
-            raise IndexCorrupt(self._damaged(current_file, exc)) from exc
+            raise IndexCorrupt(_damaged(current_file, exc)) from exc
         sentences = sum(len(c.sentences) for c in chunks)
         problems = []
         if len(chunks) != manifest.chunks or chunk_vectors.shape != (len(chunks), manifest.dimension):
@@ -205,32 +273,41 @@ class IndexStore:
         )
 
     @staticmethod
-    def _damaged(path: Path, exc: Exception) -> str:
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return f"index file {path} is missing or damaged ({detail[:200]}); run `rag index --rebuild`"
+    def _verify_checksums(generation: Path, manifest: Manifest) -> None:
+        """Damaged bytes are caught here, by file name, before numpy or FAISS parse them."""
+        listed = set(manifest.checksums)
+        if not set(DATA_FILES) <= listed or not any(name.startswith(f"{BM25_DIR}/") for name in listed):
+            raise IndexCorrupt(_damaged(generation / MANIFEST, ValueError("its list of file checksums is incomplete")))
+        for name, expected in sorted(manifest.checksums.items()):
+            path = generation / name
+            try:
+                actual = _sha256(path)
+            except OSError as exc:
+                raise IndexCorrupt(_damaged(path, exc)) from exc
+            if actual != expected:
+                raise IndexCorrupt(_damaged(path, ValueError("its checksum does not match the manifest")))
 
     def save(self, data: IndexData) -> Path:
         """Write a new generation and switch CURRENT to it; the old one stays valid until the switch."""
         import faiss
 
-        self.path.mkdir(parents=True, exist_ok=True)
         staging = self.path / f".tmp-{uuid.uuid4().hex}"
-        staging.mkdir()
         try:
-            _write(staging / "manifest.json", lambda f: f.write(data.manifest.model_dump_json(indent=2).encode()))
-            _write(
-                staging / "articles.jsonl",
-                lambda f: f.writelines(a.model_dump_json().encode() + b"\n" for a in data.articles.values()),
-            )
+            staging.mkdir(parents=True)
+            _write(staging / "articles.jsonl", lambda f: f.writelines(a.model_dump_json().encode() + b"\n" for a in data.articles.values()))
             _write(staging / "chunks.jsonl", lambda f: f.writelines(c.model_dump_json().encode() + b"\n" for c in data.chunks))
             _write(staging / "chunk_vectors.npy", lambda f: np.save(f, data.chunk_vectors, allow_pickle=False))
             _write(staging / "sentence_vectors.npy", lambda f: np.save(f, data.sentence_vectors, allow_pickle=False))
-            faiss.write_index(data.dense, str(staging / "dense.faiss"))
-            data.bm25.save(str(staging / "bm25"))
-            for written in [staging / "dense.faiss", *(staging / "bm25").iterdir()]:
+            _write(staging / "dense.faiss", lambda f: f.write(faiss.serialize_index(data.dense).tobytes()))
+            data.bm25.save(str(staging / BM25_DIR))
+            bm25_files = sorted((staging / BM25_DIR).iterdir())
+            for written in bm25_files:
                 with open(written, "rb") as handle:
                     os.fsync(handle.fileno())
-            _fsync_dir(staging / "bm25")
+            _fsync_dir(staging / BM25_DIR)
+            names = [*DATA_FILES, *(f"{BM25_DIR}/{path.name}" for path in bm25_files)]
+            manifest = data.manifest.model_copy(update={"checksums": {name: _sha256(staging / name) for name in names}})
+            _write(staging / MANIFEST, lambda f: f.write(manifest.model_dump_json(indent=2).encode()))
             _fsync_dir(staging)
             generation = self.path / f"gen-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:6]}"
             os.rename(staging, generation)
@@ -238,8 +315,12 @@ class IndexStore:
             _write(pointer_tmp, lambda f: f.write(generation.name.encode()))
             os.replace(pointer_tmp, self.path / CURRENT)
             _fsync_dir(self.path)
-        except BaseException:
+        except BaseException as exc:
             shutil.rmtree(staging, ignore_errors=True)
+            if isinstance(exc, OSError):  # disk full, read-only folder: the old generation is untouched
+                raise IndexStoreError(
+                    f"cannot write the index in {self.path} ({exc.strerror or exc}); the previous index is kept"
+                ) from exc
             raise
         self.remove_stale(keep=generation)
         return generation
@@ -264,9 +345,13 @@ class IndexStore:
     @contextmanager
     def lock(self) -> Iterator[None]:
         """Exclusive writer lock. The kernel drops it when its process dies, so a stale lock file is harmless."""
-        self.path.mkdir(parents=True, exist_ok=True)
-        lock_path = self.path / LOCK
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise IndexStoreError(
+                f"cannot write the index folder {self.path} ({exc.strerror or exc}); put it elsewhere with --index PATH"
+            ) from exc
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -1,6 +1,6 @@
 import pytest
 
-from eval.metrics import contains_answer, exact_match, f1_score, ndcg_at, normalize_answer, percentile, reciprocal_rank, recall_at
+from eval.metrics import abstain_sweep, contains_answer, exact_match, f1_score, ndcg_at, normalize_answer, percentile, reciprocal_rank, recall_at
 
 
 def test_squad_normalisation():
@@ -27,3 +27,11 @@ def test_rank_metrics():
 def test_percentile_interpolates():
     assert percentile([1, 2, 3, 4], 50) == 2.5
     assert percentile([], 95) == 0.0
+
+
+def test_abstain_sweep_counts_decisions_per_threshold():
+    scores, answerable, right = [0.9, 0.6, 0.3, 0.8], [True, True, False, False], [1.0, 0.0, 0.0, 0.0]
+    never, mid, high = abstain_sweep(scores, answerable, right, [0.0, 0.7, 0.95])
+    assert never == {"threshold": 0.0, "abstain_accuracy": 0.0, "false_abstain_rate": 0.0, "handled_right": 0.25}
+    assert mid == {"threshold": 0.7, "abstain_accuracy": 0.5, "false_abstain_rate": 0.5, "handled_right": 0.5}
+    assert high["abstain_accuracy"] == 1.0 and high["false_abstain_rate"] == 1.0 and high["handled_right"] == 0.5

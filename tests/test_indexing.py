@@ -1,3 +1,10 @@
+import subprocess
+import time
+
+from eval.crash_test import MAYORS, QUESTION, RAG, write_corpus
+from rag.pipeline import Pipeline
+
+
 def test_second_run_embeds_nothing(fresh_pipeline):
     pipeline = fresh_pipeline()
     first = pipeline.index()
@@ -24,8 +31,6 @@ def test_changed_added_and_deleted_files(fresh_pipeline):
 
 
 def test_chunking_change_rebuilds_with_a_reason(fresh_pipeline, settings, encoder):
-    from rag.pipeline import Pipeline
-
     pipeline = fresh_pipeline(extra=False)
     pipeline.index()
     smaller = Pipeline(settings.model_copy(update={"chunk_words": 60}), corpus=pipeline.corpus, encoder=encoder)
@@ -40,3 +45,32 @@ def test_bad_files_are_listed_in_the_summary(fresh_pipeline):
     report = pipeline.index()
     assert report.articles == 1
     assert any("empty.txt: empty file" in line for line in report.summary_lines())
+
+
+def test_questions_during_a_reindex_are_answered_from_the_old_index_until_the_switch(tmp_path, settings, encoder):
+    corpus = tmp_path / "corpus"
+    write_corpus(corpus, articles=40, version=0)
+    serving = Pipeline(settings, corpus=corpus, encoder=encoder)
+    serving.index()
+    old = serving.store.current_generation().name
+    write_corpus(corpus, articles=40, version=1)
+    indexer = subprocess.Popen([RAG, "index", str(corpus)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    asked = []  # (CURRENT before, answer, CURRENT after, indexer still running)
+    while True:
+        running = indexer.poll() is None
+        before = serving.store.current_generation().name
+        answer = serving.ask(QUESTION)
+        asked.append((before, answer.span, serving.store.current_generation().name, running))
+        if not running:
+            break
+        time.sleep(0.05)  # a visitor's pace; leaves the CPU to the indexer
+    assert indexer.returncode == 0, indexer.stderr.read()
+    new = serving.store.current_generation().name
+    assert new != old
+    for before, span, after, _ in asked:
+        if before == after:
+            assert span == MAYORS[before == new], asked
+    assert any(running and before == old for before, _, _, running in asked)  # asked while the indexer ran
+    spans = [span for _, span, _, _ in asked]
+    switch = spans.index(MAYORS[1])
+    assert set(spans[:switch]) == {MAYORS[0]} and set(spans[switch:]) == {MAYORS[1]}  # never back to the old one

@@ -56,3 +56,25 @@ def test_any_question_box_input_gets_an_answer_or_a_clear_error(news_pipeline, t
     else:
         assert 0 <= answer.score <= 1
         assert answer.found == bool(answer.citations) and (answer.answer is not None) == answer.found
+
+
+def test_ensure_index_rebuilds_an_index_built_with_other_settings(fresh_pipeline, settings, encoder):
+    from rag.pipeline import Pipeline
+
+    first = fresh_pipeline(extra=False)
+    first.ensure_index()
+    other = Pipeline(settings.model_copy(update={"chunk_words": 60}), corpus=first.corpus, encoder=encoder)
+    assert not other.is_current()
+    report = other.ensure_index()
+    assert "chunking settings changed" in report.rebuild_reason
+    assert other.ask("Who is the Foreign Ministry spokesperson?").found
+
+
+def test_while_another_process_indexes_the_current_index_answers(fresh_pipeline):
+    pipeline = fresh_pipeline(extra=False)
+    pipeline.ensure_index()
+    (pipeline.corpus / "new.txt").write_text("New story\n\nThe mayor opened a bridge on Friday.", encoding="utf-8")
+    with pipeline.store.lock():  # as a `rag index` run in another process holds it
+        assert pipeline.ensure_index() is None
+        assert pipeline.ask("Who is the Foreign Ministry spokesperson?").found
+    assert pipeline.ensure_index().added == ["new.txt"]

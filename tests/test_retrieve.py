@@ -34,3 +34,13 @@ def test_source_filter_is_case_insensitive(news_pipeline):
 def test_query_with_no_known_words_still_gets_dense_results(news_pipeline):
     assert news_pipeline.retrieve("zzzqqq xxyyzz", retriever="bm25") == []
     assert news_pipeline.retrieve("zzzqqq xxyyzz", retriever="hybrid")
+
+
+@pytest.mark.parametrize("fusion", ["score", "rrf"])
+def test_both_fusions_rank_by_both_retrievers(fresh_pipeline, fusion):
+    pipeline = fresh_pipeline(fusion=fusion)
+    pipeline.index()
+    passages = pipeline.retrieve("How many roads did the storm close?", k=3)
+    assert passages[0].article.title == "Storm closes coastal roads"
+    assert passages[0].dense_rank is not None and passages[0].bm25_rank is not None
+    assert [p.score for p in passages] == sorted((p.score for p in passages), reverse=True)

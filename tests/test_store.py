@@ -1,9 +1,18 @@
+import json
 import os
+import shutil
+import subprocess
 import threading
+from pathlib import Path
 
 import pytest
 
-from rag.store import CURRENT, IndexCorrupt, IndexLocked, IndexMissing, IndexStore
+from eval.crash_test import RAG
+from rag.config import INDEX_FORMAT_VERSION
+from rag.pipeline import Pipeline
+from rag.store import CURRENT, DATA_FILES, MANIFEST, IndexCorrupt, IndexIncompatible, IndexLocked, IndexMissing, IndexStore
+from tests.conftest import make_corpus
+from tests.test_catalogue import PERMISSIONS_TESTABLE, UNPRIVILEGED
 
 
 def test_missing_index_says_run_rag_index(tmp_path):
@@ -32,16 +41,105 @@ def test_save_is_a_new_generation_and_leaves_no_temporary_files(fresh_pipeline):
     assert names == sorted([CURRENT, "lock", second.name])
 
 
-@pytest.mark.parametrize("damaged", ["chunk_vectors.npy", "dense.faiss", "chunks.jsonl", "manifest.json"])
-def test_a_damaged_file_is_named_with_the_fix(fresh_pipeline, damaged):
-    pipeline = fresh_pipeline(extra=False)
+@pytest.fixture(scope="module")
+def built_index(tmp_path_factory, settings, encoder):
+    """An index of the seed article, built once; tests damage copies of it."""
+    pipeline = Pipeline(settings, corpus=make_corpus(tmp_path_factory.mktemp("built"), extra=False), encoder=encoder)
     pipeline.index()
-    target = pipeline.store.current_generation() / damaged
-    target.write_bytes(target.read_bytes()[: max(1, target.stat().st_size // 3)])
-    with pytest.raises(IndexCorrupt) as error:
-        pipeline.store.load()
-    assert "rag index --rebuild" in str(error.value)
-    assert damaged in str(error.value) or "inconsistent" in str(error.value)
+    return pipeline.store.path
+
+
+def copy_of(index: Path, tmp_path: Path) -> IndexStore:
+    shutil.copytree(index, tmp_path / "index")
+    return IndexStore(tmp_path / "index")
+
+
+def _flip_middle_byte(raw: bytes) -> bytes:
+    middle = len(raw) // 2
+    return raw[:middle] + bytes([raw[middle] ^ 0x01]) + raw[middle + 1 :]
+
+
+DAMAGE = {
+    "truncated": lambda raw: raw[: len(raw) // 2],
+    "one byte flipped": _flip_middle_byte,
+    "emptied": lambda raw: b"",
+}
+
+
+@pytest.mark.parametrize("damage", [*DAMAGE, "deleted"])
+def test_every_damaged_or_missing_index_file_is_named_with_the_fix(built_index, tmp_path, settings, damage):
+    generation = IndexStore(built_index).current_generation()
+    names = sorted(p.relative_to(generation).as_posix() for p in generation.rglob("*") if p.is_file())
+    assert len(names) >= len(DATA_FILES) + 3  # the manifest and at least two bm25 files
+    for name in names:
+        if name == MANIFEST and damage == "one byte flipped":
+            continue  # the manifest is checked by parsing it: a flipped byte in a date or a count is not damage it can see
+        store = copy_of(built_index, tmp_path / name.replace("/", "_"))
+        target = store.current_generation() / name
+        if damage == "deleted":
+            target.unlink()
+        else:
+            target.write_bytes(DAMAGE[damage](target.read_bytes()))
+        with pytest.raises(IndexCorrupt) as error:
+            store.load(settings)
+        expected = "is missing;" if damage == "deleted" else "is damaged ("
+        assert str(error.value).startswith(f"index file {target} {expected}"), (name, str(error.value))
+        assert str(error.value).endswith("run `rag index --rebuild`") and "\n" not in str(error.value)
+
+
+def _edit_manifest(store: IndexStore, **fields) -> None:
+    path = store.current_generation() / MANIFEST
+    path.write_text(json.dumps({**json.loads(path.read_text()), **fields}))
+
+
+@pytest.mark.parametrize(
+    "change, error, message",
+    [
+        (
+            lambda store: _edit_manifest(store, format_version=1),
+            IndexIncompatible,
+            "was written by another version of rag (format 1; this version reads format {version}); run `rag index --rebuild`",
+        ),
+        (
+            lambda store: _edit_manifest(store, model_path="/models/other-model"),
+            IndexIncompatible,
+            "does not fit the current settings: embedding model changed (/models/other-model -> {model}); run `rag index --rebuild`",
+        ),
+        (
+            lambda store: _edit_manifest(store, chunk_words=60),
+            IndexIncompatible,
+            "does not fit the current settings: chunking settings changed (words, overlap, title: (60, 1, True) -> (120, 1, True))",
+        ),
+        (
+            lambda store: (store.path / CURRENT).write_text("gen-gone"),
+            IndexCorrupt,
+            "names no index folder ('gen-gone'); run `rag index --rebuild`",
+        ),
+    ],
+    ids=["another version", "another model", "other chunking", "pointer to nothing"],
+)
+def test_an_index_from_another_version_or_model_says_what_and_the_fix(built_index, tmp_path, settings, change, error, message):
+    store = copy_of(built_index, tmp_path)
+    change(store)
+    with pytest.raises(error) as raised:
+        store.load(settings)
+    assert message.format(version=INDEX_FORMAT_VERSION, model=settings.resolved_model_path()) in str(raised.value)
+
+
+def test_rag_ask_on_a_damaged_index_is_one_line_and_rag_index_rebuilds_it(built_index, tmp_path, settings):
+    corpus = tmp_path / "corpus"
+    shutil.copytree(built_index.parent, corpus)
+    damaged = IndexStore(corpus / ".rag-index").current_generation() / "dense.faiss"
+    damaged.write_bytes(_flip_middle_byte(damaged.read_bytes()))
+    ask = subprocess.run([RAG, "ask", "Who is the spokesperson?", "--corpus", str(corpus)], capture_output=True, text=True, timeout=300)
+    assert ask.returncode == 1
+    assert ask.stderr.strip() == (
+        f"rag: error: index file {damaged} is damaged (its checksum does not match the manifest); run `rag index --rebuild`"
+    )
+    index = subprocess.run([RAG, "index", str(corpus)], capture_output=True, text=True, timeout=300)
+    assert index.returncode == 0, index.stderr
+    assert index.stdout.startswith(f"rebuilding the whole index: the previous index is unusable: index file {damaged} is damaged")
+    assert IndexStore(corpus / ".rag-index").load(settings).manifest.articles == 1
 
 
 def test_a_second_writer_is_refused_with_the_owner_pid(tmp_path):
@@ -67,3 +165,19 @@ def test_a_second_writer_is_refused_with_the_owner_pid(tmp_path):
         holder.join()
     with store.lock():  # released: the next writer gets it
         pass
+
+
+@pytest.mark.skipif(not PERMISSIONS_TESTABLE, reason="running as root without setpriv: every folder is writable")
+def test_a_save_that_cannot_write_keeps_the_previous_index(built_index, tmp_path, settings):
+    corpus = tmp_path / "corpus"
+    shutil.copytree(built_index.parent, corpus)
+    (corpus / "new.txt").write_text("Bridge reopens\n\nThe old bridge reopened on Monday.", encoding="utf-8")
+    index = corpus / ".rag-index"
+    index.chmod(0o555)  # the new generation cannot be written beside the old one
+    try:
+        result = subprocess.run([*UNPRIVILEGED, RAG, "index", str(corpus)], capture_output=True, text=True, timeout=300)
+    finally:
+        index.chmod(0o755)
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"rag: error: cannot write the index in {index} (Permission denied); the previous index is kept"
+    assert IndexStore(index).load(settings).manifest.articles == 1

@@ -1,50 +1,281 @@
-"""The Gradio chat over the pipeline (minimal: the full UI is its own issue)."""
+"""The chat page over the pipeline, and the same pipeline as the `ask` API endpoint.
+
+The page only calls the pipeline; all HTML comes from ui.render, where article text is escaped.
+Nothing is fetched from another host: fonts are Gradio's bundled files or the system's, analytics
+are off, and the chat renders no LaTeX (KaTeX would be its only other asset).
+"""
 
 from __future__ import annotations
 
-import html
+import datetime as dt
+import json
+import os
+from collections.abc import Iterator, Sequence
+from typing import get_args
 
 import gradio as gr
 
+from rag.config import RetrieverMode
+from rag.followup import Turn
+from rag.ingest import SUPPORTED_SUFFIXES
 from rag.pipeline import Pipeline, QuestionError
+from rag.retrieve import Filters
 from rag.schema import Answer
+from ui import render
+from ui.uploads import add_uploads
+
+TITLE = "Ask the news"
+EXAMPLES = [
+    "Who is the Foreign Ministry spokesperson?",
+    "What kind of environment should be provided for 5G technology?",
+    "Which organizations published the 5G security report?",
+    "How should countries view 5G network risks?",
+]
+RETRIEVERS: tuple[RetrieverMode, ...] = get_args(RetrieverMode)
+# Questions answered at once; the queue holds the rest. The pipeline is thread-safe; on 2 cores,
+# 2 and 4 at a time measured alike (eval/concurrency.py) and 8 slower: torch threads compete.
+ASK_CONCURRENCY = 4
+
+COPY_JS = """
+element.addEventListener('click', (event) => {
+  const button = event.target.closest('button.copy');
+  if (!button) return;
+  const text = button.dataset.citation;
+  const done = () => {
+    button.textContent = 'Copied';
+    setTimeout(() => { button.textContent = 'Copy citation'; }, 1500);
+  };
+  const fallback = () => {  // plain http on a LAN address has no clipboard API
+    const area = document.createElement('textarea');
+    area.value = text;
+    document.body.appendChild(area);
+    area.select();
+    document.execCommand('copy');
+    area.remove();
+    done();
+  };
+  if (navigator.clipboard && window.isSecureContext) navigator.clipboard.writeText(text).then(done, fallback);
+  else fallback();
+});
+"""
+
+CSS = """
+#header .header { display: flex; flex-wrap: wrap; justify-content: space-between; align-items: baseline; gap: 0.3rem 2rem; }
+#header h1 { margin: 0; font-size: 1.6rem; font-weight: 700; }
+#header .tagline, #header .status { margin: 0.2rem 0 0; color: var(--body-text-color-subdued); }
+#header .status { font-size: 0.9rem; }
+#chat .empty-chat { max-width: 26rem; margin: 0 auto; text-align: center; color: var(--body-text-color-subdued); }
+#chat .answer p { margin: 0 0 0.35rem; }
+#chat .answer .meta, #chat .followup { color: var(--body-text-color-subdued); font-size: 0.9em; }
+#chat .answer .marker { text-decoration: none; font-weight: 600; }
+#chat .problem { font-weight: 600; }
+#sources .sources h2 { margin: 0 0 0.5rem; font-size: 1.1rem; }
+#sources .sources.empty p, #sources .hint { color: var(--body-text-color-subdued); }
+#sources .source { border: 1px solid var(--border-color-primary); border-radius: var(--radius-lg);
+  padding: 0.6rem 0.8rem; margin-bottom: 0.6rem; background: var(--background-fill-primary); }
+#sources .source h3 { margin: 0; font-size: 1rem; overflow-wrap: anywhere; }
+#sources .source .meta { margin: 0.15rem 0 0.4rem; font-size: 0.85rem; color: var(--body-text-color-subdued);
+  overflow-wrap: anywhere; }
+#sources .passage { margin: 0; padding-left: 0.6rem; border-left: 3px solid var(--border-color-accent);
+  white-space: pre-line; overflow-wrap: anywhere; font-size: 0.92rem; }
+#sources mark { background: rgba(255, 204, 0, 0.35); color: inherit; }
+#sources .copy { margin-top: 0.4rem; font-size: 0.85rem; padding: 0.15rem 0.6rem; cursor: pointer;
+  border: 1px solid var(--border-color-primary); border-radius: var(--radius-md);
+  background: var(--button-secondary-background-fill); }
+#upload-result .bad { color: var(--error-text-color); font-weight: 600; }
+#upload-result .ok { color: var(--color-accent); font-weight: 600; }
+#upload-result ul { padding-left: 1.2rem; }
+"""
 
 
-def render_answer(answer: Answer) -> str:
-    """Markdown for the chat: the quoted sentence with the span in bold, confidence and sources. Text is escaped."""
-    if not answer.found:
-        lines = [f"Not found in the articles (confidence {answer.score:.2f})."]
-        lines += [f"- related [{c.n}] {html.escape(c.title)}: {html.escape(' '.join(c.passage.split())[:200])}…" for c in answer.related[:3]]
-        return "\n".join(lines)
-    first = answer.citations[0]
-    sentence = answer.answer
-    if first.span_start is not None:
-        a, b = first.span_start - first.start, first.span_end - first.start
-        quoted = f"{html.escape(sentence[:a])}<b>{html.escape(sentence[a:b])}</b>{html.escape(sentence[b:])}"
-    else:
-        quoted = html.escape(sentence)
-    markers = " ".join(f"[{c.n}]" for c in answer.citations)
-    sources = "\n".join(
-        f"- [{c.n}] {html.escape(c.title)} — {c.published or 'undated'} — {html.escape(c.path)}" for c in answer.citations
-    )
-    return f"“{quoted}” {markers}\n\nconfidence {answer.score:.2f}\n\n{sources}"
+class SettingsError(ValueError):
+    """A setting on the page that cannot be used as it is; the message says what to change."""
+
+
+def _date(value: str | None, label: str) -> dt.date | None:
+    if value is None or not str(value).strip():
+        return None
+    try:
+        return dt.date.fromisoformat(str(value).strip()[:10])
+    except ValueError as exc:
+        raise SettingsError(f"the {label} date '{value}' is not a date as YYYY-MM-DD") from exc
+
+
+def make_filters(since: str | None, until: str | None, source: str | None) -> Filters:
+    first, last = _date(since, "from"), _date(until, "to")
+    if first and last and first > last:
+        raise SettingsError(f"the from date {first} is after the to date {last}")
+    return Filters(since=first, until=last, source=(source or "").strip() or None)
+
+
+def ask(
+    pipeline: Pipeline,
+    question: str,
+    k: int | None = None,
+    retriever: RetrieverMode | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    source: str | None = None,
+    history: Sequence[Turn] = (),
+) -> Answer:
+    """The page's settings turned into one pipeline call; SettingsError / QuestionError on bad input."""
+    if retriever and retriever not in RETRIEVERS:
+        raise SettingsError(f"the retriever is one of {', '.join(RETRIEVERS)}, not '{retriever}'")
+    if k is not None and int(k) < 1:
+        raise SettingsError(f"the number of passages must be at least 1, not {k}")
+    filters = make_filters(since, until, source)
+    return pipeline.ask(question, k=int(k) if k else None, retriever=retriever or None, filters=filters, history=history)
+
+
+def chat_turn(
+    pipeline: Pipeline,
+    message: str,
+    chat: list[dict],
+    turns: list[Turn],
+    k: int | None,
+    retriever: RetrieverMode | None,
+    since: str | None,
+    until: str | None,
+    source: str | None,
+) -> Iterator[tuple[str, list[dict], list[Turn], str]]:
+    """One question from the box: yields (box, chat, turns, sources panel) twice, the question
+    at once and then the answer. A blank box changes nothing; a bad input keeps the question in the box."""
+    if not (message or "").strip():
+        yield message, chat, turns, gr.skip()
+        return
+    chat = [*chat, {"role": "user", "content": render.question_message(message)}]
+    yield "", chat, turns, gr.skip()
+    try:
+        answer = ask(pipeline, message, k, retriever, since, until, source, history=turns)
+    except (QuestionError, SettingsError) as exc:
+        yield message, [*chat, {"role": "assistant", "content": render.error_message(str(exc))}], turns, gr.skip()
+        return
+    reply = {"role": "assistant", "content": render.answer_message(answer)}
+    yield "", [*chat, reply], [*turns, Turn.of(answer)], render.sources_panel(answer)
 
 
 def build_app(pipeline: Pipeline) -> gr.Blocks:
-    def respond(message: str, history: list) -> str:
-        try:
-            return render_answer(pipeline.ask(message))
-        except QuestionError as exc:
-            return f"Please rephrase: {exc}."
+    settings = pipeline.settings
 
-    return gr.ChatInterface(
-        respond,
-        title="Ask the news",
-        examples=["Who is the Foreign Ministry spokesperson?"],
-        analytics_enabled=False,
-        api_name="chat",
+    def header_html() -> str:
+        return render.header(TITLE, pipeline.status())
+
+    def respond(*args) -> Iterator[tuple]:
+        yield from chat_turn(pipeline, *args)
+
+    def upload(files: list[str] | None, progress=gr.Progress(track_tqdm=True)) -> tuple[str, str, None]:
+        if not files:
+            return gr.skip(), gr.skip(), None
+        progress(0, desc="reading files")
+        outcomes, report = add_uploads(pipeline, files, step=lambda what: progress(None, desc=what))
+        return render.upload_report(outcomes, report), header_html(), None
+
+    def ask_api(
+        question: str,
+        k: int | None = None,
+        retriever: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        source: str | None = None,
+    ) -> str:
+        """Answer a question from the articles.
+
+        Returns the JSON text `rag ask --json` prints: found, answer, span, score, citations, related.
+        """
+        # Text, not a dict: gradio_client downloads every returned dict with a "path" key as a file,
+        # and each citation has one. json.loads(result) gives the contract object.
+        try:
+            return json.dumps(ask(pipeline, question, k, retriever, since, until, source).contract(), ensure_ascii=False)
+        except (QuestionError, SettingsError) as exc:
+            raise gr.Error(str(exc)) from exc
+
+    with gr.Blocks(title=TITLE, analytics_enabled=False) as app:
+        header = gr.HTML(header_html(), elem_id="header", js_on_load=None)
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3, min_width=340):
+                chat = gr.Chatbot(
+                    elem_id="chat",
+                    label="Chat",
+                    height=480,
+                    buttons=[],  # its copy button would copy the message's HTML; sources have "Copy citation"
+                    latex_delimiters=[],
+                    feedback_options=None,
+                    placeholder='<div class="empty-chat">Ask a question: the answer is a sentence quoted from the '
+                    "articles, the answer itself in bold, with its sources beside the chat. Follow-up questions work too.</div>",
+                )
+                with gr.Row():
+                    question = gr.Textbox(
+                        elem_id="question",
+                        show_label=False,
+                        placeholder="Ask about the articles…",
+                        max_length=settings.max_question_chars,
+                        autofocus=True,
+                        scale=5,
+                        min_width=240,
+                    )
+                    with gr.Column(scale=2, min_width=160), gr.Row():  # the two buttons wrap together
+                        send = gr.Button("Ask", variant="primary", min_width=70)
+                        clear = gr.Button("Clear", elem_id="clear", min_width=70)
+                examples = gr.Examples(EXAMPLES, inputs=question, label="Example questions")
+            with gr.Column(scale=2, min_width=300):
+                sources = gr.HTML(render.sources_panel(None), elem_id="sources", js_on_load=COPY_JS)
+        with gr.Accordion("Settings", open=False):
+            with gr.Row():
+                k = gr.Slider(1, 20, value=settings.k, step=1, label="Passages to read")
+                retriever = gr.Radio(list(RETRIEVERS), value=settings.retriever, label="Retriever")
+            with gr.Row():
+                since = gr.DateTime(include_time=False, type="string", label="Published on or after")
+                until = gr.DateTime(include_time=False, type="string", label="Published on or before")
+                source = gr.Textbox(label="Source, byline or file contains", placeholder="e.g. Xinhua")
+        with gr.Accordion("Add articles", open=False):
+            files = gr.File(
+                elem_id="upload",
+                file_count="multiple",
+                file_types=list(SUPPORTED_SUFFIXES),
+                label="Articles (.txt .md .html .json .jsonl): indexed as soon as they arrive",
+            )
+            upload_result = gr.HTML(elem_id="upload-result", js_on_load=None)
+        turns = gr.State([])
+
+        chat_inputs = [question, chat, turns, k, retriever, since, until, source]
+        chat_outputs = [question, chat, turns, sources]
+        options = dict(concurrency_limit=ASK_CONCURRENCY, concurrency_id="ask", api_visibility="private")
+        question.submit(respond, chat_inputs, chat_outputs, **options)
+        send.click(respond, chat_inputs, chat_outputs, **options)
+        examples.load_input_event.then(respond, chat_inputs, chat_outputs, **options)
+        fresh_start = dict(
+            fn=lambda: ("", [], [], render.sources_panel(None)), outputs=chat_outputs, queue=False, api_visibility="private"
+        )
+        clear.click(**fresh_start)
+        chat.clear(**fresh_start)  # the chat's own trash button forgets the history and sources too
+        files.upload(upload, files, [upload_result, header, files], concurrency_limit=1, api_visibility="private")
+        # Another page (or `rag index`) may have added articles since this one was built.
+        app.load(header_html, None, header, show_progress="hidden", api_visibility="private")
+        gr.api(ask_api, api_name="ask", concurrency_limit=ASK_CONCURRENCY, concurrency_id="ask")
+    return app
+
+
+def theme() -> gr.themes.Base:
+    # Gradio's bundled Source Sans / IBM Plex Mono (served by this app), then system fonts: no web fonts.
+    return gr.themes.Default(
+        # Regular and Bold only: Gradio's SemiBold file draws some capitals lighter than the rest.
+        font=[gr.themes.LocalFont("Source Sans Pro", weights=(400, 700)), "system-ui", "sans-serif"],
+        font_mono=[gr.themes.LocalFont("IBM Plex Mono", weights=(400, 600)), "ui-monospace", "monospace"],
     )
 
 
-def serve(pipeline: Pipeline, host: str = "127.0.0.1", port: int = 7860) -> None:
-    build_app(pipeline).queue().launch(server_name=host, server_port=port, show_error=True)
+def serve(pipeline: Pipeline, host: str = "127.0.0.1", port: int = 7860, block: bool = True) -> gr.Blocks:
+    """Serve the page and the API; with block=False return the running app (close it with .close())."""
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+    app = build_app(pipeline)
+    app.queue(default_concurrency_limit=1).launch(
+        server_name=host,
+        server_port=port,
+        theme=theme(),
+        css=CSS,
+        show_error=True,
+        footer_links=["api"],
+        prevent_thread_lock=not block,
+        quiet=not block,
+    )
+    return app

@@ -1,0 +1,423 @@
+"""Speed and scale benchmarks (figures and their commands in eval/RESULTS.md). Not tests.
+
+    python -m eval.benchmark throughput --paragraphs 300   # index build vs raw model.encode, same chunks, same run
+    python -m eval.benchmark sentences --limit 1000        # reader/fusion with pooled vs separately encoded sentence vectors
+    python -m eval.benchmark latency --sizes 1000 10000 100000 --questions 200 --haystack-sizes 1000 10000
+    python -m eval.benchmark backends --paragraphs 200     # sentence-transformers torch vs ONNX (fp32, int8) vs OpenVINO
+
+Each command prints a JSON record with the machine's facts (CPU, cores, torch threads, the load
+average before and after: the machine may be shared) and appends it to --out (default
+eval/.cache/benchmarks.jsonl). Corpora are built from the public benchmarks in ../shared/data:
+real vectors up to what is cached (SQuAD v1.1 dev and SciFact, ~16k chunks); above that, copies
+of those chunks whose vectors are the originals plus Gaussian noise, renormalised (said in the record).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from eval.datasets import CACHE_DIR, Benchmark, load_beir, load_squad
+from eval.metrics import percentile
+from eval.runner import EvalRunner
+from rag.chunking import Chunker
+from rag.config import Settings, packaged_model_path
+from rag.embedding import Encoder
+from rag.pipeline import Pipeline
+from rag.reader import SentenceReader
+from rag.retrieve import RetrievalRequest, Retriever, fuse, top_rows
+from rag.store import IndexData, IndexStore, build_bm25, build_dense_index
+from rag.text import terms
+
+DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+SQUAD = DATA / "squad-v1.1-dev" / "dev-v1.1.json"
+SCIFACT = DATA / "beir-scifact"
+SYNTHETIC_NOISE = 0.02  # per-dimension sigma of the noise added to copied vectors (before renormalising)
+
+
+def machine() -> dict:
+    import faiss
+    import torch
+
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), platform.processor())
+    memory = next((line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")), "0")
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gb": round(int(memory) / 2**20, 1),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "faiss": faiss.__version__,
+        "load_before": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def peak_rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def emit(record: dict, out: Path) -> None:
+    record["machine"]["load_after"] = [round(x, 2) for x in os.getloadavg()]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(record) + "\n")
+    print(json.dumps(record, indent=2))
+
+
+def stats(values_ms: list[float]) -> dict[str, float]:
+    return {"p50": round(percentile(values_ms, 50), 2), "p95": round(percentile(values_ms, 95), 2)}
+
+
+def cached_index(bench: Benchmark, settings: Settings, encoder: Encoder) -> IndexData:
+    bench.pipeline(settings, encoder=encoder, progress=True)  # embeds only when not cached yet
+    return IndexStore(bench.cache_dir(settings)).load(settings)
+
+
+# ---- indexing throughput ------------------------------------------------------------------------
+
+
+def cmd_throughput(args, settings: Settings, encoder: Encoder) -> dict:
+    """The whole index build (chunk, encode with pooled sentence vectors, BM25, FAISS, save) against
+    raw model.encode of the very same chunk texts, alternated twice so load drift hits both alike."""
+    bench = load_squad(SQUAD)
+    bench = bench.model_copy(update={"articles": bench.articles[: args.paragraphs]})
+    chunker = Chunker(settings.chunk_words, settings.chunk_overlap_sentences)
+    chunks = [(a, c) for a in bench.articles for c in chunker.split(a)]
+    texts = [a.title + "\n" + c.text for a, c in chunks]  # what the index embeds (title_in_chunks)
+    sentences = [c.text[s - c.start : e - c.start] for _, c in chunks for s, e in c.sentences]
+    encoder.model.encode(texts[:64], batch_size=settings.embed_batch_size)  # warm-up
+    rounds = []
+    for _ in range(2):
+        started = time.perf_counter()
+        encoder.model.encode(texts, batch_size=settings.embed_batch_size, normalize_embeddings=True)
+        raw = time.perf_counter() - started
+        with tempfile.TemporaryDirectory() as folder:
+            pipeline = Pipeline(settings, corpus=Path(folder), index_path=Path(folder) / "index", encoder=encoder)
+            started = time.perf_counter()
+            report = pipeline.index_articles(bench.corpus_load(), rebuild=True)
+            build = time.perf_counter() - started
+        rounds.append({"raw_encode_chunks_per_s": round(len(texts) / raw, 2), "index_build_chunks_per_s": round(report.chunks / build, 2), "ratio": round(raw / build, 3)})
+    started = time.perf_counter()
+    encoder.model.encode(sentences, batch_size=settings.embed_batch_size, normalize_embeddings=True)
+    separate = time.perf_counter() - started
+    words = [len(t.split()) for t in texts]
+    return {
+        "benchmark": "throughput",
+        "paragraphs": len(bench.articles),
+        "chunks": len(texts),
+        "mean_words_per_chunk": round(float(np.mean(words)), 1),
+        "batch_size": settings.embed_batch_size,
+        "rounds": rounds,
+        "separate_sentence_encoding": {
+            "sentences": len(sentences),
+            "seconds": round(separate, 2),
+            "extra_seconds_per_chunk": round(separate / len(texts), 4),
+            "note": "what encoding every sentence again would add to the build; the index pools them from the chunk pass instead",
+        },
+    }
+
+
+# ---- pooled vs separately encoded sentence vectors ------------------------------------------------
+
+
+def cmd_sentences(args, settings: Settings, encoder: Encoder) -> dict:
+    """Answer quality with the pooled sentence vectors (index default) and with each sentence encoded on its own."""
+    bench = load_squad(SQUAD)
+    pipeline = bench.pipeline(settings, encoder=encoder, progress=True)
+    data = pipeline._reload_if_changed().data
+    separate_path = bench.cache_dir(settings) / "separate_sentence_vectors.npy"
+    if separate_path.is_file() and len(np.load(separate_path, mmap_mode="r")) == len(data.sentence_vectors):
+        separate = np.load(separate_path)
+    else:
+        texts = [c.text[s - c.start : e - c.start] for c in data.chunks for s, e in c.sentences]
+        separate = encoder.encode_texts(texts)
+        np.save(separate_path, separate)
+    pooled = data.sentence_vectors
+    items = [i for i in bench.select(None, args.limit, args.seed) if i.answers]
+    runs = {}
+    for name, vectors in (("pooled", pooled), ("separate", separate)):
+        data.sentence_vectors = vectors  # the retriever and reader read the vectors from this object
+        runner = EvalRunner(pipeline)
+        report = runner.report(runner.ask_all(items, retriever="hybrid", progress=True))
+        runs[name] = {"retrieval": report.retrieval, "answer": report.answer}
+    data.sentence_vectors = pooled
+    agreement = np.sum(pooled * separate, axis=1)
+    return {
+        "benchmark": "sentences",
+        "questions": len(items),
+        "sample": f"SQuAD v1.1 dev, --limit {args.limit} --seed {args.seed}, answerable",
+        "cosine_pooled_vs_separate": {"mean": round(float(agreement.mean()), 4), "p5": round(float(np.percentile(agreement, 5)), 4)},
+        "runs": runs,
+    }
+
+
+# ---- latency at scale ------------------------------------------------------------------------------
+
+
+def scaled_index(sources: list[IndexData], size: int, rng: np.random.Generator) -> tuple[IndexData, int]:
+    """`size` chunks: the sources' real chunks in order, then noisy copies of them; also how many are real."""
+    pool = [(data, row) for data in sources for row in range(len(data.chunks))]
+    real = min(size, len(pool))
+    picks = [pool[i % len(pool)] for i in range(size)]
+    articles, chunks, chunk_vectors, sentence_vectors = {}, [], [], []
+    for n, (data, row) in enumerate(picks):
+        copy = n // len(pool)
+        chunk = data.chunks[row]
+        article = data.articles[chunk.article_id]
+        vector = data.chunk_vectors[row]
+        first, last = data.sentence_offsets[row], data.sentence_offsets[row + 1]
+        sentences = data.sentence_vectors[first:last]
+        if copy:
+            article = article.model_copy(update={"id": f"{article.id}~{copy}", "path": f"{article.path}~{copy}"})
+            chunk = chunk.model_copy(update={"id": f"{chunk.id}~{copy}", "article_id": article.id})
+            vector = vector + rng.normal(0, SYNTHETIC_NOISE, vector.shape).astype(np.float32)
+            vector = vector / np.linalg.norm(vector)
+            sentences = sentences + rng.normal(0, SYNTHETIC_NOISE, sentences.shape).astype(np.float32)
+            sentences = sentences / np.linalg.norm(sentences, axis=1, keepdims=True)
+        articles[article.id] = article
+        chunks.append(chunk)
+        chunk_vectors.append(vector)
+        sentence_vectors.append(sentences)
+    vectors = np.ascontiguousarray(np.stack(chunk_vectors), dtype=np.float32)
+    token_lists = [terms(articles[c.article_id].title + " " + c.text) for c in chunks]
+    settings = Settings()
+    manifest = sources[0].manifest.model_copy(update={"articles": len(articles), "chunks": len(chunks)})
+    index = IndexData(
+        manifest=manifest,
+        articles=articles,
+        chunks=chunks,
+        chunk_vectors=vectors,
+        sentence_vectors=np.concatenate(sentence_vectors),
+        dense=build_dense_index(vectors, settings.exact_search_max_chunks),
+        bm25=build_bm25(token_lists),
+    )
+    return index, real
+
+
+def time_questions(index: IndexData, encoder: Encoder, settings: Settings, questions: list[str]) -> dict:
+    """Per question: each stage timed alone, then the whole (retrieve + read) as the pipeline runs it."""
+    retriever = Retriever(index, encoder, settings)
+    reader = SentenceReader(index, encoder, settings.abstain_threshold, settings.reader_weights)
+    depth = max(settings.candidates, settings.k)
+    stages = {name: [] for name in ("encode", "dense", "bm25", "fusion", "reader", "total")}
+    for warm in questions[:5]:
+        reader.read(warm, retriever.run(RetrievalRequest(query=warm, k=settings.k)))
+    for question in questions:
+        encoder.encode_query.cache_clear()
+        t0 = time.perf_counter()
+        vector = encoder.encode_query(question)
+        t1 = time.perf_counter()
+        dense = [row for row, _ in retriever.dense_ranking(question, depth, None)]
+        t2 = time.perf_counter()
+        scores = retriever.bm25_scores(question, None)
+        bm25 = top_rows(scores, depth)
+        t3 = time.perf_counter()
+        candidates = retriever.combine(vector, dense, scores, bm25)
+        np.argsort(-fuse(candidates, settings))
+        t4 = time.perf_counter()
+        passages = retriever.run(RetrievalRequest(query=question, k=settings.k))
+        t5 = time.perf_counter()
+        reader.read(question, passages)
+        t6 = time.perf_counter()
+        encoder.encode_query.cache_clear()
+        t7 = time.perf_counter()
+        reader.read(question, retriever.run(RetrievalRequest(query=question, k=settings.k)))
+        t8 = time.perf_counter()
+        for name, seconds in (("encode", t1 - t0), ("dense", t2 - t1), ("bm25", t3 - t2), ("fusion", t4 - t3), ("reader", t6 - t5), ("total", t8 - t7)):
+            stages[name].append(seconds * 1000)
+    return {name: stats(values) for name, values in stages.items()}
+
+
+def hnsw_against_exact(index: IndexData, encoder: Encoder, questions: list[str], depth: int) -> dict:
+    """Recall of an HNSW index (the store's parameters) against exact search, and both search times."""
+    vectors = np.stack([encoder.encode_query(q) for q in questions])
+    exact = build_dense_index(index.chunk_vectors, exact_max=len(index.chunk_vectors))
+    started = time.perf_counter()
+    hnsw = build_dense_index(index.chunk_vectors, exact_max=0)
+    build_seconds = time.perf_counter() - started
+    found, times = {}, {}
+    for name, dense in (("exact", exact), ("hnsw", hnsw)):
+        rows, ms = [], []
+        for vector in vectors:
+            t = time.perf_counter()
+            _, top = dense.search(vector[None, :], depth)
+            ms.append((time.perf_counter() - t) * 1000)
+            rows.append(top[0])
+        found[name], times[name] = rows, stats(ms)
+    recall = {k: round(float(np.mean([len(set(h[:k]) & set(e[:k])) / k for h, e in zip(found["hnsw"], found["exact"])])), 4) for k in (1, 10, depth)}
+    return {"hnsw_recall_vs_exact": recall, "search_ms": times, "hnsw_build_seconds": round(build_seconds, 2)}
+
+
+def time_haystack(index: IndexData, encoder: Encoder, questions: list[str], gold: list[str], depth: int, k: int) -> dict:
+    """The same questions through a Haystack 2.x pipeline: in-memory store, the same local model and
+    the same chunk vectors, BM25 and embedding retrievers joined by reciprocal rank fusion."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from haystack import Document
+    from haystack import Pipeline as HaystackPipeline
+    from haystack.components.embedders import SentenceTransformersTextEmbedder
+    from haystack.components.joiners import DocumentJoiner
+    from haystack.components.retrievers.in_memory import InMemoryBM25Retriever, InMemoryEmbeddingRetriever
+    from haystack.document_stores.in_memory import InMemoryDocumentStore
+
+    store = InMemoryDocumentStore()
+    started = time.perf_counter()
+    store.write_documents(
+        [
+            Document(id=c.id, content=index.articles[c.article_id].title + "\n" + c.text, embedding=index.chunk_vectors[row].tolist(), meta={"article": c.article_id})
+            for row, c in enumerate(index.chunks)
+        ]
+    )
+    write_seconds = time.perf_counter() - started
+    pipeline = HaystackPipeline()
+    pipeline.add_component("embedder", SentenceTransformersTextEmbedder(model=str(packaged_model_path()), local_files_only=True, progress_bar=False, normalize_embeddings=True))
+    pipeline.add_component("bm25", InMemoryBM25Retriever(store, top_k=depth))
+    pipeline.add_component("dense", InMemoryEmbeddingRetriever(store, top_k=depth))
+    pipeline.add_component("joiner", DocumentJoiner(join_mode="reciprocal_rank_fusion", top_k=k))
+    pipeline.connect("embedder.embedding", "dense.query_embedding")
+    pipeline.connect("bm25", "joiner")
+    pipeline.connect("dense", "joiner")
+    pipeline.warm_up()
+    for warm in questions[:3]:
+        pipeline.run({"embedder": {"text": warm}, "bm25": {"query": warm}})
+    ms, hits = [], []
+    for question, doc in zip(questions, gold):
+        t = time.perf_counter()
+        result = pipeline.run({"embedder": {"text": question}, "bm25": {"query": question}})
+        ms.append((time.perf_counter() - t) * 1000)
+        documents = result["joiner"]["documents"]
+        hits.append(float(bool(documents) and documents[0].meta["article"] == doc))
+    return {"total": stats(ms), "recall@1": round(float(np.mean(hits)), 4), "write_seconds": round(write_seconds, 2), "questions": len(questions)}
+
+
+def cmd_latency_size(args, settings: Settings, encoder: Encoder) -> dict:
+    """One corpus size, in its own process so its peak RSS is its own."""
+    squad = load_squad(SQUAD)
+    sources = [cached_index(squad, settings, encoder), cached_index(load_beir(SCIFACT), settings, encoder)]
+    rng = np.random.default_rng(args.seed)
+    loaded_rss = peak_rss_mb()
+    started = time.perf_counter()
+    index, real = scaled_index(sources, args.size, rng)
+    build_seconds = time.perf_counter() - started
+    present = set(index.articles)
+    items = [i for i in squad.select(None, None) if i.doc in present]
+    items = [items[j] for j in sorted(rng.choice(len(items), min(args.questions, len(items)), replace=False))]
+    questions = [i.question for i in items]
+    encoder.model  # loaded before timing
+    record = {
+        "benchmark": "latency",
+        "chunks": len(index.chunks),
+        "real_vectors": real,
+        "synthetic_vectors": len(index.chunks) - real,
+        "synthetic": f"copies of real chunks, vectors + N(0, {SYNTHETIC_NOISE}) per dimension, renormalised" if len(index.chunks) > real else None,
+        "dense_index": type(index.dense).__name__,
+        "exact_search_max_chunks": settings.exact_search_max_chunks,
+        "questions": len(questions),
+        "index_build_seconds_in_memory": round(build_seconds, 1),
+        "stages_ms": time_questions(index, encoder, settings, questions),
+        "peak_rss_mb": peak_rss_mb(),
+        "rss_before_corpus_mb": loaded_rss,
+    }
+    record["hnsw"] = hnsw_against_exact(index, encoder, questions[:100], settings.candidates)
+    if args.haystack:
+        record["haystack"] = time_haystack(index, encoder, questions[: args.haystack_questions], [i.doc for i in items], settings.candidates, settings.k)
+        ours = record["stages_ms"]["total"]["p50"]
+        record["haystack"]["ratio_p50_haystack_over_ours"] = round(record["haystack"]["total"]["p50"] / ours, 2) if ours else None
+    return record
+
+
+def cmd_latency(args, settings: Settings, encoder: Encoder) -> list[dict]:
+    """Each size in a child process (peak RSS per size); the child appends its own record."""
+    for size in args.sizes:
+        command = [sys.executable, "-m", "eval.benchmark", "latency-size", "--size", str(size), "--questions", str(args.questions), "--out", str(args.out), "--seed", str(args.seed)]
+        command += ["--threads", str(args.threads)] if args.threads else []
+        if size in args.haystack_sizes:
+            command += ["--haystack", "--haystack-questions", str(args.haystack_questions)]
+        subprocess.run(command, check=True)
+    return []
+
+
+# ---- ONNX / OpenVINO backends --------------------------------------------------------------------
+
+
+def cmd_backends(args, settings: Settings, encoder: Encoder) -> dict:
+    """Raw encode throughput of the same chunks per sentence-transformers backend, and how far the
+    vectors move from torch's (cosine), exported locally from the packaged model folder."""
+    from sentence_transformers import SentenceTransformer
+
+    bench = load_squad(SQUAD)
+    chunker = Chunker(settings.chunk_words, settings.chunk_overlap_sentences)
+    texts = [a.title + "\n" + c.text for a in bench.articles[: args.paragraphs] for c in chunker.split(a)]
+    reference = encoder.model.encode(texts, batch_size=settings.embed_batch_size, normalize_embeddings=True)
+    results = {}
+    export_dir = CACHE_DIR / "backends"
+    variants = [("torch", None, {}), ("onnx", "onnx", {}), ("onnx-int8", "onnx", {"file_name": "onnx/model_qint8_avx2.onnx"}), ("openvino", "openvino", {})]
+    for name, backend, kwargs in variants:
+        try:
+            model = encoder.model if backend is None else _backend_model(SentenceTransformer, backend, kwargs, export_dir)
+            model.encode(texts[:32], batch_size=settings.embed_batch_size)
+            started = time.perf_counter()
+            vectors = model.encode(texts, batch_size=settings.embed_batch_size, normalize_embeddings=True)
+            seconds = time.perf_counter() - started
+            agreement = np.sum(vectors * reference, axis=1)
+            results[name] = {"chunks_per_s": round(len(texts) / seconds, 2), "cosine_to_torch_mean": round(float(agreement.mean()), 5), "cosine_to_torch_min": round(float(agreement.min()), 5)}
+        except Exception as exc:  # a backend whose packages are missing is reported, not fatal
+            results[name] = {"error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"}
+    return {"benchmark": "backends", "chunks": len(texts), "batch_size": settings.embed_batch_size, "results": results}
+
+
+def _backend_model(factory, backend: str, kwargs: dict, export_dir: Path):
+    """The packaged model under another backend; exported once into the cache (no hub)."""
+    folder = export_dir / backend
+    if not folder.is_dir():
+        model = factory(str(packaged_model_path()), device="cpu", backend=backend, local_files_only=True)
+        model.save(str(folder))
+        if backend == "onnx":
+            from sentence_transformers import export_dynamic_quantized_onnx_model
+
+            export_dynamic_quantized_onnx_model(model, "avx2", str(folder))
+    return factory(str(folder), device="cpu", backend=backend, local_files_only=True, model_kwargs=kwargs or None)
+
+
+COMMANDS = {"throughput": cmd_throughput, "sentences": cmd_sentences, "latency": cmd_latency, "latency-size": cmd_latency_size, "backends": cmd_backends}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=list(COMMANDS))
+    parser.add_argument("--out", type=Path, default=CACHE_DIR / "benchmarks.jsonl")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--paragraphs", type=int, default=300, help="throughput/backends: SQuAD paragraphs to chunk and embed")
+    parser.add_argument("--limit", type=int, default=1000, help="sentences: questions")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000], help="latency: corpus sizes in chunks")
+    parser.add_argument("--size", type=int, default=1000, help="latency-size: one corpus size")
+    parser.add_argument("--questions", type=int, default=200, help="latency: questions per size")
+    parser.add_argument("--haystack", action="store_true", help="latency-size: also time the Haystack pipeline")
+    parser.add_argument("--haystack-sizes", type=int, nargs="*", default=[1000, 10000])
+    parser.add_argument("--haystack-questions", type=int, default=100)
+    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's, one per core)")
+    args = parser.parse_args()
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    settings = Settings()
+    encoder = Encoder(settings.resolved_model_path(), settings.embed_batch_size)
+    facts = machine()
+    result = COMMANDS[args.command](args, settings, encoder)
+    if isinstance(result, dict):
+        emit({**result, "command": " ".join(["python -m eval.benchmark", *sys.argv[1:]]), "machine": facts}, args.out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""`rag eval`: questions from a gold file, a SQuAD file or a BEIR folder, asked of every retriever.
+
+All retrievers run over one index in one process, so their figures compare like with like. The
+pipeline asks with abstention off and the runner applies the threshold afterwards (see
+EvalRunner): the answers are the same and the report can show every other threshold too.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from eval.datasets import load_beir, load_squad, parse_articles, sample
+from eval.runner import EvalReport, EvalRunner, GoldItem, QuestionResult, format_table, read_gold, write_report
+from rag.config import RetrieverMode, Settings
+from rag.pipeline import Pipeline
+
+# BEIR is judged on 100 docs; chunks come several to a doc, so retrieval goes deeper than usual.
+BEIR_CHUNK_DEPTH = 400
+
+
+class EvalRequest(BaseModel):
+    gold: Path | None = None
+    squad: Path | None = None
+    beir: Path | None = None
+    corpus: Path | None = None
+    index: Path | None = None
+    out: Path
+    retrievers: list[RetrieverMode] = ["hybrid"]
+    limit: int | None = None
+    seed: int = 0
+    articles: str | None = None
+    report: Path | None = None
+    verbose: bool = False
+    progress: bool = False
+
+    def source(self) -> str:
+        return str(self.gold or self.squad or self.beir)
+
+
+class EvalRun(BaseModel):
+    """What one `rag eval` measured: a report and the per-question results of each retriever."""
+
+    source: str
+    graded: bool
+    threshold: float
+    reports: dict[str, EvalReport]
+    results: dict[str, list[QuestionResult]]
+
+
+def _questions_and_pipeline(request: EvalRequest, settings: Settings) -> tuple[list[GoldItem], Pipeline, bool]:
+    # The runner applies the abstain threshold; the pipeline itself always answers.
+    asking = settings.model_copy(update={"abstain_threshold": 0.0})
+    if request.gold is not None:
+        items = sample(read_gold(request.gold), request.limit, request.seed)
+        pipeline = Pipeline(asking, corpus=request.corpus, index_path=request.index)
+        report = pipeline.ensure_index(progress=request.progress)
+        for line in report.summary_lines() if report else []:
+            print(line, file=sys.stderr)
+        return items, pipeline, False
+    bench = load_squad(request.squad) if request.squad is not None else load_beir(request.beir)
+    groups = parse_articles(request.articles) if request.articles else None
+    items = bench.select(groups, request.limit, request.seed)
+    if not items:
+        raise ValueError(f"no questions in {request.source()} for --articles {request.articles}")
+    return items, bench.pipeline(asking, index_path=request.index, progress=request.progress), bench.graded
+
+
+def run_eval(request: EvalRequest, settings: Settings) -> EvalRun:
+    items, pipeline, graded = _questions_and_pipeline(request, settings)
+    runner = EvalRunner(
+        pipeline, threshold=settings.abstain_threshold, chunk_depth=BEIR_CHUNK_DEPTH if graded else None, doc_depth=100 if graded else 20, read=not graded
+    )
+    run = EvalRun(source=request.source(), graded=graded, threshold=settings.abstain_threshold, reports={}, results={})
+    for retriever in request.retrievers:
+        results = runner.ask_all(items, retriever=retriever, progress=request.progress)
+        run.results[retriever] = results
+        run.reports[retriever] = runner.report(results, graded=graded)
+        print(format_table(run.reports[retriever], title=f"== {retriever} on {request.source()} =="))
+        if request.verbose:
+            for r in results:
+                if (r.gold_answers and not r.contains_answer) or (not r.gold_answers and r.found):
+                    print(f"  miss {r.id}: {r.question} -> {r.answer!r} (span {r.span!r}, score {r.score:.2f}); gold {r.gold_answers}")
+    write_report(run.reports, request.out)
+    print(f"report written to {request.out}")
+    if request.report is not None:
+        from eval.report import write_report_folder  # matplotlib only when a report is asked for
+
+        page = write_report_folder(run, request.report)
+        print(f"report with plots written to {page}")
+    return run

@@ -1,0 +1,223 @@
+import json
+from html.parser import HTMLParser
+
+import pytest
+from gradio_client import Client
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from eval.concurrency import ask_concurrently, free_port
+from ui import render
+from ui.app import chat_turn, serve
+from ui.uploads import add_uploads
+
+EVIL = """---
+title: "<script>alert('title')</script> Harbour <b>upgrade</b> plan"
+date: 2021-05-04
+source: Port Gazette
+---
+The harbour upgrade will cost <script>window.pwned = 1</script> 40 million euros, the port authority said on Monday.
+Mayor Ilse *Brandt* said the [works](javascript:alert(1)) would start in <img src=x onerror="alert(2)"> September.
+"""
+# Every tag the renderer writes; an article's markup must never add one.
+RENDERED_TAGS = {"div", "p", "strong", "mark", "a", "em", "article", "h2", "h3", "span", "blockquote", "button", "ul", "li"}
+
+
+class _Tags(HTMLParser):
+    def __init__(self, markup: str):
+        super().__init__()
+        self.tags: set[str] = set()
+        self.feed(markup)
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.add(tag)
+
+
+def tags(markup: str) -> set[str]:
+    return _Tags(markup).tags
+
+
+def last(turn):
+    *_, final = turn
+    return final
+
+
+# ---- rendering ----------------------------------------------------------------------------------
+
+
+def test_answer_is_the_quoted_sentence_with_the_span_in_bold_and_markers(news_pipeline):
+    message = render.answer_message(news_pipeline.ask("Who is the Foreign Ministry spokesperson?"))
+    assert "“<strong>Hua Chunying</strong>" in message and ">[1]</a>" in message and "confidence" in message
+    assert "\n" not in message  # one HTML block: Markdown leaves it alone
+
+
+def test_sources_panel_shows_title_date_source_file_and_highlighted_passage(news_pipeline):
+    panel = render.sources_panel(news_pipeline.ask("How many coastal roads did the rain close?"))
+    for text in ("Storm closes coastal roads", "2022-08-02", "Coast Daily", "storm.json", "Copy citation"):
+        assert text in panel
+    assert "<mark>Heavy rain closed </mark><mark><strong>14</strong></mark>" in panel
+
+
+def test_not_found_says_so_and_shows_the_nearest_passages_as_related(news_pipeline):
+    answer = news_pipeline.ask("Who won the 2022 World Cup?")
+    assert render.NOT_FOUND in render.answer_message(answer)
+    panel = render.sources_panel(answer)
+    assert "<h2>Related</h2>" in panel and "China calls for open" in panel and "<mark>" not in panel
+
+
+def test_empty_sources_panel_invites_a_question():
+    assert "Ask a question" in render.sources_panel(None)
+
+
+def test_highlight_marks_the_sentence_and_bolds_the_span():
+    text = "One. Two <b> three. Four."
+    # text starts at article offset 100; sentence "Two <b> three." is 105-119, span "three" 113-118
+    assert render.highlight(text, 100, (105, 119), (113, 118)) == (
+        "One. <mark>Two &lt;b&gt; </mark><mark><strong>three</strong></mark><mark>.</mark> Four."
+    )
+
+
+def test_citation_text_names_quote_title_date_and_place(news_pipeline):
+    citation = news_pipeline.ask("How many coastal roads did the rain close?").citations[0]
+    text = render.citation_text(citation)
+    assert text.startswith("“Heavy rain closed 14 coastal roads in Brighton on Tuesday.”")
+    assert "Storm closes coastal roads, Coast Daily, 2022-08-02" in text and "characters 0-58" in text
+
+
+def test_article_markup_is_shown_as_text_never_run(fresh_pipeline):
+    pipeline = fresh_pipeline(extra=False)
+    (pipeline.corpus / "harbour.md").write_text(EVIL, encoding="utf-8")
+    pipeline.index()
+    answer = pipeline.ask("How much will the harbour upgrade cost?")
+    assert answer.found and answer.span == "40 million"
+    message, panel = render.answer_message(answer), render.sources_panel(answer)
+    assert "&lt;script&gt;window.pwned = 1&lt;/script&gt;" in message
+    assert "&lt;script&gt;alert(&#x27;title&#x27;)&lt;/script&gt; Harbour &lt;b&gt;upgrade&lt;/b&gt;" in panel
+    assert "&lt;img src=x onerror=&quot;alert(2)&quot;&gt;" in panel
+    assert tags(message) | tags(panel) <= RENDERED_TAGS
+
+
+# ---- the question box -----------------------------------------------------------------------------
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(max_size=300))
+def test_any_question_box_input_gets_an_answer_or_a_clear_message(news_pipeline, text):
+    box, chat, turns, _ = last(chat_turn(news_pipeline, text, [], [], 5, "hybrid", None, None, ""))
+    if not text.strip():
+        assert (box, chat, turns) == (text, [], [])
+        return
+    question, reply = chat
+    assert question == {"role": "user", "content": render.question_message(text)}
+    assert tags(question["content"]) == {"div"} and tags(reply["content"]) <= RENDERED_TAGS
+    if "Please rephrase" in reply["content"]:
+        assert box == text and turns == []  # the question stays for the user to fix
+    else:
+        assert box == "" and len(turns) == 1
+
+
+@pytest.mark.parametrize(
+    "since, until, message",
+    [("2022-13-01", None, "is not a date as YYYY-MM-DD"), ("2022-01-01", "2021-01-01", "is after the to date")],
+)
+def test_bad_date_settings_get_a_plain_message(news_pipeline, since, until, message):
+    box, chat, _, _ = last(chat_turn(news_pipeline, "Who is the spokesperson?", [], [], 5, "hybrid", since, until, ""))
+    assert message in chat[-1]["content"] and box == "Who is the spokesperson?"
+
+
+def test_settings_filter_the_sources(news_pipeline):
+    *_, panel = last(chat_turn(news_pipeline, "What did the spokesperson say?", [], [], 3, "dense", "2022-01-01", None, ""))
+    assert "Storm closes coastal roads" in panel and "China calls for open" not in panel
+
+
+def test_follow_up_in_the_chat_uses_the_history(news_pipeline):
+    settings = (5, "hybrid", None, None, "")
+    _, chat, turns, _ = last(chat_turn(news_pipeline, "Who is the Foreign Ministry spokesperson?", [], [], *settings))
+    _, chat, turns, panel = last(chat_turn(news_pipeline, "When did she say that?", chat, turns, *settings))
+    assert "<strong>Wednesday</strong>" in chat[-1]["content"] and "follow-up about: Hua Chunying" in chat[-1]["content"]
+    assert len(chat) == 4 and len(turns) == 2 and "China calls for open" in panel
+
+
+# ---- uploads ----------------------------------------------------------------------------------------
+
+
+def test_uploads_are_indexed_and_bad_files_get_their_reason(fresh_pipeline, tmp_path):
+    pipeline = fresh_pipeline(extra=False)
+    pipeline.index()
+    incoming = tmp_path / "incoming"
+    incoming.mkdir()
+    files = {
+        "library.md": "---\ntitle: Library reopens\ndate: 2023-02-01\n---\nThe city library reopened on Friday.\n",
+        "broken.json": '{"title": "Broken", "text": ',
+        "feed.jsonl": '{"title": "Wind farm approved", "text": "The council approved a 12-turbine wind farm."}\nnot json\n',
+        "photo.png": "\x89PNG not an article",
+    }
+    for name, text in files.items():
+        (incoming / name).write_text(text, encoding="utf-8")
+    outcomes, report = add_uploads(pipeline, [incoming / name for name in files])
+    by_name = {o.name: o for o in outcomes}
+    assert by_name["library.md"].stored == "uploads/library.md" and not by_name["library.md"].problems
+    assert by_name["broken.json"].stored is None and "invalid JSON" in by_name["broken.json"].problems[0]
+    assert by_name["photo.png"].stored is None and "unsupported file type" in by_name["photo.png"].problems[0]
+    assert by_name["feed.jsonl"].stored and ":2: invalid JSON" in by_name["feed.jsonl"].problems[0]
+    assert sorted(p.name for p in (pipeline.corpus / "uploads").iterdir()) == ["feed.jsonl", "library.md"]
+    assert report.embedded_chunks == 2 and pipeline.status().articles == 3
+    assert pipeline.ask("How many turbines does the wind farm have?").span == "12"
+    report_html = render.upload_report(outcomes, report)
+    assert "not added" in report_html and "broken.json" in report_html and tags(report_html) <= RENDERED_TAGS
+
+
+def test_an_upload_never_overwrites_another_article(fresh_pipeline, tmp_path):
+    pipeline = fresh_pipeline(extra=False)
+    first, second = tmp_path / "a" / "note.txt", tmp_path / "b" / "note.txt"
+    for path, text in ((first, "Bridge closes\n\nThe old bridge closed."), (second, "Ferry starts\n\nA new ferry started.")):
+        path.parent.mkdir()
+        path.write_text(text, encoding="utf-8")
+    add_uploads(pipeline, [first])
+    outcomes, _ = add_uploads(pipeline, [second, first])
+    assert [o.stored for o in outcomes] == ["uploads/note-2.txt", "uploads/note.txt"]
+    assert outcomes[1].notes == ["the same file was already there"]
+
+
+# ---- the served app: API and queue --------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def served(news_pipeline):
+    port = free_port()
+    app = serve(news_pipeline, port=port, block=False)
+    yield f"http://127.0.0.1:{port}/"
+    app.close()
+
+
+def test_api_returns_the_rag_ask_json_object(served, news_pipeline):
+    question = "Who is the Foreign Ministry spokesperson?"
+    result = json.loads(Client(served, verbose=False).predict(question, api_name="/ask"))
+    assert result == news_pipeline.ask(question).contract()
+
+
+def test_api_takes_the_settings_by_name(served):
+    client = Client(served, verbose=False)
+    result = json.loads(client.predict("What did the spokesperson say?", k=2, retriever="dense", since="2022-01-01", api_name="/ask"))
+    cited = result["citations"] or result["related"]
+    assert cited and all(c["published"] >= "2022-01-01" for c in cited) and len(cited) <= 2
+
+
+@pytest.mark.parametrize(
+    "question, kwargs, message",
+    [
+        ("   ", {}, "the question is empty"),
+        ("Who?", {"retriever": "magic"}, "retriever is one of"),
+        ("Who?", {"k": -3}, "at least 1"),
+    ],
+)
+def test_api_bad_input_is_an_error_with_the_reason(served, question, kwargs, message):
+    with pytest.raises(Exception, match=message):
+        Client(served, verbose=False).predict(question, api_name="/ask", **kwargs)
+
+
+def test_twenty_concurrent_questions_all_get_answers(served):
+    questions = [f"Question {i}: who is the Foreign Ministry spokesperson?" for i in range(20)]
+    replies = ask_concurrently(served, questions)
+    assert [r.error for r in replies] == [None] * 20
+    assert all(r.answer["question"] == q and "found" in r.answer for r, q in zip(replies, questions))

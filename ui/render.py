@@ -1,0 +1,175 @@
+"""Answers as HTML for the page. Every piece of article or user text goes through html.escape here.
+
+The chat message is one HTML block with no blank line in it, so the chat's Markdown renderer
+passes it through untouched: an article's `*`, `[x](y)` or `<script>` shows as typed.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+from rag.indexing import IndexReport
+from rag.pipeline import IndexStatus
+from rag.schema import Answer, Citation
+from ui.uploads import UploadOutcome
+
+NOT_FOUND = "Not found in the articles"
+# Characters of the passage shown on each side of the cited sentence.
+CONTEXT_CHARS = 280
+
+Range = tuple[int, int]
+
+
+def highlight(text: str, offset: int, sentence: Range | None = None, span: Range | None = None) -> str:
+    """Escaped text with the sentence in <mark> and the span in <strong>.
+
+    `text` starts at character `offset` of its article; the ranges are article offsets too.
+    """
+    ranges = [r for r in (sentence, span) if r is not None]
+    cuts = sorted({0, len(text), *(min(max(x - offset, 0), len(text)) for r in ranges for x in r)})
+    pieces = []
+    for a, b in zip(cuts, cuts[1:]):
+        piece = html.escape(text[a:b])
+        if span and span[0] <= offset + a and offset + b <= span[1]:
+            piece = f"<strong>{piece}</strong>"
+        if sentence and sentence[0] <= offset + a and offset + b <= sentence[1]:
+            piece = f"<mark>{piece}</mark>"
+        pieces.append(piece)
+    return "".join(pieces)
+
+
+def _span(c: Citation) -> Range | None:
+    return (c.span_start, c.span_end) if c.span_start is not None and c.span_end is not None else None
+
+
+def _one_block(markup: str) -> str:
+    # A blank line would end the HTML block and hand the rest to Markdown.
+    return re.sub(r"\s*\n\s*", " ", markup)
+
+
+def question_message(question: str) -> str:
+    return _one_block(f'<div class="question">{html.escape(question)}</div>')
+
+
+def answer_message(answer: Answer) -> str:
+    """The chat's reply: the quoted sentence with the span in bold, citation markers, confidence."""
+    context = ""
+    if answer.query:
+        carried = answer.query.removeprefix(answer.question).strip()
+        context = f'<div class="followup">read as a follow-up about: {html.escape(carried)}</div>'
+    if not answer.found:
+        related = " The nearest passages are shown under <em>Related</em>." if answer.related else ""
+        body = f'<p class="not-found"><strong>{NOT_FOUND}</strong> (confidence {answer.score:.2f}).{related}</p>'
+    else:
+        first = answer.citations[0]
+        quote = highlight(answer.answer or "", first.start, span=_span(first))
+        markers = " ".join(f'<a class="marker" href="#source-{c.n}">[{c.n}]</a>' for c in answer.citations)
+        span = f"answer: <strong>{html.escape(answer.span)}</strong> · " if answer.span else ""
+        body = f'<p class="quote">“{quote}” {markers}</p><p class="meta">{span}confidence {answer.score:.2f}</p>'
+    return _one_block(f'<div class="answer">{body}{context}</div>')
+
+
+def error_message(problem: str) -> str:
+    return _one_block(f'<div class="answer"><p class="problem">Please rephrase: {html.escape(problem)}.</p></div>')
+
+
+def _date(c: Citation) -> str:
+    return c.published.isoformat() if c.published else "undated"
+
+
+def citation_text(c: Citation) -> str:
+    """A plain-text reference to paste elsewhere: quote, title, source, date, file and characters."""
+    quoted = " ".join(c.passage[c.start - c.passage_start : c.end - c.passage_start].split())
+    parts = [c.title, c.source, _date(c), f"{c.path}, characters {c.start}-{c.end}"]
+    return f"“{quoted}” — " + ", ".join(p for p in parts if p)
+
+
+def _window(text: str, a: int, b: int, context: int) -> tuple[int, int]:
+    """A slice around text[a:b] with up to `context` characters on each side, cut at white space."""
+    lo, hi = max(0, a - context), min(len(text), b + context)
+    if lo > 0:
+        cut = text.find(" ", lo, a)
+        lo = cut + 1 if cut != -1 else a
+    if hi < len(text):
+        cut = text.rfind(" ", b, hi)
+        hi = cut if cut != -1 else b
+    return lo, hi
+
+
+def _passage(c: Citation, sentence: Range | None, span: Range | None) -> str:
+    """The passage around the cited sentence (its start, for related passages), highlighted."""
+    text, offset = c.passage, c.passage_start
+    a, b = (sentence[0] - offset, sentence[1] - offset) if sentence else (0, 0)
+    lo, hi = _window(text, a, b, CONTEXT_CHARS if sentence else 2 * CONTEXT_CHARS)
+    lead, tail = ("…" if lo > 0 else ""), ("…" if hi < len(text) else "")
+    return lead + highlight(text[lo:hi], offset + lo, sentence, span) + tail
+
+
+def _card(c: Citation, found: bool) -> str:
+    # Only the first citation's span is the answer; the others support it with their sentence.
+    sentence = (c.start, c.end) if found else None
+    span = _span(c) if found and c.n == 1 else None
+    meta = [_date(c), c.source, c.path]
+    copy = ""
+    if found:
+        copy = f'<button class="copy" type="button" data-citation="{html.escape(citation_text(c))}">Copy citation</button>'
+    return (
+        f'<article class="source" id="source-{c.n}">'
+        f'<h3><span class="marker">[{c.n}]</span> {html.escape(c.title)}</h3>'
+        f'<p class="meta">{" · ".join(html.escape(m) for m in meta if m)}</p>'
+        f'<blockquote class="passage">{_passage(c, sentence, span)}</blockquote>{copy}</article>'
+    )
+
+
+EMPTY_SOURCES = (
+    '<div class="sources empty"><h2>Sources</h2>'
+    "<p>Ask a question: the articles behind the answer show here, with the answer highlighted.</p></div>"
+)
+
+
+def sources_panel(answer: Answer | None) -> str:
+    """The citations of the latest answer, or the nearest passages as "related" when nothing was found."""
+    if answer is None:
+        return EMPTY_SOURCES
+    if answer.found:
+        heading, cards = "Sources", [_card(c, True) for c in answer.citations]
+    else:
+        heading, cards = "Related", [_card(c, False) for c in answer.related]
+        if not cards:
+            cards = ["<p>No passage came close to the question.</p>"]
+    note = "" if answer.found else '<p class="hint">Nothing here answers the question; these passages came nearest.</p>'
+    return f'<div class="sources"><h2>{heading}</h2>{note}{"".join(cards)}</div>'
+
+
+def header(title: str, status: IndexStatus) -> str:
+    """The page title and the index status line: articles, chunks, model, corpus."""
+    articles = f"{status.articles} article{'s' if status.articles != 1 else ''}"
+    line = f"{articles} · {status.chunks} chunks · model {status.model} · corpus {status.corpus}"
+    return (
+        f'<div class="header"><div><h1>{html.escape(title)}</h1>'
+        '<p class="tagline">Answers quoted from the articles, with their sources.</p></div>'
+        f'<p class="status">{html.escape(line)}</p></div>'
+    )
+
+
+def upload_report(outcomes: list[UploadOutcome], report: IndexReport | None) -> str:
+    """HTML list of what happened to each file (names and reasons escaped)."""
+    rows = []
+    for o in outcomes:
+        if o.stored is None:
+            state = f'<span class="bad">not added</span>: {html.escape("; ".join(o.problems))}'
+        else:
+            state = f'<span class="ok">added</span> as {html.escape(o.stored)}'
+            if o.problems:
+                state += f' <span class="bad">left out</span>: {html.escape("; ".join(o.problems))}'
+            if o.notes:
+                state += f" <em>note</em>: {html.escape('; '.join(o.notes))}"
+        rows.append(f"<li><strong>{html.escape(o.name)}</strong> {state}</li>")
+    summary = ""
+    if report is not None:
+        summary = (
+            f"<p>{report.embedded_chunks} new chunks embedded, {report.reused_chunks} reused, "
+            f"in {report.seconds:.1f}s.</p>"
+        )
+    return f'<div class="uploads"><ul>{"".join(rows)}</ul>{summary}</div>'
