@@ -207,7 +207,7 @@ def _threshold_section(run: EvalRun, folder: Path) -> list[str]:
         "",
         f"Swept over the {name} run's {len(results)} answer scores. 'Handled right': an unanswerable question abstained on, "
         "or an answerable one answered with a sentence holding a gold answer. "
-        f"**Chosen threshold: {chosen['threshold']:.2f}**: the most handled right ({chosen['handled_right']:.3f}; never abstaining: "
+        f"**Threshold chosen on these questions: {chosen['threshold']:.2f}** (the setting in use: {run.threshold:.2f}): the most handled right ({chosen['handled_right']:.3f}; never abstaining: "
         f"{never['handled_right']:.3f}) among thresholds that refuse at most {MAX_FALSE_ABSTAIN:.0%} of answerable questions. "
         f"Without that bound {best['threshold']:.2f} would handle {best['handled_right']:.3f} right, refusing {best['false_abstain_rate']:.0%} of answerable ones.",
         "",

@@ -42,7 +42,7 @@ Row = tuple[GoldItem, list, list[SentenceFeatures]]
 
 
 def collect(pipeline: Pipeline, gold: list[GoldItem]) -> list[Row]:
-    reader = pipeline._reload_if_changed().reader
+    reader = pipeline.loaded().reader
     if not isinstance(reader, SentenceReader):
         raise SystemExit("tuning applies to the built-in reader only")
     rows = []

@@ -40,7 +40,7 @@ VARIANTS: list[tuple[str, dict]] = [
 def collect(bench: Benchmark, items: list[GoldItem], settings: Settings, depth: int) -> list[tuple[GoldItem, Candidates, np.ndarray]]:
     """Candidates of every question, with each candidate's article id."""
     pipeline = bench.pipeline(settings, progress=True)
-    retriever = pipeline._reload_if_changed().retriever
+    retriever = pipeline.loaded().retriever
     chunks = retriever.index.chunks
     rows = []
     for item in items:

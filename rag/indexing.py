@@ -14,7 +14,7 @@ from rag.config import INDEX_FORMAT_VERSION, Settings
 from rag.embedding import Encoder
 from rag.ingest import CorpusLoad, SkippedFile
 from rag.schema import Article, Chunk
-from rag.store import IndexCorrupt, IndexData, IndexIncompatible, IndexStore, Manifest, build_bm25, build_dense_index
+from rag.store import IndexCorrupt, IndexData, IndexIncompatible, IndexStore, IndexStoreError, Manifest, build_bm25, build_dense_index
 from rag.text import terms
 
 
@@ -77,6 +77,14 @@ class IndexBuilder:
     def _prefix(self, article: Article) -> str:
         return article.title + "\n" if self.settings.title_in_chunks else ""
 
+    @staticmethod
+    def _previous_files(store: IndexStore) -> dict[str, str]:
+        """Files of the index being replaced, so a rebuild still reports what changed since it."""
+        try:
+            return store.read_manifest().files if store.exists() else {}
+        except IndexStoreError:
+            return {}
+
     def update(self, load: CorpusLoad, store: IndexStore, corpus_label: str, rebuild: bool = False, progress: bool = False) -> IndexReport:
         started = time.perf_counter()
         with store.lock():
@@ -88,7 +96,7 @@ class IndexBuilder:
                     reason = exc.reason
                 except IndexCorrupt as exc:
                     reason = f"the previous index is unusable: {exc}"
-            old_files = old.manifest.files if old else {}
+            old_files = old.manifest.files if old else self._previous_files(store)
             new_files = load.file_hashes
             report = dict(
                 corpus=corpus_label,
@@ -100,7 +108,7 @@ class IndexBuilder:
                 notes=load.notes,
                 rebuild_reason=reason,
             )
-            unchanged = old is not None and old_files == new_files and set(old.articles) == {a.id for a in load.articles}
+            unchanged = old is not None and old.manifest.files == new_files and set(old.articles) == {a.id for a in load.articles}
             # A folder with nothing readable (an unmounted drive, a wrong path) must not wipe a working index.
             emptied = old is not None and bool(old.articles) and not load.articles
             if unchanged or emptied:

@@ -49,7 +49,7 @@ def clean_question(question: str, max_chars: int) -> str:
     return cleaned
 
 
-class _Loaded:
+class LoadedIndex:
     """One index generation with the retriever and reader built on it; swapped whole on reload."""
 
     def __init__(self, generation: str, data: IndexData, retriever: Retriever, reader: Reader):
@@ -74,7 +74,7 @@ class Pipeline:
         # An encoder may be shared between pipelines (tests, benchmarks): the model loads once.
         self.encoder = encoder or Encoder(self.settings.resolved_model_path(), self.settings.embed_batch_size)
         self.loader = ArticleLoader(self.settings.max_file_bytes, skip_dir_names=(self.store.path.name,))
-        self._loaded: _Loaded | None = None
+        self._loaded: LoadedIndex | None = None
         self._load_lock = threading.Lock()
 
     # ---- indexing -------------------------------------------------------------------------------
@@ -86,7 +86,7 @@ class Pipeline:
     def index_articles(self, load: CorpusLoad, rebuild: bool = False, progress: bool = False) -> IndexReport:
         """Index articles that did not come from the corpus folder (benchmarks build them in memory)."""
         report = IndexBuilder(self.settings, self.encoder).update(load, self.store, str(self.corpus), rebuild, progress)
-        self._reload_if_changed()
+        self.loaded()
         return report
 
     def is_current(self) -> bool:
@@ -117,7 +117,8 @@ class Pipeline:
 
     # ---- loading --------------------------------------------------------------------------------
 
-    def _reload_if_changed(self) -> _Loaded:
+    def loaded(self) -> LoadedIndex:
+        """The current index with its retriever and reader, reloaded when a newer generation was saved."""
         generation = self.store.current_generation().name
         loaded = self._loaded
         if loaded is not None and loaded.generation == generation:
@@ -125,7 +126,7 @@ class Pipeline:
         with self._load_lock:
             if self._loaded is None or self._loaded.generation != generation:
                 data = self.store.load(self.settings)
-                self._loaded = _Loaded(generation, data, Retriever(data, self.encoder, self.settings), self._make_reader(data))
+                self._loaded = LoadedIndex(generation, data, Retriever(data, self.encoder, self.settings), self._make_reader(data))
             return self._loaded
 
     def _make_reader(self, data: IndexData) -> Reader:
@@ -135,7 +136,7 @@ class Pipeline:
         return SentenceReader(data, self.encoder, s.abstain_threshold, s.reader_weights)
 
     def status(self) -> IndexStatus:
-        loaded = self._reload_if_changed()
+        loaded = self.loaded()
         manifest = loaded.data.manifest
         return IndexStatus(
             corpus=str(self.corpus),
@@ -149,7 +150,7 @@ class Pipeline:
     # ---- asking ---------------------------------------------------------------------------------
 
     def retrieve(self, query: str, k: int | None = None, retriever: RetrieverMode | None = None, filters: Filters | None = None) -> list[Passage]:
-        return self._reload_if_changed().retriever.run(self._request(query, k, retriever, filters))
+        return self.loaded().retriever.run(self._request(query, k, retriever, filters))
 
     def _request(self, query: str, k: int | None, retriever: RetrieverMode | None, filters: Filters | None) -> RetrievalRequest:
         return RetrievalRequest(
@@ -174,7 +175,7 @@ class Pipeline:
 
     def answer(self, question: str, passages: list[Passage]) -> Answer:
         """Read the answer out of already retrieved passages (ask = clean + retrieve + answer)."""
-        reading = self._reload_if_changed().reader.read(question, passages)
+        reading = self.loaded().reader.read(question, passages)
         if not reading.found:
             return Answer(
                 question=question,

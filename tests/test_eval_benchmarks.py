@@ -85,7 +85,7 @@ def test_eval_squad_smoke_run_with_report(squad_slice, tmp_path, capsys):
         assert set(run["answer"]) >= {"exact_match", "f1", "contains_answer", "abstain_accuracy", "false_abstain_rate"}
         assert run["index"]["articles"] == 12
     page = (report / "report.md").read_text(encoding="utf-8")
-    assert "Chosen threshold" in page and "| hybrid |" in page
+    assert "Threshold chosen on these questions" in page and "| hybrid |" in page
     for plot in ("recall_at_k.png", "answers.png", "calibration.png", "latency.png", "threshold.png"):
         assert (report / plot).stat().st_size > 1000 and f"({plot})" in page
     assert "== hybrid on" in capsys.readouterr().out

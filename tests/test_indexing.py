@@ -74,3 +74,12 @@ def test_questions_during_a_reindex_are_answered_from_the_old_index_until_the_sw
     spans = [span for _, span, _, _ in asked]
     switch = spans.index(MAYORS[1])
     assert set(spans[:switch]) == {MAYORS[0]} and set(spans[switch:]) == {MAYORS[1]}  # never back to the old one
+
+
+def test_a_rebuild_reports_changes_against_the_index_it_replaces(fresh_pipeline):
+    pipeline = fresh_pipeline(extra=False)
+    pipeline.index()
+    report = pipeline.index(rebuild=True)
+    assert report.rebuild_reason == "--rebuild asked for"
+    assert (report.added, report.changed, report.removed) == ([], [], [])
+    assert report.embedded_chunks == report.chunks
