@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from rag.config import INDEX_FORMAT_VERSION, RetrieverMode, Settings
+from rag.config import RetrieverMode, Settings
 from rag.embedding import Encoder
 from rag.followup import Turn, resolve
 from rag.indexing import IndexBuilder, IndexReport
@@ -94,11 +94,11 @@ class Pipeline:
         if not self.store.exists():
             return False
         try:
-            manifest = self.store.read_manifest()
+            manifest = self.store.read_manifest()  # IndexIncompatible when another version wrote it
         except IndexStoreError:
             return False
-        if manifest.format_version != INDEX_FORMAT_VERSION or manifest.mismatch(self.settings):
-            return False  # built by another version or with other settings: index() rebuilds it
+        if manifest.mismatch(self.settings):
+            return False  # built with another model or chunking: index() rebuilds it
         return self.loader.fingerprints(self.corpus) == manifest.files
 
     def ensure_index(self, progress: bool = False) -> IndexReport | None:

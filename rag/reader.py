@@ -259,7 +259,12 @@ def score_sentences(features: list[SentenceFeatures], weights: ReaderWeights, th
                 score=_sigmoid(weights.slope * (score - weights.midpoint)),
             )
         )
-    evidence.sort(key=lambda e: (-e.score, e.passage, e.start))
+    return ranked_reading(evidence, threshold)
+
+
+def ranked_reading(evidence: list[Evidence], threshold: float) -> Reading:
+    """Evidence best first; the best one decides found / not found."""
+    evidence = sorted(evidence, key=lambda e: (-e.score, e.passage, e.start))
     top = evidence[0].score if evidence else 0.0
     return Reading(found=bool(evidence) and top >= threshold, score=top, evidence=evidence)
 
@@ -328,6 +333,4 @@ class SpanModelReader:
                     score=min(max(probability, 0.0), 1.0),
                 )
             )
-        evidence.sort(key=lambda e: (-e.score, e.passage))
-        top = evidence[0].score if evidence else 0.0
-        return Reading(found=bool(evidence) and top >= self.threshold, score=top, evidence=evidence)
+        return ranked_reading(evidence, self.threshold)
