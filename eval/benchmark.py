@@ -4,6 +4,7 @@
     python -m eval.benchmark sentences --limit 1000        # reader/fusion with pooled vs separately encoded sentence vectors
     python -m eval.benchmark latency --sizes 1000 10000 100000 --questions 200 --haystack-sizes 1000 10000
     python -m eval.benchmark backends --paragraphs 200     # encode throughput: torch vs ONNX Runtime (fp32, int8) vs OpenVINO
+    python -m eval.benchmark reader --paragraphs 300 --questions 200   # per-stage answer time: span vs sentence reader vs Haystack's ExtractiveReader
 
 Each command prints a JSON record with the machine's facts (CPU, cores, torch threads, the load
 average before and after: the machine may be shared) and appends it to --out (default
@@ -33,7 +34,7 @@ from eval.runner import EvalRunner
 from rag.chunking import Chunker
 from rag.config import Settings, packaged_model_path
 from rag.embedding import Encoder
-from rag.pipeline import Pipeline
+from rag.pipeline import Pipeline, reader_threshold
 from rag.reader import SentenceReader
 from rag.retrieve import RetrievalRequest, Retriever, fuse, top_rows
 from rag.store import IndexData, IndexStore, build_bm25, build_dense_index
@@ -208,7 +209,7 @@ def scaled_index(sources: list[IndexData], size: int, rng: np.random.Generator) 
 def time_questions(index: IndexData, encoder: Encoder, settings: Settings, questions: list[str]) -> dict:
     """Per question: each stage timed alone, then the whole (retrieve + read) as the pipeline runs it."""
     retriever = Retriever(index, encoder, settings)
-    reader = SentenceReader(index, encoder, settings.abstain_threshold, settings.reader_weights)
+    reader = SentenceReader(index, encoder, reader_threshold(settings.model_copy(update={"reader": "sentence"})), settings.reader_weights)
     depth = max(settings.candidates, settings.k)
     stages = {name: [] for name in ("encode", "dense", "bm25", "fusion", "reader", "total")}
     for warm in questions[:5]:
@@ -429,7 +430,87 @@ def cmd_backends(args, settings: Settings, encoder: Encoder) -> dict:
     return {"benchmark": "backends", "chunks": len(texts), "batch_size": settings.embed_batch_size, "threads": threads, "results": results}
 
 
-COMMANDS = {"throughput": cmd_throughput, "sentences": cmd_sentences, "latency": cmd_latency, "latency-size": cmd_latency_size, "backends": cmd_backends}
+# ---- the span reader, stage by stage, against the sentence reader and Haystack's ExtractiveReader ----
+
+
+def haystack_extractive_reader(folder: Path):
+    """Haystack 2.x's ExtractiveReader on the very same weights (written out whole: it needs a plain folder)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from haystack.components.readers import ExtractiveReader
+
+    from rag.reader_model import SHIPPED_READER, load_reader_model
+
+    tokenizer, model = load_reader_model(SHIPPED_READER, packaged_model_path())
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    reader = ExtractiveReader(model=str(folder), top_k=1, no_answer=True, max_seq_length=256, stride=96, model_kwargs={"local_files_only": True})
+    reader.warm_up()
+    return reader
+
+
+def cmd_reader(args, settings: Settings, encoder: Encoder) -> dict:
+    """Per question over the first --paragraphs SQuAD v1.1 dev paragraphs: retrieval, then each reader on
+    the same k passages, and the whole answer (retrieve + read) with each of our readers."""
+    from haystack import Document
+
+    from eval.metrics import f1_score
+
+    squad = load_squad(SQUAD)
+    bench = squad.model_copy(update={"name": f"squad-dev-{args.paragraphs}", "articles": squad.articles[: args.paragraphs]})
+    present = {a.path for a in bench.articles}
+    items = [i for i in squad.items if i.doc in present]
+    rng = np.random.default_rng(args.seed)
+    items = [items[j] for j in sorted(rng.choice(len(items), min(args.questions, len(items)), replace=False))]
+    span_pipeline = bench.pipeline(settings.model_copy(update={"reader": "span"}), encoder=encoder, progress=True)
+    sentence_pipeline = bench.pipeline(settings.model_copy(update={"reader": "sentence"}), encoder=encoder)
+    with tempfile.TemporaryDirectory() as folder:
+        haystack = haystack_extractive_reader(Path(folder))
+        for warm in items[:5]:
+            passages = span_pipeline.retrieve(warm.question)
+            span_pipeline.answer(warm.question, passages), sentence_pipeline.answer(warm.question, passages)
+        stages = {name: [] for name in ("retrieve", "span_reader", "sentence_reader", "haystack_reader", "total_span", "total_sentence")}
+        f1 = {"span_reader": [], "haystack_reader": []}
+        for item in items:
+            encoder.encode_query.cache_clear()
+            t0 = time.perf_counter()
+            passages = span_pipeline.retrieve(item.question)
+            t1 = time.perf_counter()
+            ours = span_pipeline.answer(item.question, passages)
+            t2 = time.perf_counter()
+            sentence_pipeline.answer(item.question, passages)
+            t3 = time.perf_counter()
+            theirs = haystack.run(query=item.question, documents=[Document(content=p.chunk.text) for p in passages])["answers"]
+            t4 = time.perf_counter()
+            encoder.encode_query.cache_clear()
+            t5 = time.perf_counter()
+            sentence_pipeline.answer(item.question, sentence_pipeline.retrieve(item.question))
+            t6 = time.perf_counter()
+            for name, seconds in (("retrieve", t1 - t0), ("span_reader", t2 - t1), ("sentence_reader", t3 - t2), ("haystack_reader", t4 - t3), ("total_span", t2 - t0), ("total_sentence", t6 - t5)):
+                stages[name].append(seconds * 1000)
+            f1["span_reader"].append(f1_score(ours.span or "", item.answers))
+            best = next((a for a in theirs if a.data), None)
+            f1["haystack_reader"].append(f1_score(best.data if best else "", item.answers))
+    timed = {name: stats(values) for name, values in stages.items()}
+    return {
+        "benchmark": "reader",
+        "paragraphs": len(bench.articles),
+        "questions": len(items),
+        "k": settings.k,
+        "stages_ms": timed,
+        "ratio_p50_haystack_reader_over_span_reader": round(timed["haystack_reader"]["p50"] / timed["span_reader"]["p50"], 2),
+        "span_f1_same_passages": {name: round(float(np.mean(v)), 4) for name, v in f1.items()},
+        "note": "both span readers run the same weights on the same k passages; f1 ignores abstention",
+    }
+
+
+COMMANDS = {
+    "throughput": cmd_throughput,
+    "sentences": cmd_sentences,
+    "latency": cmd_latency,
+    "latency-size": cmd_latency_size,
+    "backends": cmd_backends,
+    "reader": cmd_reader,
+}
 
 
 def main() -> None:
@@ -437,11 +518,11 @@ def main() -> None:
     parser.add_argument("command", choices=list(COMMANDS))
     parser.add_argument("--out", type=Path, default=CACHE_DIR / "benchmarks.jsonl")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--paragraphs", type=int, default=300, help="throughput/backends: SQuAD paragraphs to chunk and embed")
+    parser.add_argument("--paragraphs", type=int, default=300, help="throughput/backends/reader: SQuAD paragraphs to chunk and embed")
     parser.add_argument("--limit", type=int, default=1000, help="sentences: questions")
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000], help="latency: corpus sizes in chunks")
     parser.add_argument("--size", type=int, default=1000, help="latency-size: one corpus size")
-    parser.add_argument("--questions", type=int, default=200, help="latency: questions per size")
+    parser.add_argument("--questions", type=int, default=200, help="latency/reader: questions (per size)")
     parser.add_argument("--haystack", action="store_true", help="latency-size: also time the Haystack pipeline")
     parser.add_argument("--haystack-sizes", type=int, nargs="*", default=[1000, 10000])
     parser.add_argument("--haystack-questions", type=int, default=100)

@@ -115,7 +115,7 @@ def load_beir(folder: Path, split: str = "test") -> Benchmark:
             raise GoldError(f"{folder} is not a BEIR folder: {required} is missing")
 
     def records(name: str):
-        for number, line in enumerate((folder / name).read_text(encoding="utf-8").splitlines(), start=1):
+        for number, line in enumerate((folder / name).read_text(encoding="utf-8").split("\n"), start=1):
             if line.strip():
                 try:
                     yield json.loads(line)

@@ -55,7 +55,7 @@ class CaseResult(BaseModel):
 
 
 def read_cases(path: Path) -> list[FollowUpCase]:
-    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    lines = Path(path).read_text(encoding="utf-8").split("\n")
     return [FollowUpCase.model_validate_json(line) for line in lines if line.strip()]
 
 

@@ -8,11 +8,19 @@ check that every reply is the `rag ask --json` object. Prints a markdown row for
 exits 1 on any error.
 
     .venv/bin/python -m eval.load_test --clients 50
+
+`--rest N` asks N questions one after another through the plain REST route instead (POST
+/gradio_api/call/ask, then GET its result stream, each call a new session as curl makes it), and
+reports the server's resident memory after a warm-up and after the N calls; exits 1 on an error
+or when memory grew more than 5 MB (issue 9).
+
+    .venv/bin/python -m eval.load_test --rest 5000
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 import tempfile
@@ -87,6 +95,80 @@ def open_page(url: str, stop: threading.Event, times_ms: list[float], errors: li
         stop.wait(0.2)
 
 
+class RestReport(BaseModel):
+    calls: int
+    errors: list[str]
+    rss_before_mb: float  # after the warm-up calls
+    rss_after_mb: float
+    seconds: float
+
+    @property
+    def growth_mb(self) -> float:
+        return self.rss_after_mb - self.rss_before_mb
+
+    def markdown(self) -> str:
+        return "\n".join(
+            [
+                "| REST calls | errors | RSS before | RSS after | growth | per call | time |",
+                "|---|---|---|---|---|---|---|",
+                f"| {self.calls} | {len(self.errors)} | {self.rss_before_mb:.1f} MB | {self.rss_after_mb:.1f} MB "
+                f"| {self.growth_mb:+.1f} MB | {self.growth_mb * 1024 / self.calls:+.2f} KB | {self.seconds:.0f} s |",
+            ]
+        )
+
+
+REST_WARM_UP_CALLS = 200  # Python's and the allocator's pools fill first: growth after them is what stays
+REST_GROWTH_LIMIT_MB = 5.0
+
+
+def rest_call(url: str, question: str) -> dict:
+    """One question as curl would ask it: POST for an event id, then the result stream until it completes."""
+    request = urllib.request.Request(
+        # The route takes every argument by position: question, then k, retriever, since, until, source left unset.
+        f"{url}gradio_api/call/ask", data=json.dumps({"data": [question, None, None, None, None, None]}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        event_id = json.load(response)["event_id"]
+    event = None
+    with urllib.request.urlopen(f"{url}gradio_api/call/ask/{event_id}", timeout=60) as stream:
+        for line in stream:
+            text = line.decode().strip()
+            if text.startswith("event:"):
+                event = text.removeprefix("event:").strip()
+            elif text.startswith("data:") and event in ("complete", "error"):
+                data = json.loads(text.removeprefix("data:"))
+                if event == "error":
+                    raise RuntimeError(f"the server answered with an error: {data}")
+                return json.loads(data[0])
+    raise RuntimeError(f"the result stream of {event_id} ended without a result")
+
+
+def run_rest_test(corpus: Path, questions: list[str], work: Path) -> RestReport:
+    shutil.copytree(corpus, work / "corpus", ignore=shutil.ignore_patterns(".rag-index"))
+    port = free_port()
+    errors: list[str] = []
+
+    def ask(question: str) -> None:
+        try:
+            if list(rest_call(url, question)) != CONTRACT_KEYS:
+                errors.append(f"{question!r}: not the `rag ask --json` object")
+        except (OSError, RuntimeError, ValueError) as exc:
+            errors.append(f"{question!r}: {exc}")
+
+    with running_server(work / "corpus", port) as url:
+        pid = server_pid(port)
+        for n in range(REST_WARM_UP_CALLS):
+            ask(questions[n % len(questions)])
+        rss_before = memory_mb(pid, "VmRSS")
+        started = time.perf_counter()
+        for question in questions:
+            ask(question)
+        seconds = time.perf_counter() - started
+        rss_after = memory_mb(pid, "VmRSS")
+    return RestReport(calls=len(questions), errors=errors, rss_before_mb=rss_before, rss_after_mb=rss_after, seconds=seconds)
+
+
 def run_load_test(corpus: Path, questions: list[str], work: Path) -> LoadReport:
     shutil.copytree(corpus, work / "corpus", ignore=shutil.ignore_patterns(".rag-index"))
     port = free_port()
@@ -122,16 +204,22 @@ def run_load_test(corpus: Path, questions: list[str], work: Path) -> LoadReport:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=50, help="questions asked at the same moment")
+    parser.add_argument("--rest", type=int, default=None, metavar="N", help="instead: N REST calls one by one, memory before and after")
     parser.add_argument("--corpus", type=Path, default=ROOT / "seeds")
     parser.add_argument("--gold", type=Path, default=ROOT / "eval" / "gold" / "seeds.jsonl", help="where the questions come from")
     args = parser.parse_args(argv)
     gold = [item.question for item in read_gold(args.gold)]
+    calls = args.rest if args.rest is not None else args.clients
+    questions = [gold[i % len(gold)] for i in range(calls)]
     with tempfile.TemporaryDirectory(prefix="rag-load-") as tmp:
-        report = run_load_test(args.corpus, [gold[i % len(gold)] for i in range(args.clients)], Path(tmp))
+        report = run_rest_test(args.corpus, questions, Path(tmp)) if args.rest is not None else run_load_test(args.corpus, questions, Path(tmp))
     print(report.markdown())
-    for error in report.errors:
+    for error in report.errors[:20]:
         print(f"error: {error}")
-    return 1 if report.errors else 0
+    grew = isinstance(report, RestReport) and report.growth_mb > REST_GROWTH_LIMIT_MB
+    if grew:
+        print(f"error: memory grew {report.growth_mb:.1f} MB over {report.calls} REST calls (the limit is {REST_GROWTH_LIMIT_MB:.0f} MB)")
+    return 1 if report.errors or grew else 0
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ class GoldItem(BaseModel):
 
 def read_gold(path: Path) -> list[GoldItem]:
     try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
+        lines = Path(path).read_text(encoding="utf-8").split("\n")
     except FileNotFoundError as exc:
         raise GoldError(f"gold file not found: {path}") from exc
     except (OSError, UnicodeDecodeError) as exc:
@@ -120,7 +120,7 @@ class EvalRunner:
 
     def __init__(self, pipeline: Pipeline, threshold: float | None = None, doc_depth: int = 20, chunk_depth: int | None = None, read: bool = True):
         self.pipeline = pipeline
-        self.threshold = pipeline.settings.abstain_threshold if threshold is None else threshold
+        self.threshold = pipeline.threshold if threshold is None else threshold
         self.doc_depth = max(doc_depth, max(RECALL_KS))
         # Retrieval as the pipeline does it (`candidates` rows from each retriever), deeper only when asked.
         self.chunk_depth = chunk_depth or max(pipeline.settings.candidates, pipeline.settings.k)

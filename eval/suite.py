@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from eval.datasets import load_beir, load_squad, parse_articles, sample
 from eval.runner import EvalReport, EvalRunner, GoldItem, QuestionResult, format_table, read_gold, write_report
 from rag.config import RetrieverMode, Settings
-from rag.pipeline import Pipeline
+from rag.pipeline import Pipeline, reader_threshold
 
 # BEIR is judged on 100 docs; chunks come several to a doc, so retrieval goes deeper than usual.
 BEIR_CHUNK_DEPTH = 400
@@ -70,10 +70,11 @@ def _questions_and_pipeline(request: EvalRequest, settings: Settings) -> tuple[l
 
 def run_eval(request: EvalRequest, settings: Settings) -> EvalRun:
     items, pipeline, graded = _questions_and_pipeline(request, settings)
+    threshold = reader_threshold(settings)
     runner = EvalRunner(
-        pipeline, threshold=settings.abstain_threshold, chunk_depth=BEIR_CHUNK_DEPTH if graded else None, doc_depth=100 if graded else 20, read=not graded
+        pipeline, threshold=threshold, chunk_depth=BEIR_CHUNK_DEPTH if graded else None, doc_depth=100 if graded else 20, read=not graded
     )
-    run = EvalRun(source=request.source(), graded=graded, threshold=settings.abstain_threshold, reports={}, results={})
+    run = EvalRun(source=request.source(), graded=graded, threshold=threshold, reports={}, results={})
     for retriever in request.retrievers:
         results = runner.ask_all(items, retriever=retriever, progress=request.progress)
         run.results[retriever] = results

@@ -6,21 +6,24 @@ import argparse
 import datetime as dt
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
 from pydantic import ValidationError
 
-from rag.config import Settings
+from rag.config import MAX_K, Settings
 from rag.embedding import ModelLoadError
 from rag.ingest import CorpusError
 from rag.pipeline import Pipeline, QuestionError, clean_question
+from rag.reader_model import ReaderModelError
+from rag.request import iso_date
 from rag.retrieve import Filters
 from rag.schema import Answer
 from rag.store import IndexStoreError
 
 RETRIEVERS = ("hybrid", "dense", "bm25")
-_USER_ERRORS = (CorpusError, QuestionError, IndexStoreError, ModelLoadError, ValidationError, ValueError, FileNotFoundError)
+_USER_ERRORS = (CorpusError, QuestionError, IndexStoreError, ModelLoadError, ReaderModelError, ValidationError, ValueError, FileNotFoundError)
 
 
 class CliError(Exception):
@@ -29,19 +32,26 @@ class CliError(Exception):
 
 def _iso_date(value: str) -> dt.date:
     try:
-        return dt.date.fromisoformat(value)
+        return iso_date(value)
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"'{value}' is not a date as YYYY-MM-DD") from exc
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
-def _positive(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"'{value}' is not a whole number") from exc
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"{number} must be at least 1")
-    return number
+def _whole_number(most: int | None = None) -> Callable[[str], int]:
+    """An argparse type: a whole number from 1 to most (no upper bound when None)."""
+
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"'{value}' is not a whole number") from exc
+        if number < 1:
+            raise argparse.ArgumentTypeError(f"{number} must be at least 1")
+        if most is not None and number > most:
+            raise argparse.ArgumentTypeError(f"{number} must be at most {most}")
+        return number
+
+    return parse
 
 
 def _add_corpus_options(parser: argparse.ArgumentParser, positional: bool = False) -> None:
@@ -71,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("question")
     _add_corpus_options(ask)
     ask.add_argument("--json", action="store_true", help="print the answer as one JSON object")
-    ask.add_argument("--k", type=_positive, default=None, help="passages to read (default 5)")
+    ask.add_argument("--k", type=_whole_number(MAX_K), default=None, help=f"passages to read (default 5, at most {MAX_K})")
     ask.add_argument("--retriever", choices=RETRIEVERS, default=None)
     ask.add_argument("--since", type=_iso_date, default=None, help="only articles published on or after YYYY-MM-DD")
     ask.add_argument("--until", type=_iso_date, default=None, help="only articles published on or before YYYY-MM-DD")
@@ -80,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve the chat on http://127.0.0.1:7860")
     _add_corpus_options(serve)
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=_positive, default=7860)
+    serve.add_argument("--port", type=_whole_number(), default=7860)
 
     evaluate = commands.add_parser("eval", help="score answers against a gold file or a public benchmark")
     _add_corpus_options(evaluate)
@@ -90,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     questions.add_argument("--beir", type=Path, help="a BEIR folder (corpus.jsonl, queries.jsonl, qrels/test.tsv)")
     evaluate.add_argument("--out", type=Path, required=True, help="where to write the JSON report")
     evaluate.add_argument("--retriever", default=None, help="one of hybrid,dense,bm25, or several joined by commas")
-    evaluate.add_argument("--limit", type=_positive, default=None, help="ask a fixed random sample of N questions")
+    evaluate.add_argument("--limit", type=_whole_number(), default=None, help="ask a fixed random sample of N questions")
     evaluate.add_argument("--seed", type=int, default=0, help="seed of the --limit sample (default 0)")
     evaluate.add_argument("--articles", default=None, help="SQuAD: only questions of the file's articles START:END (0-based); the corpus keeps every paragraph")
     evaluate.add_argument("--report", type=Path, default=None, help="also write a markdown report with plots into this folder")

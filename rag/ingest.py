@@ -10,7 +10,9 @@ import json
 import os
 import re
 import stat
+import unicodedata
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -26,6 +28,15 @@ _BYLINE = re.compile(r"^\s*By\s+(?P<byline>\S.{0,120})$")
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(?P<yaml>.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
 _MD_HEADING = re.compile(r"^#\s+(?P<title>.+?)\s*#*\s*$", re.MULTILINE)
 _TITLE_MAX_WORDS = 25
+# Parser limits. json and the YAML composer recurse once per level of nesting: the limit keeps them far
+# below Python's recursion limit, and far above what an article needs.
+MAX_NESTING = 100
+MAX_FIELD_CHARS = 2_000  # a metadata field (title, author, date, source, url); the text is bounded by the file size
+# A JSON string (skipped whole, brackets inside it are text) or a bracket (counted).
+_JSON_STRING_OR_BRACKET = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
+# Invisible characters that split a word for search and show nothing: zero-width space, non-joiner and
+# joiner, word joiner, byte-order mark, soft hyphen.
+_ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
 
 
 class IngestError(ValueError):
@@ -60,6 +71,25 @@ class CorpusLoad(BaseModel):
     file_hashes: dict[str, str]  # relative path -> fingerprint of every file seen (see ArticleLoader.fingerprint)
 
 
+class FileLoad(BaseModel):
+    """What one file gave, and the fingerprint of the very bytes it was made from."""
+
+    articles: list[Article] = []
+    skipped: list[SkippedFile] = []
+    notes: list[SkippedFile] = []
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class _FileBytes:
+    """One look at a file: its bytes (when it is one to parse) or why not, and their fingerprint. The fingerprint
+    comes from the same look, so a file edited meanwhile is recorded as what was read, and shows as changed later."""
+
+    fingerprint: str
+    raw: bytes = b""
+    problem: IngestError | None = None
+
+
 def article_id(rel_path: str, record: int | None = None) -> str:
     key = rel_path if record is None else f"{rel_path}#{record}"
     return hashlib.sha1(key.encode("utf-8")).hexdigest()[:16]
@@ -77,6 +107,12 @@ def parse_date(value: object) -> dt.date | None:
         return date_parser.parse(str(value), fuzzy=True).date()
     except (ValueError, OverflowError):
         return None
+
+
+def normalize_text(text: str) -> str:
+    """Zero-width characters removed, then NFKC. Every article field passes here once, at load, so the
+    stored text is the normalised text: what is searched is what is shown, and offsets point into it."""
+    return unicodedata.normalize("NFKC", text.translate(_ZERO_WIDTH))
 
 
 def decode_text(raw: bytes) -> tuple[str, str | None]:
@@ -104,6 +140,11 @@ def decode_text(raw: bytes) -> tuple[str, str | None]:
     )
 
 
+def _first_clause(exc: ValueError) -> str:
+    """What Python's own value error says, without its advice to programmers ("; use sys.set_int_max_str_digits()…")."""
+    return str(exc).split(";")[0]
+
+
 def _first_nonblank(lines: list[str], start: int) -> int:
     while start < len(lines) and not lines[start].strip():
         start += 1
@@ -115,15 +156,20 @@ def _looks_like_title(line: str) -> bool:
     return 0 < len(stripped.split()) <= _TITLE_MAX_WORDS and not stripped.endswith((".", "?", "!", ":", ";", ","))
 
 
-def _make_article(rel: str, record: int | None, title: str | None, text: str, **meta) -> Article:
+def _make_article(
+    rel: str, record: int | None, title: str | None, text: str, byline: str | None = None, source: str | None = None, **meta
+) -> Article:
+    text = normalize_text(text)
     if not text.strip():
         raise IngestError("no article text", line=record)
     return Article(
         id=article_id(rel, record),
-        title=(title or "").strip() or Path(rel).stem,
+        title=normalize_text(title or "").strip() or Path(rel).stem,
         path=rel,
         record=record,
         text=text,
+        byline=normalize_text(byline) if byline else None,
+        source=normalize_text(source) if source else None,
         **meta,
     )
 
@@ -152,24 +198,47 @@ def load_txt(text: str, rel: str) -> list[Article]:
     ]
 
 
+class _FrontMatterLoader(yaml.SafeLoader):
+    """Safe YAML without aliases (each repeats a whole subtree: a few lines of them expand to gigabytes)
+    and nested at most MAX_NESTING deep (the composer recurses once per level)."""
+
+    def __init__(self, stream: str):
+        super().__init__(stream)
+        self.depth = 0
+
+    def compose_node(self, parent, index):
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            problem = f"an alias (*{event.anchor}) repeats another field; aliases are not allowed"
+            raise yaml.composer.ComposerError(None, None, problem, event.start_mark)
+        if self.depth == MAX_NESTING:
+            raise yaml.composer.ComposerError(None, None, f"nested more than {MAX_NESTING} levels deep (the limit)", event.start_mark)
+        self.depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
 def load_md(text: str, rel: str) -> list[Article]:
     meta: dict = {}
     body = text
     front = _FRONT_MATTER.match(text)
     if front:
         try:
-            meta = yaml.safe_load(front["yaml"]) or {}
+            meta = yaml.load(front["yaml"], Loader=_FrontMatterLoader) or {}
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             raise IngestError(f"invalid YAML front matter: {getattr(exc, 'problem', exc)}", line=mark.line + 2 if mark else None) from exc
+        except ValueError as exc:  # a value YAML's own types refuse: a 13th month, an integer of 5,000 digits
+            raise IngestError(f"invalid YAML front matter: {_first_clause(exc)}") from exc
         if not isinstance(meta, dict):
             raise IngestError("YAML front matter is not a mapping of fields", line=2)
         body = text[front.end() :]
-    title = meta.get("title")
-    if not title:
+    if not meta.get("title"):
         heading = _MD_HEADING.search(body)
-        title = heading["title"] if heading else None
-    return [_record_article(meta, rel, None, body=body, title=title)]
+        meta = {**meta, "title": heading["title"] if heading else None}
+    return [_record_article(meta, rel, None, body=body)]
 
 
 def load_html(text: str, rel: str) -> list[Article]:
@@ -193,35 +262,67 @@ def load_html(text: str, rel: str) -> list[Article]:
     ]
 
 
-def _record_article(obj: dict, rel: str, record: int | None, *, body: str | None = None, title: str | None = None) -> Article:
+def _field(obj: dict, record: int | None, *names: str) -> str | None:
+    """The first of the named metadata fields that obj holds, as text; refused by name over MAX_FIELD_CHARS."""
+    name = next((name for name in names if name in obj), None)
+    if name is None or obj[name] is None or obj[name] == "":
+        return None
+    value = str(obj[name])
+    if len(value) > MAX_FIELD_CHARS:
+        raise IngestError(f"field '{name}' is {len(value)} characters long; the limit is {MAX_FIELD_CHARS}", line=record)
+    return value
+
+
+def _record_article(obj: dict, rel: str, record: int | None, *, body: str | None = None) -> Article:
     if body is None:
         body = obj.get("text", obj.get("body"))
         if body is None:
             raise IngestError("missing field 'text' (or 'body')", line=record)
     if not isinstance(body, str):
         raise IngestError(f"field 'text' must be a string, not {type(body).__name__}", line=record)
-    title = title if title is not None else obj.get("title")
+    title = obj.get("title")
     if title is not None and not isinstance(title, str):
         raise IngestError(f"field 'title' must be a string, not {type(title).__name__}", line=record)
-    byline = obj.get("byline", obj.get("author"))
     return _make_article(
         rel,
         record,
-        title,
+        _field(obj, record, "title"),
         body,
-        published=parse_date(obj.get("published", obj.get("date"))),
-        updated=parse_date(obj.get("updated")),
-        byline=str(byline) if byline else None,
-        source=str(obj["source"]) if obj.get("source") else None,
-        url=str(obj["url"]) if obj.get("url") else None,
+        published=parse_date(_field(obj, record, "published", "date")),
+        updated=parse_date(_field(obj, record, "updated")),
+        byline=_field(obj, record, "byline", "author"),
+        source=_field(obj, record, "source"),
+        url=_field(obj, record, "url"),
     )
 
 
-def load_json(text: str, rel: str) -> tuple[list[Article], list[IngestError]]:
+def _check_json_nesting(text: str, first_line: int) -> None:
+    if text.count("[") + text.count("{") <= MAX_NESTING:
+        return
+    depth = 0
+    for token in _JSON_STRING_OR_BRACKET.finditer(text):
+        if token[0] in ("[", "{"):
+            depth += 1
+            if depth > MAX_NESTING:
+                line = first_line + text.count("\n", 0, token.start())
+                raise IngestError(f"JSON nested more than {MAX_NESTING} levels deep (the limit)", line=line)
+        elif token[0] in ("]", "}"):
+            depth -= 1
+
+
+def _parse_json(text: str, first_line: int = 1) -> object:
+    """json.loads with the nesting limit checked first (json recurses per level) and every error an IngestError."""
+    _check_json_nesting(text, first_line)
     try:
-        data = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise IngestError(f"invalid JSON: {exc.msg} (column {exc.colno})", line=exc.lineno) from exc
+        raise IngestError(f"invalid JSON: {exc.msg} (column {exc.colno})", line=first_line + exc.lineno - 1) from exc
+    except ValueError as exc:  # a number JSON allows but Python refuses: an integer of 5,000 digits
+        raise IngestError(f"invalid JSON: {_first_clause(exc)}", line=first_line) from exc
+
+
+def load_json(text: str, rel: str) -> tuple[list[Article], list[IngestError]]:
+    data = _parse_json(text)
     if isinstance(data, dict):
         return [_record_article(data, rel, None)], []
     if not isinstance(data, list):
@@ -239,13 +340,14 @@ def load_json(text: str, rel: str) -> tuple[list[Article], list[IngestError]]:
 
 def load_jsonl(text: str, rel: str) -> tuple[list[Article], list[IngestError]]:
     articles, errors = [], []
-    for number, line in enumerate(text.splitlines(), start=1):
+    # Lines end at "\n" only: a JSON string may hold U+2028, U+2029 or U+0085 raw, where str.splitlines() breaks.
+    for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            errors.append(IngestError(f"invalid JSON: {exc.msg} (column {exc.colno})", line=number))
+            obj = _parse_json(line, number)
+        except IngestError as exc:
+            errors.append(exc)
             continue
         if not isinstance(obj, dict):
             errors.append(IngestError("line is not a JSON object", line=number))
@@ -329,16 +431,7 @@ class ArticleLoader:
 
     def fingerprint(self, path: Path) -> str:
         """What decides whether a file changed since it was indexed (loaded, skipped or unsupported)."""
-        try:
-            info = _stat_readable(path)
-            if info.st_size > self.max_file_bytes or path.suffix.lower() not in SUPPORTED_SUFFIXES:
-                return f"size:{info.st_size}:mtime:{info.st_mtime_ns}"
-            with open(path, "rb") as handle:
-                return hashlib.file_digest(handle, "sha256").hexdigest()
-        except IngestError as exc:
-            return f"unreadable:{exc.reason}"
-        except OSError as exc:
-            return f"unreadable:{exc.errno}"
+        return self._look(path).fingerprint
 
     def fingerprints(self, folder: Path) -> dict[str, str]:
         return {path.relative_to(folder).as_posix(): self.fingerprint(path) for path in self.iter_files(folder)}
@@ -349,28 +442,40 @@ class ArticleLoader:
             "(raise RAG_MAX_FILE_BYTES or split the file)"
         )
 
-    def _read(self, path: Path) -> bytes:
-        """The file's bytes, never more than the limit (it may have grown since it was measured)."""
+    def _look(self, path: Path) -> _FileBytes:
+        """The bytes of a supported file within the limit, hashed; a file not read is fingerprinted by its size
+        and modification time (a rewrite changes them), an unreadable one by the reason."""
+        suffix = path.suffix.lower()
+        try:
+            info = _stat_readable(path)
+        except IngestError as exc:
+            return _FileBytes(f"unreadable:{exc.reason}", problem=exc)
+        if suffix not in SUPPORTED_SUFFIXES or info.st_size > self.max_file_bytes:
+            problem = (
+                IngestError(f"unsupported file type '{suffix or '(none)'}' (supported: {' '.join(SUPPORTED_SUFFIXES)})")
+                if suffix not in SUPPORTED_SUFFIXES
+                else self._too_big(info.st_size)
+            )
+            return _FileBytes(f"size:{info.st_size}:mtime:{info.st_mtime_ns}", problem=problem)
         try:
             with open(path, "rb") as handle:
-                raw = handle.read(self.max_file_bytes + 1)
+                raw = handle.read(self.max_file_bytes + 1)  # never more than the limit: it may have grown since
                 if len(raw) > self.max_file_bytes:
-                    raise self._too_big(os.fstat(handle.fileno()).st_size)
+                    grown = os.fstat(handle.fileno())
+                    return _FileBytes(f"size:{grown.st_size}:mtime:{grown.st_mtime_ns}", problem=self._too_big(grown.st_size))
         except OSError as exc:
-            raise IngestError(f"cannot read: {exc.strerror or exc}") from exc
-        return raw
+            return _FileBytes(f"unreadable:{exc.errno}", problem=IngestError(f"cannot read: {exc.strerror or exc}"))
+        return _FileBytes(hashlib.sha256(raw).hexdigest(), raw=raw)
 
-    def load_file(self, path: Path, rel: str) -> tuple[list[Article], list[SkippedFile], list[SkippedFile]]:
-        """(articles, skipped, notes) for one file."""
+    def load_file(self, path: Path, rel: str) -> FileLoad:
+        """The articles of one file, or why it was skipped, with the fingerprint of the bytes they came from."""
         suffix = path.suffix.lower()
         notes: list[SkippedFile] = []
+        look = self._look(path)
         try:
-            size = _stat_readable(path).st_size
-            if suffix not in SUPPORTED_SUFFIXES:
-                raise IngestError(f"unsupported file type '{suffix or '(none)'}' (supported: {' '.join(SUPPORTED_SUFFIXES)})")
-            if size > self.max_file_bytes:
-                raise self._too_big(size)
-            raw = self._read(path)
+            if look.problem is not None:
+                raise look.problem
+            raw = look.raw
             if not raw:
                 raise IngestError("empty file")
             text, note = decode_text(raw)
@@ -383,9 +488,9 @@ class ArticleLoader:
             else:
                 articles, errors = _SINGLE[suffix](text, rel), []
         except IngestError as exc:
-            return [], [SkippedFile(path=rel, line=exc.line, reason=exc.reason)], notes
+            return FileLoad(skipped=[SkippedFile(path=rel, line=exc.line, reason=exc.reason)], notes=notes, fingerprint=look.fingerprint)
         skipped = [SkippedFile(path=rel, line=e.line, reason=e.reason) for e in errors]
-        return articles, skipped, notes
+        return FileLoad(articles=articles, skipped=skipped, notes=notes, fingerprint=look.fingerprint)
 
     def load_folder(self, folder: Path) -> CorpusLoad:
         if not folder.exists():
@@ -400,14 +505,14 @@ class ArticleLoader:
         skipped: list[SkippedFile] = []
         notes: list[SkippedFile] = []
         first_with_text: dict[str, str] = {}
-        # Fingerprinted before reading: a file edited meanwhile looks changed next time, never current.
-        fingerprints = self.fingerprints(folder)
+        fingerprints: dict[str, str] = {}
         for path in self.iter_files(folder):
             rel = path.relative_to(folder).as_posix()
-            file_articles, file_skipped, file_notes = self.load_file(path, rel)
-            skipped += file_skipped
-            notes += file_notes
-            for article in file_articles:
+            loaded = self.load_file(path, rel)
+            fingerprints[rel] = loaded.fingerprint
+            skipped += loaded.skipped
+            notes += loaded.notes
+            for article in loaded.articles:
                 text_key = hashlib.sha256(article.text.strip().encode("utf-8")).hexdigest()
                 if text_key in first_with_text:
                     where = f"{rel}:{article.record}" if article.record is not None else rel

@@ -10,15 +10,17 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from rag.config import RetrieverMode, Settings
+from rag.config import SENTENCE_READER_THRESHOLD, RetrieverMode, Settings, packaged_model_path
 from rag.embedding import Encoder
 from rag.followup import Turn, resolve
 from rag.indexing import IndexBuilder, IndexReport
 from rag.ingest import ArticleLoader, CorpusLoad
-from rag.reader import Evidence, Reader, SentenceReader, SpanModelReader
+from rag.reader import Evidence, Reader, SentenceReader
+from rag.reader_model import SHIPPED_READER
+from rag.span_reader import SpanReader, read_calibration
 from rag.retrieve import Filters, RetrievalRequest, Retriever
 from rag.schema import Answer, Citation, Passage
-from rag.store import IndexData, IndexLocked, IndexStore, IndexStoreError
+from rag.store import IndexData, IndexStore, IndexStoreError, IndexUnwritable
 
 
 class QuestionError(ValueError):
@@ -104,16 +106,17 @@ class Pipeline:
     def ensure_index(self, progress: bool = False) -> IndexReport | None:
         """Index the corpus when there is no index or its files changed; None when it was current.
 
-        When another process is indexing right now, the current index answers meanwhile.
+        When the index cannot be updated now (another process is indexing, the disk is full, the folder is
+        read-only), the current index answers meanwhile: the report says why it was left as it was.
         """
         if self.is_current():
             return None
         try:
             return self.index(progress=progress)
-        except IndexLocked:
-            if self.store.exists():
-                return None
-            raise
+        except IndexUnwritable as exc:
+            if not self.store.exists():
+                raise
+            return IndexReport.kept(self.store.read_manifest(), self.store.path, f"{exc.cause}; answering from it until it can be updated")
 
     # ---- loading --------------------------------------------------------------------------------
 
@@ -131,9 +134,15 @@ class Pipeline:
 
     def _make_reader(self, data: IndexData) -> Reader:
         s = self.settings
-        if s.reader_model_path is not None:
-            return SpanModelReader(s.reader_model_path, s.abstain_threshold)
-        return SentenceReader(data, self.encoder, s.abstain_threshold, s.reader_weights)
+        if s.reader == "sentence":
+            return SentenceReader(data, self.encoder, reader_threshold(s), s.reader_weights)
+        # The shipped reader takes its frozen word embeddings from the packaged MiniLM, whatever encoder is set.
+        return SpanReader(s.reader_model_path or SHIPPED_READER, packaged_model_path(), reader_threshold(s))
+
+    @property
+    def threshold(self) -> float:
+        """The confidence below which the reader says "not found"."""
+        return self.loaded().reader.threshold
 
     def status(self) -> IndexStatus:
         loaded = self.loaded()
@@ -202,7 +211,7 @@ class Pipeline:
         chosen: list[Evidence] = []
         seen_text: set[str] = set()
         for item in evidence:
-            if chosen and item.score < self.settings.abstain_threshold:
+            if chosen and item.score < self.threshold:
                 break
             text = " ".join(_article_slice(passages[item.passage], item.start, item.end).split()).lower()
             if text in seen_text:
@@ -242,6 +251,15 @@ class Pipeline:
 
     def _passage_citation(self, n: int, passage: Passage) -> Citation:
         return self._citation(n, passage, passage.chunk.start, passage.chunk.end, None)
+
+
+def reader_threshold(settings: Settings) -> float:
+    """The confidence below which the configured reader says "not found": the setting, else the reader's own."""
+    if settings.abstain_threshold is not None:
+        return settings.abstain_threshold
+    if settings.reader == "sentence":
+        return SENTENCE_READER_THRESHOLD
+    return read_calibration(settings.reader_model_path or SHIPPED_READER).threshold
 
 
 def _article_slice(passage: Passage, start: int, end: int) -> str:

@@ -4,17 +4,15 @@ The built-in `SentenceReader` needs no extra model: it scores every sentence of 
 passages by semantic similarity (sentence vectors pooled at index time), idf-weighted overlap with
 the question's terms, and whether the sentence holds the kind of thing the question asks for (a
 name, a date, a number, a place). A logistic curve turns that score into a confidence in [0, 1];
-below the threshold the reader abstains. `SpanModelReader` does the same job with a local
-SQuAD-style span-extraction model folder, when one is configured.
+below the threshold the reader abstains. The trained span reader (rag/span_reader.py) is the
+default; this one is the baseline it is measured against (RAG_READER=sentence).
 """
 
 from __future__ import annotations
 
 import math
 import re
-import threading
 from enum import Enum
-from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -53,6 +51,8 @@ class Reading(BaseModel):
 
 
 class Reader(Protocol):
+    threshold: float  # below this confidence the reading is "not found"
+
     def read(self, question: str, passages: list[Passage]) -> Reading: ...
 
 
@@ -267,70 +267,3 @@ def ranked_reading(evidence: list[Evidence], threshold: float) -> Reading:
     evidence = sorted(evidence, key=lambda e: (-e.score, e.passage, e.start))
     top = evidence[0].score if evidence else 0.0
     return Reading(found=bool(evidence) and top >= threshold, score=top, evidence=evidence)
-
-
-class SpanModelReader:
-    """A SQuAD-style span-extraction model (AutoModelForQuestionAnswering) from a local folder.
-
-    transformers 5 dropped its question-answering pipeline, so the span search is done here:
-    the most probable (start, end) pair inside the passage, at most `max_answer_tokens` long.
-    """
-
-    def __init__(self, model_path: Path, threshold: float = 0.5, max_answer_tokens: int = 30):
-        self.model_path = Path(model_path)
-        self.threshold = threshold
-        self.max_answer_tokens = max_answer_tokens
-        self._loaded = None
-        self._lock = threading.Lock()
-
-    def _model(self):
-        if self._loaded is None:
-            with self._lock:
-                if self._loaded is None:
-                    if not (self.model_path / "config.json").is_file():
-                        raise FileNotFoundError(f"no model config.json in reader folder {self.model_path}")
-                    from transformers import AutoModelForQuestionAnswering, AutoTokenizer
-
-                    tokenizer = AutoTokenizer.from_pretrained(self.model_path, local_files_only=True)
-                    model = AutoModelForQuestionAnswering.from_pretrained(self.model_path, local_files_only=True).eval()
-                    self._loaded = (tokenizer, model)
-        return self._loaded
-
-    def _best_span(self, question: str, context: str) -> tuple[int, int, float]:
-        """Character (start, end) of the best span in context and its probability."""
-        import torch
-
-        tokenizer, model = self._model()
-        encoded = tokenizer(question, context, truncation="only_second", max_length=384, return_offsets_mapping=True, return_tensors="pt")
-        offsets = encoded.pop("offset_mapping")[0].tolist()
-        in_context = [sid == 1 for sid in encoded.sequence_ids(0)]
-        with torch.inference_mode():
-            output = model(**{k: v for k, v in encoded.items() if k in ("input_ids", "attention_mask", "token_type_ids")})
-        start_p = torch.softmax(output.start_logits[0], dim=-1)
-        end_p = torch.softmax(output.end_logits[0], dim=-1)
-        pairs = torch.triu(start_p[:, None] * end_p[None, :]).tril(self.max_answer_tokens - 1)
-        allowed = torch.tensor(in_context)
-        pairs = pairs * allowed[:, None] * allowed[None, :]
-        flat = int(torch.argmax(pairs))
-        first, last = divmod(flat, pairs.shape[1])
-        return offsets[first][0], offsets[last][1], float(pairs[first, last])
-
-    def read(self, question: str, passages: list[Passage]) -> Reading:
-        evidence = []
-        for rank, passage in enumerate(passages):
-            chunk = passage.chunk
-            start, end, probability = self._best_span(question, chunk.text)
-            span_start, span_end = chunk.start + start, chunk.start + end
-            # The sentence that holds the span is what gets quoted.
-            sentence = next(((s, e) for s, e in chunk.sentences if s <= span_start < e), (chunk.start, chunk.end))
-            evidence.append(
-                Evidence(
-                    passage=rank,
-                    start=sentence[0],
-                    end=max(sentence[1], span_end),
-                    span_start=span_start,
-                    span_end=span_end,
-                    score=min(max(probability, 0.0), 1.0),
-                )
-            )
-        return ranked_reading(evidence, self.threshold)

@@ -21,12 +21,15 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from rag.config import INDEX_FORMAT_VERSION, Settings
 from rag.schema import Article, Chunk
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 CURRENT = "CURRENT"
 LOCK = "lock"
@@ -50,7 +53,16 @@ class IndexCorrupt(IndexStoreError):
     pass
 
 
-class IndexLocked(IndexStoreError):
+class IndexUnwritable(IndexStoreError):
+    """The index cannot be updated now: the disk is full, the folder is read-only, another writer holds the lock.
+    `cause` says which in a line; the index already there is untouched and can still answer."""
+
+    def __init__(self, message: str, cause: str):
+        super().__init__(message)
+        self.cause = cause
+
+
+class IndexLocked(IndexUnwritable):
     pass
 
 
@@ -160,6 +172,40 @@ def _damaged(path: Path, exc: Exception) -> str:
     return f"index file {path} is damaged ({detail[:200]}); run `rag index --rebuild`"
 
 
+def _read_jsonl(path: Path, model: type[ModelT]) -> Iterator[ModelT]:
+    """One model a line, split at newline bytes only: the JSON holds U+2028, U+2029 and U+0085 raw,
+    and str.splitlines() would break a line at each of them."""
+    with open(path, "rb") as handle:
+        for line in handle:
+            yield model.model_validate_json(line)
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1e6:.2f} MB"
+
+
+def _generation_bytes(data: IndexData) -> int:
+    """About what one generation of data takes on disk, for the disk-full message: the text as JSON, the
+    vectors (the chunk vectors twice: their .npy file and the dense index), BM25's sparse matrix."""
+    text = sum(len(a.model_dump_json()) for a in data.articles.values()) + sum(len(c.model_dump_json()) for c in data.chunks)
+    bm25 = sum(part.nbytes for part in data.bm25.scores.values() if isinstance(part, np.ndarray))
+    return text + 2 * data.chunk_vectors.nbytes + data.sentence_vectors.nbytes + bm25
+
+
+def _unwritable_cause(folder: Path, exc: OSError, needed: int | None = None) -> str:
+    """Why a write into the index folder failed, in a line: disk full (numpy says so only as "N requested and M
+    written", without an errno, so the free space decides too), read-only, or the system's own words."""
+    free = shutil.disk_usage(next(p for p in (folder, *folder.parents) if p.exists())).free
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT) or (needed is not None and free < needed):
+        wanted = f", {_mb(needed)} needed" if needed is not None else ""
+        return f"disk full: {_mb(free)} free{wanted} (index folder {folder})"
+    if exc.errno == errno.EROFS:
+        return f"index folder {folder} is read-only (a read-only file system)"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return f"index folder {folder} is read-only (permission denied)"
+    return f"cannot write the index folder {folder} ({exc.strerror or exc})"
+
+
 def _write(path: Path, write) -> None:
     with open(path, "wb") as handle:
         write(handle)
@@ -234,12 +280,9 @@ class IndexStore:
         current_file = generation
         try:
             current_file = generation / "articles.jsonl"
-            articles = {}
-            for line in current_file.read_text(encoding="utf-8").splitlines():
-                article = Article.model_validate_json(line)
-                articles[article.id] = article
+            articles = {article.id: article for article in _read_jsonl(current_file, Article)}
             current_file = generation / "chunks.jsonl"
-            chunks = [Chunk.model_validate_json(line) for line in current_file.read_text(encoding="utf-8").splitlines()]
+            chunks = list(_read_jsonl(current_file, Chunk))
             current_file = generation / "chunk_vectors.npy"
             chunk_vectors = np.load(current_file, allow_pickle=False)
             current_file = generation / "sentence_vectors.npy"
@@ -318,9 +361,8 @@ class IndexStore:
         except BaseException as exc:
             shutil.rmtree(staging, ignore_errors=True)
             if isinstance(exc, OSError):  # disk full, read-only folder: the old generation is untouched
-                raise IndexStoreError(
-                    f"cannot write the index in {self.path} ({exc.strerror or exc}); the previous index is kept"
-                ) from exc
+                cause = _unwritable_cause(self.path, exc, _generation_bytes(data))
+                raise IndexUnwritable(f"{cause}; the previous index is kept", cause) from exc
             raise
         self.remove_stale(keep=generation)
         return generation
@@ -349,9 +391,8 @@ class IndexStore:
             self.path.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
-            raise IndexStoreError(
-                f"cannot write the index folder {self.path} ({exc.strerror or exc}); put it elsewhere with --index PATH"
-            ) from exc
+            cause = _unwritable_cause(self.path, exc)
+            raise IndexUnwritable(f"{cause}; put the index elsewhere with --index PATH", cause) from exc
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -359,9 +400,8 @@ class IndexStore:
                 if exc.errno not in (errno.EAGAIN, errno.EACCES):
                     raise
                 owner = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-                raise IndexLocked(
-                    f"another `rag index` (pid {owner}) is updating {self.path}; wait for it to finish and try again"
-                ) from exc
+                cause = f"another `rag index` (pid {owner}) is updating {self.path}"
+                raise IndexLocked(f"{cause}; wait for it to finish and try again", cause) from exc
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
             yield

@@ -27,12 +27,19 @@ AS_ROOT = os.geteuid() == 0
 UNPRIVILEGED = ["setpriv", "--bounding-set=-dac_override,-dac_read_search"] if AS_ROOT else []
 PERMISSIONS_TESTABLE = not AS_ROOT or shutil.which("setpriv") is not None
 GOOD_JSONL = '{"title": "Ferry strike ends", "text": "The ferry strike in Portmore ended on Sunday after nine days."}'
+DEEP = "[" * 100_000 + "]" * 100_000
+# issue 9's YAML alias bomb: each line repeats the one before nine times; author would be 9^8 "lol"s (310 MB).
+ALIAS_BOMB = "---\na0: &a0 [" + ", ".join(["lol"] * 9) + "]\n" + "".join(
+    f"a{n}: &a{n} [" + ", ".join([f"*a{n - 1}"] * 9) + "]\n" for n in range(1, 8)
+) + "author: *a7\ntitle: Laughs\n---\nA billion laughs.\n"
 
 
 @dataclass(frozen=True)
 class Case:
     kind: str  # what the user did
-    expected: str  # the line they see ({corpus} and {tmp} are filled in); a line of the output starts with it
+    # the line they see ({corpus} and {tmp} are filled in): a line of the output starts with it;
+    # None for a file that is indexed without a word (the titles test finds it in the index)
+    expected: str | None
     make: Callable[[Path], object] | None = None  # a file case: makes its file(s) in the corpus
     args: tuple[str, ...] = ()  # a command case: the `rag` arguments
     exit: int = 0
@@ -110,6 +117,30 @@ CASES = [
          "  report.pdf: unsupported file type '.pdf' (supported: .txt .md .html .htm .json .jsonl)", write("report.pdf", b"%PDF-1.4\n")),
     Case("a file without an extension",
          "  README: unsupported file type '(none)' (supported: .txt .md .html .htm .json .jsonl)", write("README", b"notes")),
+    Case("line separators U+2028, U+2029, U+0085 in an article (indexed; the index stays loadable)", None,
+         write("separators.txt", "Bird count\n\nWe saw 77 birds\u2028today at the lake\u2029in the\x85rain.\n")),
+    Case("a raw U+0085 inside a JSONL string (indexed)", None,
+         write("nel.jsonl", '{"title": "Night ferry", "text": "The night\x85ferry to Portmore sails at ten."}\n')),
+    Case("zero-width spaces inside words (indexed and searchable)", None,
+         write("zerowidth.txt", "Glacier report\n\nThe gla\u200bcier above Val\u200bdora lost 12 metres of ice this summer.\n")),
+    Case("JSON nested 100,000 deep", "  deep.json:1: JSON nested more than 100 levels deep (the limit)",
+         write("deep.json", '{"text": "x", "y": ' + DEEP + "}")),
+    Case("a JSONL line nested 100,000 deep (the other lines indexed)", "  deep.jsonl:2: JSON nested more than 100 levels deep (the limit)",
+         write("deep.jsonl", '{"title": "Tram line opens", "text": "The new tram line to Eastfield opened on Friday."}\n'
+                             '{"text": "x", "y": ' + DEEP + "}\n")),
+    Case("YAML front matter nested 100,000 deep",
+         "  deepfront.md:2: invalid YAML front matter: nested more than 100 levels deep (the limit)",
+         write("deepfront.md", f"---\ny: {DEEP}\n---\nBody.\n")),
+    Case("a YAML alias bomb in front matter",
+         "  bomb.md:3: invalid YAML front matter: an alias (*a0) repeats another field; aliases are not allowed",
+         write("bomb.md", ALIAS_BOMB)),
+    Case("a metadata field over the size cap", "  longauthor.json: field 'author' is 5000 characters long; the limit is 2000",
+         write("longauthor.json", '{"text": "The mayor spoke.", "author": "' + "x" * 5000 + '"}')),
+    Case("a 13th month in YAML front matter", "  month.md: invalid YAML front matter: month must be in 1..12",
+         write("month.md", "---\ndate: 2020-13-01\n---\nBody.\n")),
+    Case("a JSON integer of 5,000 digits",
+         "  digits.json:1: invalid JSON: Exceeds the limit (4300 digits) for integer string conversion: value has 5000 digits",
+         write("digits.json", '{"text": "x", "count": ' + "7" * 5000 + "}")),
     Case("two files with the same text", f"  zz-copy.txt: same text as {SEED_FILE}; indexed once",
          lambda corpus: shutil.copy(corpus / SEED_FILE, corpus / "zz-copy.txt")),
     # --- commands, one `rag` run each ---
@@ -117,7 +148,7 @@ CASES = [
          args=("index", "{tmp}/no-such-folder"), exit=1),
     Case("a corpus that is a file", "rag: error: corpus is not a folder: {corpus}/latin1.txt", args=("index", "{corpus}/latin1.txt"), exit=1),
     Case("a folder with nothing readable, over a working index",
-         "index left as it was: no article could be read from {tmp}/empty-folder (0 skipped); the index keeps its 5 articles "
+         "index left as it was: no article could be read from {tmp}/empty-folder (0 skipped); the index keeps its 9 articles "
          "(to empty it, run `rag index --rebuild`)",
          args=("index", "{tmp}/empty-folder", "--index", "{corpus}/.rag-index")),
     Case("an empty question", "rag: error: the question is empty", args=(*ASK, ""), exit=1),
@@ -133,8 +164,13 @@ CASES = [
     Case("--since after --until", "rag: error: --since 2021-01-01 is after --until 2020-01-01",
          args=(*ASK, "Who spoke?", "--since", "2021-01-01", "--until", "2020-01-01"), exit=2),
     Case("--k 0", "rag: error: argument --k: 0 must be at least 1 (see `rag ask --help`)", args=(*ASK, "Who spoke?", "--k", "0"), exit=2),
+    Case("--k 1000000000", "rag: error: argument --k: 1000000000 must be at most 100 (see `rag ask --help`)",
+         args=(*ASK, "Who spoke?", "--k", "1000000000"), exit=2),
+    Case("--since without dashes", "rag: error: argument --since: '20200205' is not a date as YYYY-MM-DD (see `rag ask --help`)",
+         args=(*ASK, "Who spoke?", "--since", "20200205"), exit=2),
 ]
 FILE_CASES = [case for case in CASES if case.make]
+REPORTED = [case for case in CASES if case.expected]
 
 
 def rag(*args: str) -> subprocess.CompletedProcess:
@@ -154,7 +190,7 @@ def catalogue(tmp_path_factory, settings, encoder):
     return rag("index", str(corpus)), corpus, tmp
 
 
-@pytest.mark.parametrize("case", CASES, ids=[case.kind for case in CASES])
+@pytest.mark.parametrize("case", REPORTED, ids=[case.kind for case in REPORTED])
 def test_each_bad_input_gets_a_clear_one_line_reason(catalogue, case):
     if case.needs_permissions and not PERMISSIONS_TESTABLE:
         pytest.skip("running as root without setpriv: every file is readable, so a permission error cannot happen")
@@ -173,16 +209,22 @@ def test_a_run_over_bad_inputs_indexes_the_good_ones_and_loses_nothing(catalogue
     index_run, corpus, _ = catalogue
     assert index_run.returncode == 0, index_run.stderr
     skipped = [line for line in index_run.stdout.splitlines() if line.startswith("  ")]
-    assert index_run.stdout.splitlines()[0].startswith("indexed 5 articles")
+    assert index_run.stdout.splitlines()[0].startswith("indexed 9 articles")
     made = [case for case in FILE_CASES if PERMISSIONS_TESTABLE or not case.needs_permissions]
-    assert f"skipped {len(skipped)}:" in index_run.stdout and len(skipped) == sum(c.expected.startswith("  ") for c in made)
+    assert f"skipped {len(skipped)}:" in index_run.stdout and len(skipped) == sum(c.expected.startswith("  ") for c in made if c.expected)
     pipeline = Pipeline(settings, corpus=corpus, encoder=encoder)
     titles = sorted(a.title for a in pipeline.store.load(settings).articles.values())
     assert titles == [
+        "Bird count",
         "Bus strike ends",
         "Café reopens in Zürich",
         "China calls for open, equitable environment for 5G technology",
         "Ferry strike ends",
+        "Glacier report",
         "Harbour wall repaired",
+        "Night ferry",
+        "Tram line opens",
     ]
     assert pipeline.ask("Who is the Foreign Ministry spokesperson?").span == "Hua Chunying"  # the earlier index still answers
+    # zero-width spaces were taken out at load, so the words they split are found
+    assert pipeline.retrieve("Valdora glacier", retriever="bm25")[0].article.path == "zerowidth.txt"

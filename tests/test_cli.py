@@ -1,7 +1,10 @@
 """End to end through the command line, as a user types it."""
 
+import contextlib
+import errno
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -10,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from rag.cli import main
+from rag.ingest import normalize_text
+from rag.store import IndexStore
 from tests.conftest import ROOT, SEED_FILE, SEEDS
 
 RAG = str(Path(sys.executable).parent / "rag")
@@ -36,7 +41,7 @@ def test_ask_json_follows_the_contract(workdir):
     assert first["path"] == f"seeds/{SEED_FILE}" and first["published"] == "2020-02-05"
     assert first["title"] == "China calls for open, equitable environment for 5G technology"
     text = (workdir / "seeds" / SEED_FILE).read_text(encoding="utf-8")
-    body = text[text.index("BEIJING") :]
+    body = normalize_text(text[text.index("BEIJING") :])  # offsets are into the text as loaded: NFKC, no zero-width characters
     assert body[first["start"] : first["end"]] == data["answer"]
     assert (workdir / "seeds" / ".rag-index" / "CURRENT").is_file()
 
@@ -102,3 +107,42 @@ def test_eval_several_retrievers_in_one_run(workdir):
     runs = json.loads(out.read_text())["runs"]
     assert list(runs) == ["bm25", "dense", "hybrid"]
     assert all(run["questions"] == 30 for run in runs.values())
+
+
+def _refused(error: OSError):
+    def write(path, contents):
+        raise error
+
+    return write
+
+
+@pytest.mark.parametrize(
+    "refusal, cause",
+    [
+        ("disk full", r"disk full: \d+\.\d\d MB free, \d+\.\d\d MB needed \(index folder {index}\)"),
+        ("read-only", r"index folder {index} is read-only \(a read-only file system\)"),
+        ("lock held", r"another `rag index` \(pid {pid}\) is updating {index}"),
+    ],
+)
+def test_ask_and_serve_answer_from_the_index_when_it_cannot_be_updated(workdir, capsys, monkeypatch, refusal, cause):
+    assert main(["index", "seeds"]) == 0
+    (workdir / "seeds" / "new.txt").write_text("Bridge reopens\n\nThe old bridge reopened on Monday.", encoding="utf-8")
+    index = Path("seeds", ".rag-index")  # named as the user gave it: the corpus is seeds/ in the working folder
+    errors = {"disk full": OSError(errno.ENOSPC, "No space left on device"), "read-only": OSError(errno.EROFS, "Read-only file system")}
+    served = []
+    monkeypatch.setattr("ui.app.serve", lambda pipeline, host, port: served.append(pipeline.ask("Who is the Foreign Ministry spokesperson?").span))
+    capsys.readouterr()
+    with contextlib.ExitStack() as refusing:
+        if refusal == "lock held":  # as a `rag index` in another process holds it
+            refusing.enter_context(IndexStore(index).lock())
+        else:  # tests run as root, where a read-only mode does not stop writes: the OS's refusal is simulated
+            refusing.enter_context(monkeypatch.context()).setattr("rag.store._write", _refused(errors[refusal]))
+        assert main(["ask", "Who is the Foreign Ministry spokesperson?"]) == 0
+        asked = capsys.readouterr()
+        assert main(["serve"]) == 0
+        serve_err = capsys.readouterr().err
+    warning = f"index left as it was: {cause.format(index=re.escape(str(index)), pid=os.getpid())}; answering from it until it can be updated\n"
+    assert re.fullmatch(warning, asked.err) and re.fullmatch(warning, serve_err), (asked.err, serve_err)
+    assert "**Hua Chunying**" in asked.out and served == ["Hua Chunying"]
+    assert main(["ask", "When did the old bridge reopen?"]) == 0  # refused no more: the new file is indexed now
+    assert "indexed 2 articles" in capsys.readouterr().err

@@ -1,4 +1,6 @@
+import hashlib
 import subprocess
+import sys
 import time
 
 from eval.crash_test import MAYORS, QUESTION, RAG, write_corpus
@@ -83,3 +85,55 @@ def test_a_rebuild_reports_changes_against_the_index_it_replaces(fresh_pipeline)
     assert report.rebuild_reason == "--rebuild asked for"
     assert (report.added, report.changed, report.removed) == ([], [], [])
     assert report.embedded_chunks == report.chunks
+
+
+# Rewrites a file in place, over and over, with the same bytes: truncated, half written, then whole.
+RACING_WRITER = """
+import sys, time
+path, content = sys.argv[1], open(sys.argv[2], "rb").read()
+while True:
+    with open(path, "wb") as handle:
+        time.sleep(0.001)
+        handle.write(content[: len(content) // 2])
+        handle.flush()
+        time.sleep(0.001)
+        handle.write(content[len(content) // 2 :])
+    time.sleep(0.001)
+"""
+
+
+def test_a_file_rewritten_while_it_is_indexed_is_never_recorded_as_current_with_other_content(fresh_pipeline, tmp_path):
+    pipeline = fresh_pipeline()
+    raced = pipeline.corpus / "zz_raced.txt"  # sorted last: the other files are read between its fingerprint and its read
+    content = ("Harbour report\n\n" + "".join(f"Boat {n} came into the harbour with {n * 3} crates of fish. " for n in range(60))).encode()
+    raced.write_bytes(content)
+    pipeline.index()
+    # sha256 of each state the writer leaves the file in -> (its name, the article texts the loader makes of it)
+    states = {}
+    for name, state in (("empty", b""), ("half-written", content[: len(content) // 2]), ("whole", content)):
+        sample = tmp_path / "sample"
+        sample.mkdir(exist_ok=True)
+        (sample / raced.name).write_bytes(state)
+        states[hashlib.sha256(state).hexdigest()] = (name, [a.text for a in pipeline.loader.load_folder(sample).articles])
+    source = tmp_path / "content.txt"
+    source.write_bytes(content)
+    writer = subprocess.Popen([sys.executable, "-c", RACING_WRITER, str(raced), str(source)])
+    recorded = []
+    try:
+        for _ in range(40):
+            pipeline.index()
+            recorded_hash = pipeline.store.read_manifest().files[raced.name]
+            indexed = [a.text for a in pipeline.loaded().data.articles.values() if a.path == raced.name]
+            state, texts = states[recorded_hash]
+            assert indexed == texts, (
+                f"run {len(recorded) + 1}: the manifest records the file {state}, but the index holds "
+                f"{[len(text) for text in indexed]} characters of it instead of {[len(text) for text in texts]}"
+            )
+            recorded.append(recorded_hash)
+    finally:
+        writer.kill()
+        writer.wait()
+    raced.write_bytes(content)
+    assert len(set(recorded)) > 1, "the writer never caught the indexer mid-write; the race was not exercised"
+    pipeline.ensure_index()  # a half-read file was recorded as such: it is read again now, whole
+    assert [a.text for a in pipeline.loaded().data.articles.values() if a.path == raced.name] == states[hashlib.sha256(content).hexdigest()][1]

@@ -1,10 +1,12 @@
 import json
+import unicodedata
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rag.ingest import ArticleLoader, decode_text, load_txt, parse_date
+from rag.ingest import MAX_FIELD_CHARS, MAX_NESTING, ArticleLoader, decode_text, load_txt, normalize_text, parse_date
 from tests.conftest import SEED_FILE, SEEDS
 
 
@@ -21,7 +23,7 @@ def test_seed_article_metadata_and_exact_body():
     assert article.byline == "Xinhua"
     assert article.path == SEED_FILE
     assert article.text.startswith("BEIJING — China called")
-    assert raw.endswith(article.text)  # the body is kept to the character
+    assert normalize_text(raw).endswith(article.text)  # the body is kept to the character, once normalised
     # the repeated pull quote stays repeated
     assert article.text.count("5G is a new generation of information and communications technology") == 2
 
@@ -94,7 +96,7 @@ def test_txt_loader_body_is_always_a_suffix_of_the_text(text):
     except ValueError as exc:  # IngestError: only for text with no body
         assert "no article text" in str(exc)
         return
-    assert text.endswith(article.text) and article.text.strip()
+    assert normalize_text(text).endswith(article.text) and article.text.strip()
 
 
 @given(st.binary(max_size=300))
@@ -105,3 +107,60 @@ def test_decode_never_crashes_on_bytes(raw):
         assert str(exc)
     else:
         assert isinstance(text, str)
+
+
+def test_a_jsonl_line_may_hold_any_line_separator_inside_a_string(tmp_path):
+    texts = ["The night\x85ferry sails at ten.", "Birds\u2028flew.", "Rain\u2029fell."]
+    (tmp_path / "feed.jsonl").write_text("".join(json.dumps({"title": "T", "text": t}, ensure_ascii=False) + "\n" for t in texts), encoding="utf-8")
+    result = load(tmp_path)
+    assert [a.text for a in result.articles] == texts and not result.skipped
+
+
+def test_text_is_normalised_once_at_load_so_offsets_are_into_the_shown_text(tmp_path):
+    (tmp_path / "a.txt").write_text("The \ufb01rst gla\u200bcier\n\nVal\u200bdora\u00a0lost \uff11\uff12 metres of ice.\u2060", encoding="utf-8")
+    [article] = load(tmp_path).articles
+    assert article.title == "The first glacier"
+    assert article.text == "Valdora lost 12 metres of ice."
+    assert unicodedata.is_normalized("NFKC", article.text)
+
+
+def deep(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+NESTING_ERROR = f"nested more than {MAX_NESTING} levels deep (the limit)"
+
+
+@pytest.mark.parametrize(
+    "name, content, where, reason",
+    [
+        ("d.json", '{"text": "x",\n "y": ' + deep(100_000) + "}", ("d.json", 2), f"JSON {NESTING_ERROR}"),
+        ("d.jsonl", '{"title": "Tram", "text": "The tram line opened."}\n{"text": "x", "y": ' + deep(100_000) + "}\n",
+         ("d.jsonl", 2), f"JSON {NESTING_ERROR}"),
+        ("d.md", "---\ny: " + deep(100_000) + "\n---\nBody.\n", ("d.md", 2), f"invalid YAML front matter: {NESTING_ERROR}"),
+        ("b.md", "---\na0: &a0 [lol, lol]\na1: &a1 [*a0, *a0]\nauthor: *a1\n---\nBody.\n", ("b.md", 3),
+         "invalid YAML front matter: an alias (*a0) repeats another field; aliases are not allowed"),
+    ],
+    ids=["json", "jsonl", "md front matter", "yaml alias"],
+)
+def test_parsers_refuse_deep_nesting_and_aliases_naming_the_limit(tmp_path, name, content, where, reason):
+    (tmp_path / name).write_text(content, encoding="utf-8")
+    (tmp_path / "z.txt").write_text("After\n\nThe file after the bad one is read too.", encoding="utf-8")
+    result = load(tmp_path)
+    assert [(s.path, s.line, s.reason) for s in result.skipped] == [(*where, reason)]
+    assert "After" in [a.title for a in result.articles]
+
+
+def test_nesting_up_to_the_limit_is_read(tmp_path):
+    (tmp_path / "ok.json").write_text('{"text": "Fine.", "y": ' + deep(MAX_NESTING - 1) + "}", encoding="utf-8")
+    assert [a.text for a in load(tmp_path).articles] == ["Fine."]
+
+
+@pytest.mark.parametrize("field", ["title", "author", "source", "url", "published"])
+def test_a_field_over_the_size_cap_is_refused_by_name(tmp_path, field):
+    (tmp_path / "big.json").write_text(json.dumps({"text": "Body.", field: "x" * (MAX_FIELD_CHARS + 1)}), encoding="utf-8")
+    result = load(tmp_path)
+    assert not result.articles
+    assert [s.reason for s in result.skipped] == [
+        f"field '{field}' is {MAX_FIELD_CHARS + 1} characters long; the limit is {MAX_FIELD_CHARS}"
+    ]

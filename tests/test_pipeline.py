@@ -1,3 +1,5 @@
+import os
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -75,6 +77,8 @@ def test_while_another_process_indexes_the_current_index_answers(fresh_pipeline)
     pipeline.ensure_index()
     (pipeline.corpus / "new.txt").write_text("New story\n\nThe mayor opened a bridge on Friday.", encoding="utf-8")
     with pipeline.store.lock():  # as a `rag index` run in another process holds it
-        assert pipeline.ensure_index() is None
+        assert pipeline.ensure_index().kept_because == (
+            f"another `rag index` (pid {os.getpid()}) is updating {pipeline.store.path}; answering from it until it can be updated"
+        )
         assert pipeline.ask("Who is the Foreign Ministry spokesperson?").found
     assert pipeline.ensure_index().added == ["new.txt"]

@@ -1,16 +1,37 @@
+import datetime as dt
 import json
 import os
+import re
 import shutil
 import subprocess
+import tempfile
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
+from hypothesis import given, settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from eval.crash_test import RAG
 from rag.config import INDEX_FORMAT_VERSION
 from rag.pipeline import Pipeline
-from rag.store import CURRENT, DATA_FILES, MANIFEST, IndexCorrupt, IndexIncompatible, IndexLocked, IndexMissing, IndexStore
+from rag.schema import Article, Chunk
+from rag.store import (
+    CURRENT,
+    DATA_FILES,
+    MANIFEST,
+    IndexCorrupt,
+    IndexData,
+    IndexIncompatible,
+    IndexLocked,
+    IndexMissing,
+    IndexStore,
+    IndexUnwritable,
+    Manifest,
+    build_bm25,
+    build_dense_index,
+)
 from tests.conftest import make_corpus
 from tests.test_catalogue import PERMISSIONS_TESTABLE, UNPRIVILEGED
 
@@ -27,6 +48,38 @@ def test_round_trip_keeps_everything(news_pipeline):
     assert data.dense.ntotal == len(data.chunks)
     assert data.manifest.model_path.endswith("model")
     assert (news_pipeline.store.path / CURRENT).read_text().startswith("gen-")
+
+
+# Any text but lone surrogates (no file decodes to them), with the characters str.splitlines() breaks on made common.
+LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+ANY_TEXT = st.text(st.one_of(st.sampled_from(LINE_BREAKS), st.characters(blacklist_categories=("Cs",))), min_size=1)
+
+
+def one_article_index(article: Article) -> IndexData:
+    """A whole index of one article in one chunk, with tiny vectors: what the store writes, without a model."""
+    chunk = Chunk(id="c0", article_id=article.id, text=article.text, start=0, end=len(article.text), sentences=[(0, len(article.text))])
+    vectors = np.ones((1, 4), dtype=np.float32) / 2
+    manifest = Manifest(
+        format_version=INDEX_FORMAT_VERSION, model="m", model_path="m", dimension=4, chunk_words=120,
+        chunk_overlap_sentences=1, title_in_chunks=True, dense_index="flat", corpus="c", files={},
+        article_hashes={}, articles=1, chunks=1, built_at=dt.datetime.now(dt.UTC), build_seconds=0.0,
+    )
+    return IndexData(
+        manifest=manifest, articles={article.id: article}, chunks=[chunk], chunk_vectors=vectors,
+        sentence_vectors=vectors, dense=build_dense_index(vectors, 10), bm25=build_bm25([["word"]]),
+    )
+
+
+@hypothesis_settings(max_examples=40, deadline=None)
+@given(text=ANY_TEXT, title=ANY_TEXT, source=st.none() | ANY_TEXT)
+def test_whatever_characters_an_article_holds_survive_a_save_and_a_load(text, title, source):
+    article = Article(id="a0", title=title, path="a.txt", text=text, byline=source, source=source)
+    with tempfile.TemporaryDirectory() as folder:
+        store = IndexStore(Path(folder) / "index")
+        saved = one_article_index(article)
+        store.save(saved)
+        loaded = store.load()
+    assert loaded.articles == saved.articles and loaded.chunks == saved.chunks
 
 
 def test_save_is_a_new_generation_and_leaves_no_temporary_files(fresh_pipeline):
@@ -179,5 +232,44 @@ def test_a_save_that_cannot_write_keeps_the_previous_index(built_index, tmp_path
     finally:
         index.chmod(0o755)
     assert result.returncode == 1
-    assert result.stderr.strip() == f"rag: error: cannot write the index in {index} (Permission denied); the previous index is kept"
+    assert result.stderr.strip() == f"rag: error: index folder {index} is read-only (permission denied); the previous index is kept"
     assert IndexStore(index).load(settings).manifest.articles == 1
+
+
+@pytest.mark.skipif(not PERMISSIONS_TESTABLE, reason="running as root without setpriv: every folder is writable")
+def test_rag_ask_on_a_read_only_index_answers_from_it_with_a_warning(built_index, tmp_path):
+    corpus = tmp_path / "corpus"
+    shutil.copytree(built_index.parent, corpus)
+    (corpus / "new.txt").write_text("Bridge reopens\n\nThe old bridge reopened on Monday.", encoding="utf-8")
+    index = corpus / ".rag-index"
+    index.chmod(0o555)
+    try:
+        result = subprocess.run(
+            [*UNPRIVILEGED, RAG, "ask", "Who is the Foreign Ministry spokesperson?", "--corpus", str(corpus)],
+            capture_output=True, text=True, timeout=300,
+        )
+    finally:
+        index.chmod(0o755)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == (
+        f"index left as it was: index folder {index} is read-only (permission denied); answering from it until it can be updated\n"
+    )
+    assert "Hua Chunying" in result.stdout
+
+
+def test_a_full_disk_is_named_with_the_space_free_and_needed(built_index, tmp_path, settings, monkeypatch):
+    store = copy_of(built_index, tmp_path)
+    generation = store.current_generation()
+    on_disk = sum(p.stat().st_size for p in generation.rglob("*") if p.is_file())
+
+    def numpy_out_of_space(path, contents):
+        raise OSError("2507520 requested and 540640 written")  # numpy's words for a full disk, without an errno
+
+    monkeypatch.setattr("rag.store._write", numpy_out_of_space)
+    monkeypatch.setattr("rag.store.shutil.disk_usage", lambda path: shutil._ntuple_diskusage(10**9, 10**9 - 10_000, 10_000))
+    with pytest.raises(IndexUnwritable) as raised:
+        store.save(store.load(settings))
+    free, needed = re.fullmatch(rf"disk full: (\S+) MB free, (\S+) MB needed \(index folder {re.escape(str(store.path))}\)", raised.value.cause).groups()
+    assert free == "0.01" and 0.5 < float(needed) * 1e6 / on_disk < 2  # the estimate is near what a generation takes
+    assert str(raised.value) == f"{raised.value.cause}; the previous index is kept"
+    assert store.current_generation() == generation and [p.name for p in store.path.iterdir() if p.name.startswith(".tmp-")] == []

@@ -7,21 +7,23 @@ are off, and the chat renders no LaTeX (KaTeX would be its only other asset).
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 from collections.abc import Iterator, Sequence
 from typing import get_args
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from rag.config import RetrieverMode
 from rag.followup import Turn
 from rag.ingest import SUPPORTED_SUFFIXES
 from rag.pipeline import Pipeline, QuestionError
-from rag.retrieve import Filters
+from rag.reader_model import ReaderModelError
+from rag.request import AskRequest, RequestError
 from rag.schema import Answer
 from ui import render
+from ui.sessions import ReleaseRestSessions
 from ui.uploads import add_uploads
 
 TITLE = "Ask the news"
@@ -35,6 +37,7 @@ RETRIEVERS: tuple[RetrieverMode, ...] = get_args(RetrieverMode)
 # Questions answered at once; the queue holds the rest. The pipeline is thread-safe; on 2 cores,
 # 2 and 4 at a time measured alike (eval/concurrency.py) and 8 slower: torch threads compete.
 ASK_CONCURRENCY = 4
+UPLOAD_COPIES_KEPT_S = 3600
 
 COPY_JS = """
 element.addEventListener('click', (event) => {
@@ -88,26 +91,6 @@ CSS = """
 """
 
 
-class SettingsError(ValueError):
-    """A setting on the page that cannot be used as it is; the message says what to change."""
-
-
-def _date(value: str | None, label: str) -> dt.date | None:
-    if value is None or not str(value).strip():
-        return None
-    try:
-        return dt.date.fromisoformat(str(value).strip()[:10])
-    except ValueError as exc:
-        raise SettingsError(f"the {label} date '{value}' is not a date as YYYY-MM-DD") from exc
-
-
-def make_filters(since: str | None, until: str | None, source: str | None) -> Filters:
-    first, last = _date(since, "from"), _date(until, "to")
-    if first and last and first > last:
-        raise SettingsError(f"the from date {first} is after the to date {last}")
-    return Filters(since=first, until=last, source=(source or "").strip() or None)
-
-
 def ask(
     pipeline: Pipeline,
     question: str,
@@ -118,13 +101,9 @@ def ask(
     source: str | None = None,
     history: Sequence[Turn] = (),
 ) -> Answer:
-    """The page's settings turned into one pipeline call; SettingsError / QuestionError on bad input."""
-    if retriever and retriever not in RETRIEVERS:
-        raise SettingsError(f"the retriever is one of {', '.join(RETRIEVERS)}, not '{retriever}'")
-    if k is not None and int(k) < 1:
-        raise SettingsError(f"the number of passages must be at least 1, not {k}")
-    filters = make_filters(since, until, source)
-    return pipeline.ask(question, k=int(k) if k else None, retriever=retriever or None, filters=filters, history=history)
+    """The page's settings or the API's arguments turned into one pipeline call; RequestError / QuestionError on bad input."""
+    request = AskRequest.of(question=question, k=k, retriever=retriever, since=since, until=until, source=source)
+    return pipeline.ask(request.question, k=request.k, retriever=request.retriever, filters=request.filters(), history=history)
 
 
 def chat_turn(
@@ -147,11 +126,13 @@ def chat_turn(
     yield "", chat, turns, gr.skip()
     try:
         answer = ask(pipeline, message, k, retriever, since, until, source, history=turns)
-    except (QuestionError, SettingsError) as exc:
+    except (QuestionError, RequestError, ReaderModelError) as exc:
         yield message, [*chat, {"role": "assistant", "content": render.error_message(str(exc))}], turns, gr.skip()
         return
     reply = {"role": "assistant", "content": render.answer_message(answer)}
-    yield "", [*chat, reply], [*turns, Turn.of(answer)], render.sources_panel(answer)
+    # The box was emptied above. Gradio sends the last yield again when the event completes, after
+    # the answer shows: an "" here would erase a question typed in the meantime.
+    yield gr.skip(), [*chat, reply], [*turns, Turn.of(answer)], render.sources_panel(answer)
 
 
 def build_app(pipeline: Pipeline) -> gr.Blocks:
@@ -186,10 +167,11 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
         # and each citation has one. json.loads(result) gives the contract object.
         try:
             return json.dumps(ask(pipeline, question, k, retriever, since, until, source).contract(), ensure_ascii=False)
-        except (QuestionError, SettingsError) as exc:
+        except (QuestionError, RequestError, ReaderModelError) as exc:
             raise gr.Error(str(exc)) from exc
 
-    with gr.Blocks(title=TITLE, analytics_enabled=False) as app:
+    # Gradio's copies of uploads are removed an hour after they arrive, and all of them when the server stops.
+    with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(UPLOAD_COPIES_KEPT_S, UPLOAD_COPIES_KEPT_S)) as app:
         header = gr.HTML(header_html(), elem_id="header", js_on_load=None)
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=340):
@@ -239,7 +221,11 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
 
         chat_inputs = [question, chat, turns, k, retriever, since, until, source]
         chat_outputs = [question, chat, turns, sources]
-        options = dict(concurrency_limit=ASK_CONCURRENCY, concurrency_id="ask", api_visibility="private")
+        # A question sent before the previous one's event completes runs after it; Gradio's default
+        # trigger mode ("once") would drop it without a sign.
+        options = dict(
+            concurrency_limit=ASK_CONCURRENCY, concurrency_id="ask", trigger_mode="always_last", api_visibility="private"
+        )
         question.submit(respond, chat_inputs, chat_outputs, **options)
         send.click(respond, chat_inputs, chat_outputs, **options)
         examples.load_input_event.then(respond, chat_inputs, chat_outputs, **options)
@@ -274,8 +260,10 @@ def serve(pipeline: Pipeline, host: str = "127.0.0.1", port: int = 7860, block: 
         theme=theme(),
         css=CSS,
         show_error=True,
+        max_file_size=pipeline.settings.max_file_bytes,  # a bigger upload is refused while it arrives, not after
         footer_links=["api"],
         prevent_thread_lock=not block,
         quiet=not block,
+        app_kwargs={"middleware": [Middleware(ReleaseRestSessions, blocks=app)]},  # REST calls leave no session behind
     )
     return app

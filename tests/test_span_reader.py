@@ -1,0 +1,122 @@
+"""The trained span reader: its pure parts without a model, then the shipped model on the seed article."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from hypothesis import HealthCheck, given, settings as hypothesis_settings
+from hypothesis import strategies as st
+
+from rag.config import packaged_model_path
+from rag.reader_model import SHIPPED_READER, ReaderModelError
+from rag.schema import Article, Chunk, Passage
+from rag.span_reader import Calibration, SpanCandidate, SpanReader, agreeing, answer_key, quoted_sentence
+
+TEXT = "Rates held. The bank kept its rate at 1.5 percent on Wednesday. Analysts expected it."
+
+
+def passage(text: str = TEXT, start: int = 0) -> Passage:
+    sentences = [(0, 11), (12, 63), (64, 86)]
+    chunk = Chunk(id="c", article_id="a", text=text, start=start, end=start + len(text), sentences=[(s + start, e + start) for s, e in sentences])
+    return Passage(row=0, chunk=chunk, article=Article(id="a", title="t", path="a.txt", text=" " * start + text), score=1.0)
+
+
+def test_the_quote_is_the_whole_sentence_around_the_span():
+    start = TEXT.index("1.5 percent")
+    assert quoted_sentence(passage(), start, start + len("1.5 percent")) == (12, 63)
+
+
+def test_a_span_across_sentences_quotes_both():
+    assert quoted_sentence(passage(), TEXT.index("held"), TEXT.index("bank") + 4) == (0, 63)
+
+
+def test_offsets_count_from_the_article_not_the_chunk():
+    p = passage(start=100)
+    start = 100 + TEXT.index("Wednesday")
+    assert quoted_sentence(p, start, start + 9) == (112, 163)
+
+
+def test_the_same_answer_in_other_words_case_or_punctuation_is_one_group():
+    assert answer_key("Hua Chunying,") == answer_key("hua  chunying") == "hua chunying"
+    candidates = [SpanCandidate(0, 0, 3, 1.0, "a b"), SpanCandidate(1, 0, 3, 4.0, "a b"), SpanCandidate(2, 0, 3, 2.0, "c")]
+    groups = agreeing(candidates)
+    assert list(groups) == ["a b", "c"]
+    assert [c.passage for c in groups["a b"]] == [1, 0]  # best margin first
+
+
+def test_confidence_rises_with_the_margin_and_with_agreement():
+    calibration = Calibration(margin_weight=0.8, support_weight=0.5, bias=-1.0)
+    assert calibration.confidence(1.0, 1) < calibration.confidence(3.0, 1) < calibration.confidence(3.0, 2)
+    assert 0.0 < calibration.confidence(-1e6, 1) < calibration.confidence(1e6, 5) < 1.0 + 1e-12
+
+
+def test_a_missing_model_file_is_one_line_that_names_it_and_the_fix(tmp_path):
+    folder = tmp_path / "reader"
+    shutil.copytree(SHIPPED_READER, folder)
+    (folder / "config.json").unlink()
+    with pytest.raises(ReaderModelError, match=r"config\.json is missing.*RAG_READER=sentence") as caught:
+        SpanReader(folder, packaged_model_path())
+    assert "\n" not in str(caught.value)
+
+
+def test_damaged_weights_are_one_line_that_names_the_file(tmp_path):
+    folder = tmp_path / "reader"
+    shutil.copytree(SHIPPED_READER, folder)
+    (folder / "model.safetensors").write_bytes(b"not a safetensors file")
+    reader = SpanReader(folder, packaged_model_path())
+    with pytest.raises(ReaderModelError, match=r"model\.safetensors") as caught:
+        reader.read("Who?", [passage()])
+    assert "\n" not in str(caught.value)
+
+
+def test_the_shipped_model_is_small_and_loads_offline(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert (SHIPPED_READER / "model.safetensors").stat().st_size <= 25_000_000
+    reader = SpanReader(SHIPPED_READER, packaged_model_path())
+    reading = reader.read("At what rate did the bank keep its rate?", [passage()])
+    best = reading.evidence[0]
+    assert TEXT[best.span_start : best.span_end] == "1.5 percent"
+    assert (best.start, best.end) == (12, 63)
+
+
+@pytest.mark.parametrize(
+    "question, span",
+    [
+        ("Who is the Foreign Ministry spokesperson?", "Hua Chunying"),
+        ("When did Hua speak?", "Wednesday"),
+    ],
+)
+def test_answers_on_the_seed_are_spans_inside_their_sentence(news_pipeline, question, span):
+    answer = news_pipeline.ask(question)
+    assert answer.found and answer.span == span
+    first = answer.citations[0]
+    assert first.start <= first.span_start < first.span_end <= first.end
+
+
+def test_the_same_answer_in_several_articles_is_cited_from_each(fresh_pipeline):
+    pipeline = fresh_pipeline(extra=False)
+    (pipeline.corpus / "echo.txt").write_text(
+        "5G report briefing\n\nAt the briefing, spokesperson Hua Chunying answered questions about the 5G report.\n", encoding="utf-8"
+    )
+    pipeline.index()
+    answer = pipeline.ask("Who is the Foreign Ministry spokesperson?")
+    assert answer.found and answer.span == "Hua Chunying"
+    cited = {c.article_id for c in answer.citations if c.span_start is not None}
+    assert len(cited) == 2
+
+
+WORDS = ["who", "what", "when", "where", "said", "5G", "report", "China", "security", "Hua", "spokesperson", "Wednesday", "briefing", "network", "the", "published", "countries"]
+
+
+@hypothesis_settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.sampled_from(WORDS), min_size=1, max_size=8))
+def test_every_span_lies_inside_its_quoted_sentence_and_its_citation(news_pipeline, words):
+    answer = news_pipeline.ask(" ".join(words) + "?")
+    for c in answer.citations:
+        assert c.start <= c.end and c.passage_start <= c.start
+        assert c.end <= c.passage_start + len(c.passage)
+        if c.span_start is not None:
+            assert c.start <= c.span_start < c.span_end <= c.end
+    if answer.found and answer.span:
+        assert answer.span in answer.answer
