@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -44,12 +45,17 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(corpus: Path, port: int, ready_seconds: float = 300) -> Iterator[str]:
-    """`rag serve --corpus CORPUS --port PORT` in a subprocess; yields its URL once it answers."""
+def running_server(corpus: Path, port: int, ready_seconds: float = 300, log: Path | None = None) -> Iterator[str]:
+    """`rag serve --corpus CORPUS --port PORT` in a subprocess; yields its URL once it answers.
+
+    Its output goes to LOG (kept afterwards), else to a temporary file.
+    """
     command = [sys.executable, "-m", "rag.cli", "serve", "--corpus", str(corpus), "--port", str(port)]
     # Output to a file, not a pipe: nobody reads a pipe while the server runs, and a full one blocks it.
-    with tempfile.TemporaryFile("w+") as output:
-        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, text=True)
+    # Unbuffered, so the file holds everything up to the moment it is read, also when the server is killed.
+    environment = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with open(log, "w+", encoding="utf-8") if log else tempfile.TemporaryFile("w+") as output:
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, text=True, env=environment)
         try:
             deadline = time.monotonic() + ready_seconds
             while not _answers(port):

@@ -243,7 +243,8 @@ class IndexStore:
             raise IndexCorrupt(_damaged(path, exc)) from exc
         version = raw.get("format_version") if isinstance(raw, dict) else None
         if isinstance(version, int) and version != INDEX_FORMAT_VERSION:
-            reason = f"index format changed ({version} -> {INDEX_FORMAT_VERSION})"
+            age = "an older" if version < INDEX_FORMAT_VERSION else "a newer"
+            reason = f"the index was built by {age} version of rag (index format {version}, this version's is {INDEX_FORMAT_VERSION})"
             raise IndexIncompatible(
                 f"index {path} was written by another version of rag (format {version}; this version reads "
                 f"format {INDEX_FORMAT_VERSION}); run `rag index --rebuild`",

@@ -2,7 +2,8 @@
 
 Runs in `make test`. Skipped only on a machine without /usr/bin/chromium outside CI; in CI
 (CI=true, where .ci/run installs chromium) a missing browser fails the test instead.
-Screenshots go to artifacts/ (git-ignored).
+Screenshots and the server's log go to artifacts/ (git-ignored); a failed test adds its screenshot
+and the page's console there, and a wait that runs out says what the page showed.
 """
 
 from __future__ import annotations
@@ -13,12 +14,15 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+from playwright.sync_api import sync_playwright
 
 from eval.concurrency import free_port, running_server
 from tests.conftest import ROOT, make_corpus
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "artifacts"
+SERVER_LOG = ARTIFACTS / "browser-server.log"
 SEED_TITLE = "China calls for open, equitable environment for 5G technology"
 FLAGS = [
     "--headless",
@@ -55,15 +59,19 @@ def browser_ready():
 def server(tmp_path_factory, browser_ready):
     corpus = make_corpus(tmp_path_factory.mktemp("browser") / "corpus", extra=False)
     (corpus / "harbour.md").write_text(HARBOUR, encoding="utf-8")
-    with running_server(corpus, free_port()) as url:
+    ARTIFACTS.mkdir(exist_ok=True)
+    with running_server(corpus, free_port(), log=SERVER_LOG) as url:
         yield url
 
 
 @pytest.fixture(scope="module")
-def page_and_requests(server):
-    from playwright.sync_api import sync_playwright
+def console() -> list[str]:
+    """The page's console messages and uncaught errors, in order."""
+    return []
 
-    ARTIFACTS.mkdir(exist_ok=True)
+
+@pytest.fixture(scope="module")
+def page_and_requests(server, console):
     requests: list[str] = []
     dialogs: list[str] = []
     with sync_playwright() as playwright, tempfile.TemporaryDirectory() as profile:
@@ -79,6 +87,8 @@ def page_and_requests(server):
         page = context.new_page()
         page.on("request", lambda request: requests.append(request.url))
         page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
+        page.on("pageerror", lambda error: console.append(f"uncaught: {error}"))
         page.goto(server)
         page.wait_for_selector("#question textarea")
         page.wait_for_selector("#header .status")
@@ -86,12 +96,51 @@ def page_and_requests(server):
         context.close()
 
 
+@pytest.fixture(autouse=True)
+def artifacts_on_failure(request, page_and_requests, console):
+    """A failed test leaves its screenshot and the page's console in artifacts/, beside the server's log."""
+    failures_before = request.session.testsfailed
+    yield
+    # The test's own report is counted before its fixtures are torn down.
+    if request.session.testsfailed > failures_before:
+        page, _, _ = page_and_requests
+        shot(page, f"failed-{request.node.name}")
+        (ARTIFACTS / f"browser-failed-{request.node.name}-console.txt").write_text("\n".join(console), encoding="utf-8")
+
+
+def wait_for(page, condition: str, what: str) -> None:
+    """Wait until the JavaScript `condition` holds; if it never does, fail with what the page showed."""
+    try:
+        page.wait_for_function(condition)
+    except PlaywrightTimeoutError:
+        raise AssertionError(
+            f"no {what} after {WAIT_MS // 1000} s; the page showed:\n{page_state(page)}\n"
+            f"(screenshot, page console and server log in {ARTIFACTS})"
+        ) from None
+
+
+def page_state(page) -> str:
+    """What a user would see: the question box, the chat's last messages, error notices, the sources heading."""
+    box = page.evaluate("document.querySelector('#question textarea').value")
+    messages = page.locator("#chat .question, #chat .answer").all_inner_texts()
+    notices = page.locator('[data-testid="toast-body"]').all_inner_texts()
+    headings = page.locator("#sources h2").all_inner_texts()
+    return "\n".join(
+        [
+            f"question box: {box!r}",
+            *(f"chat: {text!r}" for text in messages[-4:]),
+            *(f"notice: {text!r}" for text in notices),
+            f"sources panel: {headings!r}",
+        ]
+    )
+
+
 def ask(page, question: str) -> str:
     """Type a question, press Enter, wait for its answer; the answer's text."""
     before = page.locator("#chat .answer").count()
     page.fill("#question textarea", question)
     page.keyboard.press("Enter")
-    page.wait_for_function(f"document.querySelectorAll('#chat .answer').length > {before}")
+    wait_for(page, f"document.querySelectorAll('#chat .answer').length > {before}", f"answer to {question!r}")
     return page.locator("#chat .answer").last.inner_text()
 
 
@@ -120,7 +169,7 @@ def test_copy_citation_puts_the_reference_on_the_clipboard(page_and_requests):
     page, _, _ = page_and_requests
     button = page.locator("#sources button.copy").first
     button.click()
-    page.wait_for_function("document.querySelector('#sources button.copy').textContent === 'Copied'")
+    wait_for(page, "document.querySelector('#sources button.copy').textContent === 'Copied'", "'Copied' on the button")
     copied = page.evaluate("navigator.clipboard.readText()")
     assert copied.startswith("“Hua Chunying") and SEED_TITLE in copied and "characters" in copied
 
@@ -167,15 +216,15 @@ def test_an_example_question_is_asked_with_one_click(page_and_requests):
     page, _, _ = page_and_requests
     before = page.locator("#chat .answer").count()
     page.get_by_text("How should countries view 5G network risks?", exact=True).click()
-    page.wait_for_function(f"document.querySelectorAll('#chat .answer').length > {before}")
+    wait_for(page, f"document.querySelectorAll('#chat .answer').length > {before}", "answer to the example question")
     assert "objective manner" in page.locator("#chat .answer").last.inner_text()
 
 
 def test_clear_empties_the_chat_and_the_sources(page_and_requests):
     page, _, _ = page_and_requests
     page.click("#clear")
-    page.wait_for_function("document.querySelectorAll('#chat .answer').length === 0")
-    page.wait_for_selector("#sources .empty")
+    wait_for(page, "document.querySelectorAll('#chat .answer').length === 0", "empty chat")
+    wait_for(page, "document.querySelector('#sources .empty') !== null", "empty sources panel")
 
 
 def test_no_request_leaves_the_machine(page_and_requests):

@@ -104,7 +104,7 @@ while True:
 
 def test_a_file_rewritten_while_it_is_indexed_is_never_recorded_as_current_with_other_content(fresh_pipeline, tmp_path):
     pipeline = fresh_pipeline()
-    raced = pipeline.corpus / "zz_raced.txt"  # sorted last: the other files are read between its fingerprint and its read
+    raced = pipeline.corpus / "zz_raced.txt"  # sorted last: read after the other files, well into each run
     content = ("Harbour report\n\n" + "".join(f"Boat {n} came into the harbour with {n * 3} crates of fish. " for n in range(60))).encode()
     raced.write_bytes(content)
     pipeline.index()

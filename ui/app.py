@@ -130,9 +130,7 @@ def chat_turn(
         yield message, [*chat, {"role": "assistant", "content": render.error_message(str(exc))}], turns, gr.skip()
         return
     reply = {"role": "assistant", "content": render.answer_message(answer)}
-    # The box was emptied above. Gradio sends the last yield again when the event completes, after
-    # the answer shows: an "" here would erase a question typed in the meantime.
-    yield gr.skip(), [*chat, reply], [*turns, Turn.of(answer)], render.sources_panel(answer)
+    yield "", [*chat, reply], [*turns, Turn.of(answer)], render.sources_panel(answer)
 
 
 def build_app(pipeline: Pipeline) -> gr.Blocks:
@@ -142,7 +140,10 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
         return render.header(TITLE, pipeline.status())
 
     def respond(*args) -> Iterator[tuple]:
-        yield from chat_turn(pipeline, *args)
+        # Gradio sends an event's last yield again when the event completes, which can be after the answer
+        # shows and the next question is typed: the box is emptied once, with the question, not again.
+        for n, (box, *outputs) in enumerate(chat_turn(pipeline, *args)):
+            yield (gr.skip() if n > 0 and box == "" else box), *outputs
 
     def upload(files: list[str] | None, progress=gr.Progress(track_tqdm=True)) -> tuple[str, str, None]:
         if not files:

@@ -106,10 +106,17 @@ def _passage(c: Citation, sentence: Range | None, span: Range | None) -> str:
     return lead + highlight(text[lo:hi], offset + lo, sentence, span) + tail
 
 
-def _card(c: Citation, found: bool) -> str:
-    # Only the first citation's span is the answer; the others support it with their sentence.
+def _span_text(c: Citation) -> str:
+    start, end = _span(c) or (0, 0)
+    return " ".join(c.passage[start - c.passage_start : end - c.passage_start].split()).lower()
+
+
+def _card(c: Citation, answer_span: str | None) -> str:
+    """A citation; answer_span None for a related passage. A span is bold where it is the answer:
+    in the first citation, and in each other one that says the same (several articles agreeing)."""
+    found = answer_span is not None
     sentence = (c.start, c.end) if found else None
-    span = _span(c) if found and c.n == 1 else None
+    span = _span(c) if found and (c.n == 1 or (answer_span and _span_text(c) == answer_span)) else None
     meta = [_date(c), c.source, c.path]
     copy = ""
     if found:
@@ -133,9 +140,10 @@ def sources_panel(answer: Answer | None) -> str:
     if answer is None:
         return EMPTY_SOURCES
     if answer.found:
-        heading, cards = "Sources", [_card(c, True) for c in answer.citations]
+        answer_span = " ".join((answer.span or "").split()).lower()
+        heading, cards = "Sources", [_card(c, answer_span) for c in answer.citations]
     else:
-        heading, cards = "Related", [_card(c, False) for c in answer.related]
+        heading, cards = "Related", [_card(c, None) for c in answer.related]
         if not cards:
             cards = ["<p>No passage came close to the question.</p>"]
     note = "" if answer.found else '<p class="hint">Nothing here answers the question; these passages came nearest.</p>'
