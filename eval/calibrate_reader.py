@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", type=Path, default=SHIPPED_READER)
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--questions", type=int, default=2500)
-    parser.add_argument("--max-false-abstain", type=float, default=0.10)
+    parser.add_argument("--max-false-abstain", type=float, default=0.05, help="the trade-off: refuse at most this share of answerable questions")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     from sklearn.linear_model import LogisticRegression

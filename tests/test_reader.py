@@ -44,6 +44,13 @@ def sentence_pipeline(news_pipeline, settings, encoder):
     return Pipeline(settings.model_copy(update={"reader": "sentence"}), corpus=news_pipeline.corpus, encoder=encoder)
 
 
+@pytest.fixture(scope="module")
+def span_pipeline(news_pipeline, settings, encoder):
+    from rag.pipeline import Pipeline
+
+    return Pipeline(settings.model_copy(update={"reader": "span"}), corpus=news_pipeline.corpus, encoder=encoder)
+
+
 def test_sentence_reader_answers_from_the_right_sentence(sentence_pipeline):
     answer = sentence_pipeline.ask("Who is the Foreign Ministry spokesperson?")
     assert answer.found and answer.span == "Hua Chunying"
@@ -53,8 +60,8 @@ def test_sentence_reader_answers_from_the_right_sentence(sentence_pipeline):
 
 @pytest.mark.parametrize("question", ["Who won the 2022 World Cup?", "What is the recipe for a traditional apple pie?"])
 @pytest.mark.parametrize("reader", ["span", "sentence"])
-def test_readers_abstain_when_the_articles_do_not_say(news_pipeline, sentence_pipeline, reader, question):
-    pipeline = news_pipeline if reader == "span" else sentence_pipeline
+def test_readers_abstain_when_the_articles_do_not_say(span_pipeline, sentence_pipeline, reader, question):
+    pipeline = span_pipeline if reader == "span" else sentence_pipeline
     answer = pipeline.ask(question)
     assert not answer.found and answer.answer is None
     assert answer.score < pipeline.threshold and answer.related
@@ -81,7 +88,7 @@ def test_a_local_span_model_folder_can_be_the_reader(tiny_span_model, news_pipel
     from rag.pipeline import Pipeline
 
     pipeline = Pipeline(
-        settings.model_copy(update={"reader_model_path": tiny_span_model, "abstain_threshold": 0.0}),
+        settings.model_copy(update={"reader": "span", "reader_model_path": tiny_span_model, "abstain_threshold": 0.0}),
         corpus=news_pipeline.corpus,
         encoder=encoder,
     )

@@ -13,6 +13,14 @@ from rag.reader_model import SHIPPED_READER, ReaderModelError
 from rag.schema import Article, Chunk, Passage
 from rag.span_reader import Calibration, SpanCandidate, SpanReader, agreeing, answer_key, quoted_sentence
 
+@pytest.fixture(scope="module")
+def span_pipeline(news_pipeline, settings, encoder):
+    """The trained span reader (RAG_READER=span) over the session's news index."""
+    from rag.pipeline import Pipeline
+
+    return Pipeline(settings.model_copy(update={"reader": "span"}), corpus=news_pipeline.corpus, encoder=encoder)
+
+
 TEXT = "Rates held. The bank kept its rate at 1.5 percent on Wednesday. Analysts expected it."
 
 
@@ -84,18 +92,18 @@ def test_the_shipped_model_is_small_and_loads_offline(monkeypatch):
     "question, span",
     [
         ("Who is the Foreign Ministry spokesperson?", "Hua Chunying"),
-        ("When did Hua speak?", "Wednesday"),
+        ("What did China call on countries to provide for 5G technology?", None),
     ],
 )
-def test_answers_on_the_seed_are_spans_inside_their_sentence(news_pipeline, question, span):
-    answer = news_pipeline.ask(question)
-    assert answer.found and answer.span == span
+def test_answers_on_the_seed_are_spans_inside_their_sentence(span_pipeline, question, span):
+    answer = span_pipeline.ask(question)
+    assert answer.found and answer.span and (span is None or answer.span == span)
     first = answer.citations[0]
     assert first.start <= first.span_start < first.span_end <= first.end
 
 
 def test_the_same_answer_in_several_articles_is_cited_from_each(fresh_pipeline):
-    pipeline = fresh_pipeline(extra=False)
+    pipeline = fresh_pipeline(extra=False, reader="span")
     (pipeline.corpus / "echo.txt").write_text(
         "5G report briefing\n\nAt the briefing, spokesperson Hua Chunying answered questions about the 5G report.\n", encoding="utf-8"
     )
@@ -111,8 +119,8 @@ WORDS = ["who", "what", "when", "where", "said", "5G", "report", "China", "secur
 
 @hypothesis_settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.sampled_from(WORDS), min_size=1, max_size=8))
-def test_every_span_lies_inside_its_quoted_sentence_and_its_citation(news_pipeline, words):
-    answer = news_pipeline.ask(" ".join(words) + "?")
+def test_every_span_lies_inside_its_quoted_sentence_and_its_citation(span_pipeline, words):
+    answer = span_pipeline.ask(" ".join(words) + "?")
     for c in answer.citations:
         assert c.start <= c.end and c.passage_start <= c.start
         assert c.end <= c.passage_start + len(c.passage)
