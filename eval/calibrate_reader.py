@@ -55,9 +55,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     from sklearn.linear_model import LogisticRegression
 
-    titles = {a["title"] for a in tuning_articles(read_squad(args.data / TUNE_FILE), read_squad(args.data / REPORT_HALF_FILE))}
+    tune = read_squad(args.data / TUNE_FILE)
+    titles = {a["title"] for a in tuning_articles(tune, read_squad(args.data / REPORT_HALF_FILE))}
     full = load_squad(args.data / TUNE_FILE)
-    kept_groups = {group for group, article in enumerate(read_squad(args.data / TUNE_FILE)) if article["title"] in titles}
+    kept_groups = {group for group, article in enumerate(tune) if article["title"] in titles}
     bench = full.model_copy(
         update={
             "name": "squad-v2.0-tuning",

@@ -33,7 +33,7 @@ import numpy as np
 
 from eval.metrics import exact_match, f1_score
 from rag.reader_model import SHIPPED_READER, WORD_EMBEDDINGS, save_reader_model
-from rag.spans import best_span, whole_words
+from rag.spans import best_spans, whole_words
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data"
@@ -248,20 +248,10 @@ def evaluate(model, tokenizer, examples: list[Example], recipe: Recipe, device) 
                 return_offsets_mapping=True, padding=True, return_tensors="pt",
             )
             output = model(**{k: encoded[k].to(device) for k in ("input_ids", "token_type_ids", "attention_mask")})
-            best: dict[int, tuple[float, str]] = {}
-            for window in range(len(encoded["input_ids"])):
-                index = int(encoded["overflow_to_sample_mapping"][window])
-                in_context = np.array([s == 1 for s in encoded.sequence_ids(window)])
-                span = best_span(
-                    output.start_logits[window].float().cpu().numpy(), output.end_logits[window].float().cpu().numpy(),
-                    encoded["offset_mapping"][window].tolist(), in_context,
-                )
-                if span and span.score > best.get(index, (-math.inf, ""))[0]:
-                    context = batch[index].context
-                    start, end = whole_words(context, span.start, span.end)
-                    best[index] = (span.score, context[start:end])
+            spans = best_spans(encoded, output.start_logits.float().cpu().numpy(), output.end_logits.float().cpu().numpy())
             for index, example in enumerate(batch):
-                prediction = best.get(index, (0.0, ""))[1]
+                span = spans.get(index)
+                prediction = example.context[slice(*whole_words(example.context, span.start, span.end))] if span else ""
                 em += exact_match(prediction, example.answers)
                 f1 += f1_score(prediction, example.answers)
     model.train()

@@ -137,7 +137,7 @@ class Pipeline:
         if s.reader == "sentence":
             return SentenceReader(data, self.encoder, reader_threshold(s), s.reader_weights)
         # The shipped reader takes its frozen word embeddings from the packaged MiniLM, whatever encoder is set.
-        return SpanReader(s.reader_model_path or SHIPPED_READER, packaged_model_path(), reader_threshold(s))
+        return SpanReader(s.reader_model_path or SHIPPED_READER, packaged_model_path(), s.abstain_threshold)
 
     @property
     def threshold(self) -> float:

@@ -22,7 +22,7 @@ from pydantic import BaseModel
 from rag.reader import Evidence, Reading, ranked_reading
 from rag.reader_model import ReaderModelError, load_reader_model, repair_hint
 from rag.schema import Passage
-from rag.spans import best_span, whole_words
+from rag.spans import best_spans, whole_words
 
 CALIBRATION_FILE = "calibration.json"
 
@@ -130,23 +130,12 @@ class SpanReader:
         with torch.inference_mode():
             output = model(**{k: encoded[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in encoded})
         start_logits, end_logits = output.start_logits.float().numpy(), output.end_logits.float().numpy()
-        best: dict[int, tuple[float, int, int]] = {}
-        no_answer: dict[int, float] = {}
-        for window, rank in enumerate(encoded["overflow_to_sample_mapping"].tolist()):
-            in_context = np.array([s == 1 for s in encoded.sequence_ids(window)])
-            span = best_span(start_logits[window], end_logits[window], encoded["offset_mapping"][window].tolist(), in_context, self.max_answer_tokens)
-            if span is None:
-                continue
-            # "No answer" holds for a passage only as strongly as its weakest window says so.
-            no_answer[rank] = min(no_answer.get(rank, math.inf), span.null_score)
-            if span.score > best.get(rank, (-math.inf, 0, 0))[0]:
-                best[rank] = (span.score, span.start, span.end)
         found = []
-        for rank, (score, start, end) in best.items():
+        for rank, span in best_spans(encoded, start_logits, end_logits, self.max_answer_tokens).items():
             chunk = passages[rank].chunk
-            start, end = whole_words(chunk.text, start, end)
+            start, end = whole_words(chunk.text, span.start, span.end)
             found.append(
-                SpanCandidate(rank, chunk.start + start, chunk.start + end, score - no_answer[rank], answer_key(chunk.text[start:end]))
+                SpanCandidate(rank, chunk.start + start, chunk.start + end, span.score - span.null_score, answer_key(chunk.text[start:end]))
             )
         return found
 

@@ -51,6 +51,24 @@ def best_span(
     )
 
 
+def best_spans(encoded, start_logits: np.ndarray, end_logits: np.ndarray, max_answer_tokens: int = 30) -> dict[int, WindowSpan]:
+    """Per (question, context) pair of a tokenised batch with overflowing windows: its best span over all
+    its windows, offsets into its context. The null score is its weakest window's: "no answer" holds
+    for a context only as strongly as its weakest window says so."""
+    best: dict[int, WindowSpan] = {}
+    for window, pair in enumerate(encoded["overflow_to_sample_mapping"].tolist()):
+        in_context = np.array([s == 1 for s in encoded.sequence_ids(window)])
+        span = best_span(start_logits[window], end_logits[window], encoded["offset_mapping"][window].tolist(), in_context, max_answer_tokens)
+        if span is None:
+            continue
+        previous = best.get(pair)
+        if previous is not None:
+            top = span if span.score > previous.score else previous
+            span = WindowSpan(top.start, top.end, top.score, min(span.null_score, previous.null_score))
+        best[pair] = span
+    return best
+
+
 def whole_words(text: str, start: int, end: int) -> tuple[int, int]:
     """The span widened to whole whitespace-separated words, edge punctuation trimmed.
 
@@ -63,8 +81,7 @@ def whole_words(text: str, start: int, end: int) -> tuple[int, int]:
         start -= 1
     while end < len(text) and not text[end].isspace():
         end += 1
-    inner_start, inner_end = _inner(text, start, end)
-    return inner_start, inner_end
+    return _inner(text, start, end)
 
 
 def _inner(text: str, start: int, end: int) -> tuple[int, int]:

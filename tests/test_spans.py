@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rag.spans import best_span, whole_words
+from rag.spans import best_span, best_spans, whole_words
 
 
 def test_best_span_takes_the_highest_pair_inside_the_context():
@@ -55,3 +55,28 @@ def test_whole_words_stays_inside_the_text_and_on_word_edges(text, data):
     # Each edge is the text's edge, white space, or punctuation that was trimmed off a word.
     assert s == 0 or text[s - 1].isspace() or not text[s - 1].isalnum()
     assert e == len(text) or text[e].isspace() or not text[e].isalnum()
+
+
+class _Windows:
+    """A tokenised batch as the tokenizer returns it: two windows of pair 0, one of pair 1."""
+
+    def __init__(self):
+        self.data = {
+            "overflow_to_sample_mapping": np.array([0, 0, 1]),
+            "offset_mapping": np.array([[(0, 0), (0, 3), (4, 8)]] * 3),
+        }
+
+    def __getitem__(self, key):
+        return self.data[key]
+
+    def sequence_ids(self, window):
+        return [None, 1, 1]
+
+
+def test_best_spans_keep_each_pairs_best_window_and_its_weakest_no_answer():
+    start = np.array([[2.0, 1.0, 0.0], [0.5, 0.0, 3.0], [9.0, 1.0, 1.0]])
+    end = np.array([[2.0, 1.0, 0.0], [0.5, 0.0, 3.0], [9.0, 1.0, 1.0]])
+    spans = best_spans(_Windows(), start, end)
+    assert (spans[0].start, spans[0].end, spans[0].score) == (4, 8, 6.0)  # the second window's span
+    assert spans[0].null_score == 1.0  # the lower of the two windows' [CLS] scores (4.0, 1.0)
+    assert spans[1].null_score == 18.0 and spans[1].score == 2.0
