@@ -146,21 +146,51 @@ def cmd_sentences(args, settings: Settings, encoder: Encoder) -> dict:
         np.save(separate_path, separate)
     pooled = data.sentence_vectors
     items = [i for i in bench.select(None, args.limit, args.seed) if i.answers]
-    runs = {}
-    for name, vectors in (("pooled", pooled), ("separate", separate)):
-        data.sentence_vectors = vectors  # the retriever and reader read the vectors from this object
-        runner = EvalRunner(pipeline)
-        report = runner.report(runner.ask_all(items, retriever="hybrid", progress=True))
-        runs[name] = {"retrieval": report.retrieval, "answer": report.answer}
-    data.sentence_vectors = pooled
-    agreement = np.sum(pooled * separate, axis=1)
+    agreement = np.sum(pooled.astype(np.float32) * separate, axis=1)
     return {
         "benchmark": "sentences",
         "questions": len(items),
         "sample": f"SQuAD v1.1 dev, --limit {args.limit} --seed {args.seed}, answerable",
         "cosine_pooled_vs_separate": {"mean": round(float(agreement.mean()), 4), "p5": round(float(np.percentile(agreement, 5)), 4)},
-        "runs": runs,
+        "runs": answers_with_sentence_vectors(pipeline, items, {"pooled": pooled, "separate": separate}),
     }
+
+
+def cmd_sentence_dtype(args, settings: Settings, encoder: Encoder) -> dict:
+    """Retrieval and answers with the pooled sentence vectors in float32 and rounded to float16 (how the index
+    stores them since the big-JSONL work): the same questions, the same index, only the rounding differs."""
+    bench = load_squad(SQUAD)
+    pipeline = bench.pipeline(settings, encoder=encoder, progress=True)
+    data = pipeline.loaded().data
+    if data.sentence_vectors.dtype != np.float32:
+        sys.exit(f"{bench.cache_dir(settings)} holds {data.sentence_vectors.dtype} sentence vectors; this needs an index built with float32 ones")
+    full = data.sentence_vectors
+    rounded = full.astype(np.float16)
+    items = [i for i in bench.select(None, args.limit, args.seed) if i.answers]
+    cosine_shift = np.abs(rounded.astype(np.float32) @ full[:1000].T - full @ full[:1000].T) if len(full) <= 20000 else None
+    return {
+        "benchmark": "sentence-dtype",
+        "questions": len(items),
+        "sample": f"SQuAD v1.1 dev, --limit {args.limit} --seed {args.seed}, answerable",
+        "sentence_vectors": len(full),
+        "memory_mb": {"float32": round(full.nbytes / 2**20, 1), "float16": round(rounded.nbytes / 2**20, 1)},
+        "max_cosine_shift": round(float(cosine_shift.max()), 6) if cosine_shift is not None else None,
+        "runs": answers_with_sentence_vectors(pipeline, items, {"float32": full, "float16": rounded}),
+    }
+
+
+def answers_with_sentence_vectors(pipeline: Pipeline, items: list, variants: dict[str, np.ndarray]) -> dict:
+    """The eval report's retrieval and answer figures with each set of sentence vectors swapped into the index."""
+    data = pipeline.loaded().data
+    kept = data.sentence_vectors
+    runs = {}
+    for name, vectors in variants.items():
+        data.sentence_vectors = vectors  # the retriever and reader read the vectors from this object
+        runner = EvalRunner(pipeline)
+        report = runner.report(runner.ask_all(items, retriever="hybrid", progress=True))
+        runs[name] = {"retrieval": report.retrieval, "answer": report.answer}
+    data.sentence_vectors = kept
+    return runs
 
 
 # ---- latency at scale ------------------------------------------------------------------------------
@@ -506,6 +536,7 @@ def cmd_reader(args, settings: Settings, encoder: Encoder) -> dict:
 COMMANDS = {
     "throughput": cmd_throughput,
     "sentences": cmd_sentences,
+    "sentence-dtype": cmd_sentence_dtype,
     "latency": cmd_latency,
     "latency-size": cmd_latency_size,
     "backends": cmd_backends,
@@ -519,7 +550,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=CACHE_DIR / "benchmarks.jsonl")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--paragraphs", type=int, default=300, help="throughput/backends/reader: SQuAD paragraphs to chunk and embed")
-    parser.add_argument("--limit", type=int, default=1000, help="sentences: questions")
+    parser.add_argument("--limit", type=int, default=1000, help="sentences, sentence-dtype: questions")
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000], help="latency: corpus sizes in chunks")
     parser.add_argument("--size", type=int, default=1000, help="latency-size: one corpus size")
     parser.add_argument("--questions", type=int, default=200, help="latency/reader: questions (per size)")

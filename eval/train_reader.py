@@ -1,12 +1,24 @@
 """Train the span reader that ships in rag/models/reader/: the packaged MiniLM fine-tuned on SQuAD v1.1 train.
 
-Two steps, each resumable:
+Mine the negatives once, then train in stages; every step resumes when rerun:
 
     python -m eval.train_reader mine     # negatives: passages the project's own retriever returns
                                          # for training questions that do not hold the answer
-    python -m eval.train_reader train    # fine-tune; checkpoints in eval/.cache/reader-train/
+    # stage 1: 10,000 questions + each one's best-ranked negative, from the packaged MiniLM
+    python -m eval.train_reader train --out eval/.cache/reader-stage1 --work eval/.cache/reader-train
+    # stage 2: the next 10,000 questions + each one's second negative, from stage 1, lr 5e-5
+    python -m eval.train_reader train --init eval/.cache/reader-stage1 --skip-questions 10000 \
+        --questions 10000 --first-negative 1 --learning-rate 5e-5 --warmup 0.05 \
+        --out eval/.cache/reader-stage2 --work eval/.cache/reader-train-stage2
+    # stage 3: the next 6,000 questions + each one's third negative, from stage 2, lr 3e-5
+    python -m eval.train_reader train --init eval/.cache/reader-stage2 --skip-questions 20000 \
+        --questions 6000 --first-negative 2 --learning-rate 3e-5 --warmup 0.05 \
+        --out rag/models/reader --work eval/.cache/reader-train-stage3
     python -m eval.train_reader export   # a run that must stop early: its last checkpoint as the model
     python -m eval.train_reader closed   # the reader alone on SQuAD v1.1 dev gold paragraphs: EM / F1
+
+Stages let a 2-core machine spread the ~3 hours over sessions, each ending in a usable model;
+each one sees only questions the earlier ones did not (question_sample).
 
 The model learns "no answer" from those retrieved passages (the [CLS] token is their label), which
 is what the product hands the reader for most of its k passages. The word-embedding table stays
@@ -32,7 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from eval.metrics import exact_match, f1_score
-from rag.reader_model import SHIPPED_READER, WORD_EMBEDDINGS, save_reader_model
+from rag.reader_model import SHIPPED_READER, WORD_EMBEDDINGS, load_reader_model, save_reader_model
 from rag.spans import best_spans, whole_words
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,7 +63,10 @@ class Recipe:
 
     seed: int = 0
     questions: int = 10_000  # a fixed sample of SQuAD v1.1 train's 87,599 questions, sized for ~1 h on 2 quiet CPU cores
+    skip_questions: int = 0  # a later stage: the sample's first N questions (an earlier stage's) are left out
     negatives_per_question: int = 1  # retrieved passages without the answer, per mined question
+    first_negative: int = 0  # a later stage: start at this rank among each question's mined negatives
+    init: str = ""  # a later stage: the model folder (relative to the repository) whose weights it starts from
     epochs: float = 1.0
     batch_size: int = 32
     learning_rate: float = 1e-4
@@ -139,8 +154,7 @@ def training_examples(train: list[dict], negatives_path: Path, recipe: Recipe) -
                 answer = qa["answers"][0]
                 questions[qa["id"]] = qa["question"]
                 positives.append(Example(qa["question"], paragraph["context"], answer["answer_start"], answer["text"], [answer["text"]]))
-    if recipe.questions < len(positives):
-        positives = [positives[i] for i in sorted(random.Random(recipe.seed).sample(range(len(positives)), recipe.questions))]
+    positives = [positives[i] for i in question_sample(len(positives), recipe)]
     negatives = []
     if negatives_path.is_file() and recipe.negatives_per_question:
         for line in negatives_path.read_text(encoding="utf-8").split("\n"):
@@ -148,9 +162,33 @@ def training_examples(train: list[dict], negatives_path: Path, recipe: Recipe) -
                 record = json.loads(line)
                 negatives.extend(
                     Example(questions[record["id"]], paragraphs[doc][start:end], None)
-                    for doc, start, end in record["negatives"][: recipe.negatives_per_question]
+                    for doc, start, end in record["negatives"][recipe.first_negative : recipe.first_negative + recipe.negatives_per_question]
                 )
     return positives + negatives
+
+
+# random.sample picks one index at a time while 3 * k stays under 4 ** 8 (CPython's set-based branch),
+# so up to this many a larger sample begins with the smaller one.
+_PREFIX_STABLE = 21_845
+
+
+def question_sample(total: int, recipe: Recipe) -> list[int]:
+    """The recipe's questions: a seeded sample, its first `skip_questions` left out for an earlier stage.
+
+    The sample grows by prefix: stage 2's questions are exactly the ones stage 1 did not see, and so
+    on. Up to _PREFIX_STABLE questions random.sample gives that by itself (checked, not assumed);
+    past it the rest is drawn, with the next seed, from the questions not drawn yet.
+    """
+    wanted = recipe.skip_questions + recipe.questions
+    if wanted >= total:
+        return list(range(total))[recipe.skip_questions :]
+    drawn = random.Random(recipe.seed).sample(range(total), min(wanted, _PREFIX_STABLE))
+    if drawn[: min(recipe.skip_questions, _PREFIX_STABLE)] != random.Random(recipe.seed).sample(range(total), min(recipe.skip_questions, _PREFIX_STABLE)):
+        sys.exit("random.sample no longer draws by prefix here; the stages' samples would overlap")
+    if wanted > _PREFIX_STABLE:
+        taken = set(drawn)
+        drawn += random.Random(recipe.seed + 1).sample([i for i in range(total) if i not in taken], wanted - _PREFIX_STABLE)
+    return sorted(drawn[recipe.skip_questions :])
 
 
 def featurize(tokenizer, examples: list[Example], recipe: Recipe) -> dict[str, list]:
@@ -288,7 +326,10 @@ def train(args) -> None:
           f"mean length {np.mean(lengths):.0f} tokens, tokenised in {time.time() - started:.0f}s", flush=True)
     dev = dev_examples(args.data, recipe)
 
-    model = AutoModelForQuestionAnswering.from_pretrained(base, local_files_only=True).to(device)
+    if recipe.init:
+        model = load_reader_model(ROOT / recipe.init, base)[1].float().to(device)
+    else:
+        model = AutoModelForQuestionAnswering.from_pretrained(base, local_files_only=True).to(device)
     model.get_input_embeddings().weight.requires_grad_(not recipe.freeze_word_embeddings)
     trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     decay = [p for n, p in trainable if not any(s in n for s in ("bias", "LayerNorm"))]
@@ -382,6 +423,10 @@ def finish(model, tokenizer, dev, recipe: Recipe, device, out: Path, step: int, 
         "device": torch.cuda.get_device_name() if device.type == "cuda" else f"{platform.processor() or 'cpu'} x{torch.get_num_threads()} threads",
         **scores,
     }
+    if recipe.init:
+        # The stages before this one, oldest first, so the shipped model's training.json tells its whole recipe.
+        earlier = json.loads((ROOT / recipe.init / "training.json").read_text(encoding="utf-8"))
+        summary["earlier_stages"] = earlier.pop("earlier_stages", []) + [earlier]
     save_reader_model(model, Path(out), {"training.json": summary})
     print("saved", out, json.dumps(summary), flush=True)
 
@@ -408,8 +453,6 @@ def export(args) -> None:
 
 def closed(args) -> None:
     """The reader alone on each question's gold paragraph (SQuAD v1.1 dev, a fixed sample): EM and F1."""
-    from rag.reader_model import load_reader_model
-
     tokenizer, model = load_reader_model(args.model, Path(args.base) if args.base else _packaged_base())
     examples = [
         Example(qa["question"], paragraph["context"], None, answers=[a["text"] for a in qa["answers"]])

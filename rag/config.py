@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     # Embedding model: a local folder; None means the packaged MiniLM.
     model_path: Path | None = None
     embed_batch_size: int = Field(32, ge=1)
+    # About a minute of encoding on 2 cores: a killed run loses at most that much, and writing the
+    # progress (~4 MB a save) is a small share of it (rag/journal.py).
+    index_progress_chunks: int = Field(2048, ge=1, description="an index run saves its progress every this many embedded chunks")
 
     # Chunking
     chunk_words: int = Field(120, ge=10, description="most words in one chunk")

@@ -94,9 +94,9 @@ class Encoder:
         self,
         texts: Sequence[str],
         sentence_spans: Sequence[Sequence[tuple[int, int]]],
-        progress: bool = False,
+        bar: tqdm | None = None,
     ) -> EncodedChunks:
-        """Chunk vectors, plus one vector per sentence span (offsets relative to its chunk text)."""
+        """Chunk vectors, plus one vector per sentence span (offsets relative to its chunk text); `bar` counts chunks."""
         import torch
 
         model = self.model
@@ -104,7 +104,6 @@ class Encoder:
         sentence_vectors: list[np.ndarray | None] = [None] * len(texts)
         # Longest first so each batch pads little, as sentence-transformers' own encode does.
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-        bar = tqdm(total=len(texts), desc="embedding chunks", unit="chunk", disable=not progress)
         for begin in range(0, len(order), self.batch_size):
             batch = order[begin : begin + self.batch_size]
             features = model.tokenizer(
@@ -125,8 +124,8 @@ class Encoder:
                 sentence_vectors[index] = self._pool_sentences(
                     tokens[row], offsets[row], mask[row], sentence_spans[index], chunk_vectors[index]
                 )
-            bar.update(len(batch))
-        bar.close()
+            if bar is not None:
+                bar.update(len(batch))
         stacked = np.concatenate(sentence_vectors) if texts else np.zeros((0, self.dimension), np.float32)
         return EncodedChunks(chunk_vectors=chunk_vectors, sentence_vectors=stacked)
 

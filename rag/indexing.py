@@ -5,18 +5,34 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 from pydantic import BaseModel
+from tqdm.auto import tqdm
 
 from rag.chunking import Chunker
 from rag.config import INDEX_FORMAT_VERSION, Settings
 from rag.embedding import Encoder
 from rag.ingest import CorpusLoad, SkippedFile
+from rag.journal import EmbeddingJournal, SavedVectors
 from rag.schema import Article, Chunk
-from rag.store import IndexCorrupt, IndexData, IndexIncompatible, IndexStore, IndexStoreError, Manifest, build_bm25, build_dense_index
+from rag.store import IndexCorrupt, IndexData, IndexIncompatible, IndexStore, IndexStoreError, Manifest, SENTENCE_VECTOR_DTYPE, build_bm25, build_dense_index, dense_vectors
 from rag.text import terms
+
+
+def _batches(articles: list[int], chunk_row: list[int], size: int) -> Iterator[list[int]]:
+    """Articles in order, grouped into batches of about `size` chunks (an article is never split)."""
+    batch, chunks = [], 0
+    for n in articles:
+        batch.append(n)
+        chunks += chunk_row[n + 1] - chunk_row[n]
+        if chunks >= size:
+            yield batch
+            batch, chunks = [], 0
+    if batch:
+        yield batch
 
 
 class IndexReport(BaseModel):
@@ -26,6 +42,7 @@ class IndexReport(BaseModel):
     chunks: int
     embedded_chunks: int
     reused_chunks: int
+    resumed_chunks: int = 0  # of the reused: embedded by an earlier run that did not finish
     added: list[str] = []
     changed: list[str] = []
     removed: list[str] = []
@@ -55,6 +72,8 @@ class IndexReport(BaseModel):
                 f"{len(self.added)} files added, {len(self.changed)} changed, {len(self.removed)} removed) "
                 f"in {self.seconds:.1f}s"
             )
+            if self.resumed_chunks:
+                lines.append(f"resumed: {self.resumed_chunks} chunks were embedded by an earlier run that did not finish")
         elif self.kept_because:
             lines.append(f"index left as it was: {self.kept_because}")
         else:
@@ -132,14 +151,30 @@ class IndexBuilder:
                     articles=len(old.articles), chunks=len(old.chunks), embedded_chunks=0, reused_chunks=len(old.chunks),
                     kept_because=kept, saved=False, seconds=time.perf_counter() - started, **report,
                 )
-            data, embedded = self._assemble(load.articles, old, new_files, corpus_label, progress, started)
+            journal = self._journal(store)
+            if rebuild:
+                journal.clear()  # a rebuild embeds everything again
+            data, embedded, resumed = self._assemble(load.articles, old, new_files, corpus_label, journal, progress, started)
             store.save(data)
+            journal.clear()
             return IndexReport(
                 articles=len(data.articles), chunks=len(data.chunks), embedded_chunks=embedded,
-                reused_chunks=len(data.chunks) - embedded, saved=True, seconds=data.manifest.build_seconds, **report,
+                reused_chunks=len(data.chunks) - embedded, resumed_chunks=resumed, saved=True, seconds=data.manifest.build_seconds, **report,
             )
 
-    def _assemble(self, articles: list[Article], old: IndexData | None, files: dict[str, str], corpus_label: str, progress: bool, started: float) -> tuple[IndexData, int]:
+    def _journal(self, store: IndexStore) -> EmbeddingJournal:
+        s = self.settings
+        depends_on = {
+            "format": INDEX_FORMAT_VERSION, "model": str(s.resolved_model_path()), "chunk_words": s.chunk_words,
+            "overlap": s.chunk_overlap_sentences, "title_in_chunks": s.title_in_chunks,
+        }
+        return EmbeddingJournal(store.path, depends_on)
+
+    def _assemble(
+        self, articles: list[Article], old: IndexData | None, files: dict[str, str], corpus_label: str,
+        journal: EmbeddingJournal, progress: bool, started: float,
+    ) -> tuple[IndexData, int, int]:
+        """The new index; how many chunks were embedded now, and how many came from an unfinished run."""
         title_in = self.settings.title_in_chunks
         hashes = {a.id: embedded_text_hash(a, title_in) for a in articles}
         old_rows: dict[str, list[int]] = {}
@@ -147,49 +182,77 @@ class IndexBuilder:
             for row, chunk in enumerate(old.chunks):
                 old_rows.setdefault(chunk.article_id, []).append(row)
             old_sentence_offsets = old.sentence_offsets
+        saved = journal.saved()
 
-        # Per article: reused rows of the old index, or new chunks to embed.
-        plan: list[tuple[Article, list[int] | None, list[Chunk]]] = []
-        to_embed: list[tuple[Article, Chunk]] = []
+        # Per article: its chunks and where its vectors come from (the old index, an unfinished run, or the encoder).
+        all_chunks: list[Chunk] = []
+        chunk_row: list[int] = []  # the article's first row in the chunk matrix
+        sentence_row: list[int] = []  # and in the sentence matrix
+        sources: list[list[int] | SavedVectors | None] = []  # rows of the old index, an unfinished run's vectors, or none yet
+        sentences = resumed = 0
         for article in articles:
             if old is not None and old.manifest.article_hashes.get(article.id) == hashes[article.id] and article.id in old_rows:
-                plan.append((article, old_rows[article.id], [old.chunks[r] for r in old_rows[article.id]]))
+                source = old_rows[article.id]
+                chunks = [old.chunks[r] for r in source]
             else:
                 chunks = self.chunker.split(article)
-                plan.append((article, None, chunks))
-                to_embed.extend((article, chunk) for chunk in chunks)
-
-        texts, spans = [], []
-        for article, chunk in to_embed:
-            prefix = self._prefix(article)
-            shift = len(prefix) - chunk.start
-            texts.append(prefix + chunk.text)
-            spans.append([(s + shift, e + shift) for s, e in chunk.sentences])
-        encoded = self.encoder.encode_chunks(texts, spans, progress=progress)
-
-        dim = self.encoder.dimension
-        chunk_vectors: list[np.ndarray] = []
-        sentence_vectors: list[np.ndarray] = []
-        all_chunks: list[Chunk] = []
-        new_row = new_sentence = 0
-        for _article, reused_rows, chunks in plan:
+                source = saved.get(hashes[article.id])
+                if source is not None and (len(source.chunk_vectors), len(source.sentence_vectors)) != (len(chunks), sum(len(c.sentences) for c in chunks)):
+                    source = None
+                resumed += len(chunks) if source is not None else 0
+            chunk_row.append(len(all_chunks))
+            sentence_row.append(sentences)
+            sources.append(source)
             all_chunks.extend(chunks)
-            if reused_rows is not None:
-                chunk_vectors.append(old.chunk_vectors[reused_rows])
-                sentence_vectors.extend(
-                    old.sentence_vectors[old_sentence_offsets[r] : old_sentence_offsets[r + 1]] for r in reused_rows
-                )
+            sentences += sum(len(c.sentences) for c in chunks)
+        chunk_row.append(len(all_chunks))
+        sentence_row.append(sentences)
+
+        # The matrices are filled in place: no second copy of every vector at the end of a big run.
+        dim = self.encoder.dimension
+        chunk_matrix = np.empty((len(all_chunks), dim), np.float32)
+        sentence_matrix = np.empty((sentences, dim), SENTENCE_VECTOR_DTYPE)
+        to_embed = []
+        for n, source in enumerate(sources):
+            if source is None:
+                to_embed.append(n)
+            elif isinstance(source, SavedVectors):
+                chunk_matrix[chunk_row[n] : chunk_row[n + 1]] = source.chunk_vectors
+                sentence_matrix[sentence_row[n] : sentence_row[n + 1]] = source.sentence_vectors
             else:
-                n_sentences = sum(len(c.sentences) for c in chunks)
-                chunk_vectors.append(encoded.chunk_vectors[new_row : new_row + len(chunks)])
-                sentence_vectors.append(encoded.sentence_vectors[new_sentence : new_sentence + n_sentences])
-                new_row += len(chunks)
-                new_sentence += n_sentences
-        chunk_matrix = np.concatenate(chunk_vectors) if chunk_vectors else np.zeros((0, dim), np.float32)
-        sentence_matrix = np.concatenate(sentence_vectors) if sentence_vectors else np.zeros((0, dim), np.float32)
+                chunk_matrix[chunk_row[n] : chunk_row[n + 1]] = old.chunk_vectors[source]
+                sentence_matrix[sentence_row[n] : sentence_row[n + 1]] = np.concatenate(
+                    [old.sentence_vectors[old_sentence_offsets[r] : old_sentence_offsets[r + 1]] for r in source]
+                )
+        del saved, sources
+        embedded = sum(chunk_row[n + 1] - chunk_row[n] for n in to_embed)
+        bar = tqdm(total=embedded, desc="embedding chunks", unit="chunk", disable=not progress, dynamic_ncols=True)
+        for batch in _batches(to_embed, chunk_row, self.settings.index_progress_chunks):
+            texts, spans = [], []
+            for n in batch:
+                prefix = self._prefix(articles[n])
+                for chunk in all_chunks[chunk_row[n] : chunk_row[n + 1]]:
+                    shift = len(prefix) - chunk.start
+                    texts.append(prefix + chunk.text)
+                    spans.append([(s + shift, e + shift) for s, e in chunk.sentences])
+            encoded = self.encoder.encode_chunks(texts, spans, bar=bar)
+            first_chunk = first_sentence = 0
+            for n in batch:
+                chunk_count, sentence_count = chunk_row[n + 1] - chunk_row[n], sentence_row[n + 1] - sentence_row[n]
+                chunk_matrix[chunk_row[n] : chunk_row[n + 1]] = encoded.chunk_vectors[first_chunk : first_chunk + chunk_count]
+                sentence_matrix[sentence_row[n] : sentence_row[n + 1]] = encoded.sentence_vectors[first_sentence : first_sentence + sentence_count]
+                first_chunk += chunk_count
+                first_sentence += sentence_count
+            journal.append(
+                [hashes[articles[n].id] for n in batch],
+                [chunk_matrix[chunk_row[n] : chunk_row[n + 1]] for n in batch],
+                [sentence_matrix[sentence_row[n] : sentence_row[n + 1]] for n in batch],
+            )
+        bar.close()
         by_id = {a.id: a for a in articles}
         token_lists = [terms(by_id[c.article_id].title + " " + c.text if title_in else c.text) for c in all_chunks]
         dense = build_dense_index(chunk_matrix, self.settings.exact_search_max_chunks)
+        chunk_matrix = dense_vectors(dense)  # the same vectors, held once (by FAISS) from here on
         manifest = Manifest(
             format_version=INDEX_FORMAT_VERSION,
             model=self.encoder.name,
@@ -216,4 +279,4 @@ class IndexBuilder:
             dense=dense,
             bm25=build_bm25(token_lists),
         )
-        return data, len(to_embed)
+        return data, embedded, resumed

@@ -17,7 +17,7 @@ from rag.indexing import IndexBuilder, IndexReport
 from rag.ingest import ArticleLoader, CorpusLoad
 from rag.reader import Evidence, Reader, SentenceReader
 from rag.reader_model import SHIPPED_READER
-from rag.span_reader import SpanReader, read_calibration
+from rag.span_reader import SentenceSimilarity, SpanReader, read_calibration
 from rag.retrieve import Filters, RetrievalRequest, Retriever
 from rag.schema import Answer, Citation, Passage
 from rag.store import IndexData, IndexStore, IndexStoreError, IndexUnwritable
@@ -88,7 +88,8 @@ class Pipeline:
     def index_articles(self, load: CorpusLoad, rebuild: bool = False, progress: bool = False) -> IndexReport:
         """Index articles that did not come from the corpus folder (benchmarks build them in memory)."""
         report = IndexBuilder(self.settings, self.encoder).update(load, self.store, str(self.corpus), rebuild, progress)
-        self.loaded()
+        if self._loaded is not None:
+            self.loaded()  # a serving pipeline switches to the new index now; `rag index` need not load it at all
         return report
 
     def is_current(self) -> bool:
@@ -137,7 +138,9 @@ class Pipeline:
         if s.reader == "sentence":
             return SentenceReader(data, self.encoder, reader_threshold(s), s.reader_weights)
         # The shipped reader takes its frozen word embeddings from the packaged MiniLM, whatever encoder is set.
-        return SpanReader(s.reader_model_path or SHIPPED_READER, packaged_model_path(), s.abstain_threshold)
+        return SpanReader(
+            s.reader_model_path or SHIPPED_READER, packaged_model_path(), s.abstain_threshold, SentenceSimilarity(data, self.encoder)
+        )
 
     @property
     def threshold(self) -> float:

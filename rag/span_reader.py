@@ -13,31 +13,55 @@ from __future__ import annotations
 import json
 import math
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from pydantic import BaseModel
 
+from rag.embedding import Encoder
 from rag.reader import Evidence, Reading, ranked_reading
 from rag.reader_model import ReaderModelError, load_reader_model, repair_hint
 from rag.schema import Passage
 from rag.spans import best_spans, whole_words
+from rag.store import IndexData
 
 CALIBRATION_FILE = "calibration.json"
 
 
 class Calibration(BaseModel):
-    """confidence = sigmoid(margin_weight * margin + support_weight * log(passages agreeing) + bias)."""
+    """confidence = sigmoid(margin_weight * margin + support_weight * log(articles agreeing)
+    + similarity_weight * the question's cosine with the quoted sentence + bias)."""
 
     margin_weight: float = 1.0
     support_weight: float = 0.0
+    similarity_weight: float = 0.0
     bias: float = 0.0
     threshold: float = 0.5  # below it the reader says "not found"
 
-    def confidence(self, margin: float, support: int) -> float:
-        z = self.margin_weight * margin + self.support_weight * math.log(max(support, 1)) + self.bias
+    def confidence(self, margin: float, support: int, similarity: float = 0.0) -> float:
+        z = self.margin_weight * margin + self.support_weight * math.log(max(support, 1)) + self.similarity_weight * similarity + self.bias
         return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
+
+
+class SentenceSimilarity:
+    """The question's cosine with a passage's sentences, from the sentence vectors pooled at index time.
+
+    A span model trained on Wikipedia reads news with smaller margins over "no answer"; how close
+    the quoted sentence is to the question, in the retriever's embedding space, does not shift so.
+    """
+
+    def __init__(self, index: IndexData, encoder: Encoder):
+        self.vectors, self.offsets, self.encoder = index.sentence_vectors, index.sentence_offsets, encoder
+
+    def __call__(self, question: str, passage: Passage, start: int, end: int) -> float:
+        """The best cosine among the passage's sentences that overlap [start, end) (article offsets)."""
+        first = self.offsets[passage.row]
+        rows = [first + n for n, (s, e) in enumerate(passage.chunk.sentences) if s < end and e > start]
+        if not rows:
+            return 0.0
+        return float(np.max(self.vectors[rows] @ self.encoder.encode_query(question)))
 
 
 @dataclass(frozen=True)
@@ -90,6 +114,7 @@ class SpanReader:
         model_folder: Path,
         base_folder: Path,
         threshold: float | None = None,
+        similarity: Callable[[str, Passage, int, int], float] | None = None,  # e.g. SentenceSimilarity
         max_length: int = 256,
         stride: int = 96,
         max_answer_tokens: int = 30,
@@ -100,6 +125,9 @@ class SpanReader:
             raise ReaderModelError(f"the reader model file {self.model_folder / 'config.json'} is missing: {repair_hint(self.model_folder)}")
         self.calibration = read_calibration(self.model_folder)
         self.threshold = self.calibration.threshold if threshold is None else threshold
+        if similarity is None and self.calibration.similarity_weight:
+            raise ValueError("this reader's calibration needs the index's sentence vectors: pass `similarity`")
+        self.similarity = similarity
         self.max_length, self.stride, self.max_answer_tokens = max_length, stride, max_answer_tokens
         self._loaded = None
         self._lock = threading.Lock()
@@ -139,13 +167,21 @@ class SpanReader:
             )
         return found
 
+    def evidence_features(self, question: str, passages: list[Passage], group: list[SpanCandidate]) -> tuple[float, int, float]:
+        """What the confidence is computed from: the best margin, the articles agreeing, the similarity."""
+        best = group[0]
+        support = len({passages[c.passage].article.id for c in group})
+        similarity = 0.0
+        if self.similarity is not None:
+            similarity = self.similarity(question, passages[best.passage], best.span_start, best.span_end)
+        return best.margin, support, similarity
+
     def read(self, question: str, passages: list[Passage]) -> Reading:
         if not passages:
             return ranked_reading([], self.threshold)
         evidence = []
         for group in agreeing(self.candidates(question, passages)).values():
-            support = len({passages[c.passage].article.id for c in group})
-            confidence = self.calibration.confidence(group[0].margin, support)
+            confidence = self.calibration.confidence(*self.evidence_features(question, passages, group))
             for candidate in group:
                 start, end = quoted_sentence(passages[candidate.passage], candidate.span_start, candidate.span_end)
                 evidence.append(

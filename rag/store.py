@@ -37,6 +37,11 @@ MANIFEST = "manifest.json"
 # Every generation holds these (bm25s writes several files into its folder); each is checksummed in the manifest.
 DATA_FILES = ("articles.jsonl", "chunks.jsonl", "chunk_vectors.npy", "sentence_vectors.npy", "dense.faiss")
 BM25_DIR = "bm25"
+# Sentence vectors are most of a big index's memory (a chunk has several sentences): float16 halves
+# them; a cosine of unit vectors moves by about 1e-3 at most (11 significant bits). Its effect on
+# retrieval is what `python -m eval.benchmark sentence-dtype` measures (eval/RESULTS.md, "Big JSONL").
+# Indexes written with float32 ones load and work as they are.
+SENTENCE_VECTOR_DTYPE = np.float16
 _HNSW_NEIGHBOURS = 32
 _HNSW_EF_SEARCH = 128
 
@@ -137,6 +142,17 @@ def build_dense_index(vectors: np.ndarray, exact_max: int):
     if len(vectors):
         index.add(np.ascontiguousarray(vectors, dtype=np.float32))
     return index
+
+
+def dense_vectors(index) -> np.ndarray:
+    """The vectors a flat or HNSW index holds, as a read-only view of its own storage: a big index's
+    vectors are then in memory once, not twice. Valid while the index lives (IndexData keeps both)."""
+    import faiss
+
+    flat = faiss.downcast_index(index.storage) if isinstance(index, faiss.IndexHNSW) else index
+    view = faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * flat.d).reshape(flat.ntotal, flat.d) if flat.ntotal else np.zeros((0, flat.d), np.float32)
+    view.flags.writeable = False
+    return view
 
 
 def build_bm25(token_lists: list[list[str]]):
@@ -342,7 +358,8 @@ class IndexStore:
             _write(staging / "chunks.jsonl", lambda f: f.writelines(c.model_dump_json().encode() + b"\n" for c in data.chunks))
             _write(staging / "chunk_vectors.npy", lambda f: np.save(f, data.chunk_vectors, allow_pickle=False))
             _write(staging / "sentence_vectors.npy", lambda f: np.save(f, data.sentence_vectors, allow_pickle=False))
-            _write(staging / "dense.faiss", lambda f: f.write(faiss.serialize_index(data.dense).tobytes()))
+            # Streamed to the file: serialize_index would hold two whole copies of the index in memory.
+            _write(staging / "dense.faiss", lambda f: faiss.write_index(data.dense, faiss.PyCallbackIOWriter(f.write)))
             data.bm25.save(str(staging / BM25_DIR))
             bm25_files = sorted((staging / BM25_DIR).iterdir())
             for written in bm25_files:

@@ -4,6 +4,7 @@ import os
 import signal
 import subprocess
 
+from eval.bench_big_jsonl import journal_chunks, write_jsonl
 from eval.crash_test import RAG, run_crash_test, wait_until, write_corpus
 from rag.store import LOCK
 
@@ -53,3 +54,23 @@ def test_a_lock_left_by_a_killed_run_is_taken_over(tmp_path):
     result = subprocess.run([RAG, "index", str(corpus)], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert "indexed 21 articles" in result.stdout
+
+
+def test_a_long_jsonl_run_killed_part_way_resumes_where_it_stopped(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    write_jsonl(corpus / "wire.jsonl", lines=240)
+    env = {**os.environ, "RAG_INDEX_PROGRESS_CHUNKS": "16"}
+    first = subprocess.Popen([RAG, "index", str(corpus)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    wait_until(first, lambda: journal_chunks(corpus / ".rag-index") >= 48)
+    assert first.poll() is None, first.communicate()
+    first.kill()
+    first.wait()
+    saved = journal_chunks(corpus / ".rag-index")
+
+    second = subprocess.run([RAG, "index", str(corpus)], capture_output=True, text=True, timeout=600, env=env)
+    assert second.returncode == 0, second.stderr
+    assert "indexed 240 articles, 240 chunks" in second.stdout
+    resumed = int(second.stdout.split("resumed: ")[1].split()[0])
+    assert resumed >= saved >= 48  # at least what was saved before the kill (more may have landed before it took effect)
+    assert f"{240 - resumed} chunks embedded, {resumed} reused" in second.stdout

@@ -3,6 +3,9 @@ import subprocess
 import sys
 import time
 
+import numpy as np
+import pytest
+
 from eval.crash_test import MAYORS, QUESTION, RAG, write_corpus
 from rag.pipeline import Pipeline
 
@@ -137,3 +140,72 @@ def test_a_file_rewritten_while_it_is_indexed_is_never_recorded_as_current_with_
     assert len(set(recorded)) > 1, "the writer never caught the indexer mid-write; the race was not exercised"
     pipeline.ensure_index()  # a half-read file was recorded as such: it is read again now, whole
     assert [a.text for a in pipeline.loaded().data.articles.values() if a.path == raced.name] == states[hashlib.sha256(content).hexdigest()][1]
+
+
+class EncoderThatDies:
+    """The real encoder, until its `fail_on`-th batch of chunks: a run that dies part way (killed, out of memory)."""
+
+    def __init__(self, encoder, fail_on: int):
+        self.encoder, self.fail_on, self.calls = encoder, fail_on, 0
+
+    def __getattr__(self, name):
+        return getattr(self.encoder, name)
+
+    def encode_chunks(self, *args, **kwargs):
+        self.calls += 1
+        if self.calls == self.fail_on:
+            raise MemoryError("killed part way")
+        return self.encoder.encode_chunks(*args, **kwargs)
+
+
+def die_part_way(pipeline: Pipeline, rebuild: bool = False) -> None:
+    with pytest.raises(MemoryError):
+        pipeline.index(rebuild=rebuild)
+
+
+def saved_progress(corpus):
+    return sorted((corpus / ".rag-index").glob(".partial-*/batch-*.npz"))
+
+
+def test_a_run_that_dies_part_way_resumes_with_the_vectors_it_had_embedded(tmp_path, settings, encoder):
+    corpus = tmp_path / "corpus"
+    write_corpus(corpus, articles=12, version=0)
+    batched = settings.model_copy(update={"index_progress_chunks": 4})
+    dying = Pipeline(batched, corpus=corpus, encoder=EncoderThatDies(encoder, fail_on=3))
+    die_part_way(dying)
+    assert not dying.store.exists()  # nothing half-built was saved as the index
+    assert len(saved_progress(corpus)) == 2
+
+    resumed_pipeline = Pipeline(batched, corpus=corpus, encoder=encoder)
+    resumed = resumed_pipeline.index()
+    assert resumed.saved and resumed.articles == 13
+    assert resumed.resumed_chunks >= 8  # two whole batches of at least 4 chunks each
+    assert resumed.embedded_chunks == resumed.chunks - resumed.resumed_chunks
+    assert f"resumed: {resumed.resumed_chunks} chunks were embedded by an earlier run that did not finish" in resumed.summary_lines()
+    assert saved_progress(corpus) == []  # removed once the index is saved
+
+    whole = Pipeline(settings, corpus=corpus, index_path=tmp_path / "whole", encoder=encoder)
+    whole.index()
+    expected, got = whole.store.load(), resumed_pipeline.store.load()
+    assert [c.id for c in got.chunks] == [c.id for c in expected.chunks]
+    # The vectors of one uninterrupted run (batch padding moves only the last float bits; sentence vectors are float16).
+    assert np.allclose(got.chunk_vectors, expected.chunk_vectors, atol=1e-5)
+    assert np.allclose(got.sentence_vectors, expected.sentence_vectors, atol=1e-3)
+
+
+def test_damaged_progress_or_progress_of_other_settings_is_never_reused(tmp_path, settings, encoder):
+    corpus = tmp_path / "corpus"
+    write_corpus(corpus, articles=6, version=0)
+    batched = settings.model_copy(update={"index_progress_chunks": 2})
+    die_part_way(Pipeline(batched, corpus=corpus, encoder=EncoderThatDies(encoder, fail_on=3)))
+    damaged, intact = saved_progress(corpus)
+    damaged.write_bytes(damaged.read_bytes()[:100])  # cut short: its articles are embedded again
+    with np.load(intact) as batch:
+        intact_chunks = int(batch["chunk_counts"].sum())
+    assert Pipeline(batched, corpus=corpus, encoder=encoder).index().resumed_chunks == intact_chunks
+
+    die_part_way(Pipeline(batched, corpus=corpus, encoder=EncoderThatDies(encoder, fail_on=3)), rebuild=True)
+    assert saved_progress(corpus)
+    rechunked = Pipeline(batched.model_copy(update={"chunk_words": 60}), corpus=corpus, encoder=encoder).index()
+    assert rechunked.saved and rechunked.resumed_chunks == 0
+    assert saved_progress(corpus) == []

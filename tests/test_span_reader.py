@@ -30,6 +30,11 @@ def passage(text: str = TEXT, start: int = 0) -> Passage:
     return Passage(row=0, chunk=chunk, article=Article(id="a", title="t", path="a.txt", text=" " * start + text), score=1.0)
 
 
+def no_similarity(question, passage, start, end) -> float:
+    """For passages built by hand (no index): the calibration's similarity term left out."""
+    return 0.0
+
+
 def test_the_quote_is_the_whole_sentence_around_the_span():
     start = TEXT.index("1.5 percent")
     assert quoted_sentence(passage(), start, start + len("1.5 percent")) == (12, 63)
@@ -53,10 +58,19 @@ def test_the_same_answer_in_other_words_case_or_punctuation_is_one_group():
     assert [c.passage for c in groups["a b"]] == [1, 0]  # best margin first
 
 
-def test_confidence_rises_with_the_margin_and_with_agreement():
-    calibration = Calibration(margin_weight=0.8, support_weight=0.5, bias=-1.0)
+def test_confidence_rises_with_the_margin_with_agreement_and_with_similarity():
+    calibration = Calibration(margin_weight=0.8, support_weight=0.5, similarity_weight=2.0, bias=-1.0)
     assert calibration.confidence(1.0, 1) < calibration.confidence(3.0, 1) < calibration.confidence(3.0, 2)
+    assert calibration.confidence(3.0, 2, 0.2) < calibration.confidence(3.0, 2, 0.7)
     assert 0.0 < calibration.confidence(-1e6, 1) < calibration.confidence(1e6, 5) < 1.0 + 1e-12
+
+
+def test_a_calibration_that_uses_similarity_needs_the_index_sentence_vectors(tmp_path):
+    folder = tmp_path / "reader"
+    shutil.copytree(SHIPPED_READER, folder)
+    (folder / "calibration.json").write_text(Calibration(similarity_weight=1.5).model_dump_json(), encoding="utf-8")
+    with pytest.raises(ValueError, match="sentence vectors"):
+        SpanReader(folder, packaged_model_path())
 
 
 def test_a_missing_model_file_is_one_line_that_names_it_and_the_fix(tmp_path):
@@ -72,7 +86,7 @@ def test_damaged_weights_are_one_line_that_names_the_file(tmp_path):
     folder = tmp_path / "reader"
     shutil.copytree(SHIPPED_READER, folder)
     (folder / "model.safetensors").write_bytes(b"not a safetensors file")
-    reader = SpanReader(folder, packaged_model_path())
+    reader = SpanReader(folder, packaged_model_path(), similarity=no_similarity)
     with pytest.raises(ReaderModelError, match=r"model\.safetensors") as caught:
         reader.read("Who?", [passage()])
     assert "\n" not in str(caught.value)
@@ -81,7 +95,7 @@ def test_damaged_weights_are_one_line_that_names_the_file(tmp_path):
 def test_the_shipped_model_is_small_and_loads_offline(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     assert (SHIPPED_READER / "model.safetensors").stat().st_size <= 25_000_000
-    reader = SpanReader(SHIPPED_READER, packaged_model_path())
+    reader = SpanReader(SHIPPED_READER, packaged_model_path(), similarity=no_similarity)
     reading = reader.read("At what rate did the bank keep its rate?", [passage()])
     best = reading.evidence[0]
     assert TEXT[best.span_start : best.span_end] == "1.5 percent"
