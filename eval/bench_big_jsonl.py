@@ -24,10 +24,9 @@ import subprocess
 import sys
 import tempfile
 import time
-import zipfile
 from pathlib import Path
 
-from rag.journal import PREFIX
+from rag.journal import saved_chunks
 
 RAG = str(Path(sys.executable).parent / "rag")
 _TOWNS = ("Ashford", "Bexley", "Carlow", "Dunmore", "Elgin", "Fenwick", "Galway", "Hexham", "Irvine", "Jarrow", "Kendal", "Lanark")
@@ -57,20 +56,6 @@ def write_jsonl(path: Path, lines: int, seed: int = 0) -> None:
             handle.write(json.dumps(story(n, rng)) + "\n")
 
 
-def journal_chunks(index: Path) -> int:
-    """Chunks saved as progress so far (each batch file's name is written only when it is complete)."""
-    import numpy as np
-
-    total = 0
-    for batch in index.glob(f"{PREFIX}*/batch-*.npz"):
-        try:
-            with np.load(batch) as saved:
-                total += int(saved["chunk_counts"].sum())
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
-            pass
-    return total
-
-
 def run_index(corpus: Path, env: dict, kill_at_chunks: int | None = None) -> dict:
     """One `rag index` child: its wall time and its own peak resident memory (wait4's rusage is per child)."""
     started = time.perf_counter()
@@ -80,7 +65,7 @@ def run_index(corpus: Path, env: dict, kill_at_chunks: int | None = None) -> dic
         # os.wait4, not Popen.poll/wait: it is what returns this child's own peak memory.
         pid, status, usage = os.wait4(process.pid, os.WNOHANG)
         while pid == 0:
-            if kill_at_chunks is not None and not killed and journal_chunks(corpus / ".rag-index") >= kill_at_chunks:
+            if kill_at_chunks is not None and not killed and saved_chunks(corpus / ".rag-index") >= kill_at_chunks:
                 process.send_signal(signal.SIGKILL)
                 killed = True
             time.sleep(0.2)

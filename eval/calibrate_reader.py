@@ -39,17 +39,17 @@ from rag.span_reader import CALIBRATION_FILE, Calibration, SentenceSimilarity, S
 FEATURE_SETS = {"margin+support": 2, "margin+support+similarity": 3}
 
 
-def candidate_rows(pipeline, reader: SpanReader, items: list[GoldItem], k: int) -> tuple[list[list[float]], list[int], list[int]]:
-    """Per candidate answer: [margin, log(articles agreeing), similarity], whether it is right, its question's number."""
+def candidate_rows(pipeline, reader: SpanReader, items: list[GoldItem], k: int) -> tuple[list[tuple[float, int, float]], list[int], list[int]]:
+    """Per candidate answer: what its confidence is computed from, whether it is right, its question's number."""
     features, labels, question_of = [], [], []
     for number, item in enumerate(items):
         passages = pipeline.retrieve(item.question, k=k)
         for group in agreeing(reader.candidates(item.question, passages)).values():
-            margin, support, similarity = reader.evidence_features(item.question, passages, group)
+            evidence = reader.evidence_features(item.question, passages, group)
             passage = passages[group[0].passage]
             start, end = quoted_sentence(passage, group[0].span_start, group[0].span_end)
             sentence = passage.chunk.text[start - passage.chunk.start : end - passage.chunk.start]
-            features.append([margin, math.log(support), similarity])
+            features.append(evidence)
             labels.append(int(bool(item.answers) and contains_answer(sentence, item.answers) > 0))
             question_of.append(number)
     return features, labels, question_of
@@ -111,7 +111,9 @@ def main(argv: list[str] | None = None) -> None:
     similarity = SentenceSimilarity(pipeline.loaded().data, pipeline.encoder)
     reader = SpanReader(args.model, packaged_model_path(), threshold=0.0, similarity=similarity)
     features, labels, question_of = candidate_rows(pipeline, reader, items, settings.k)
-    all_x, y, groups = np.array(features), np.array(labels), np.array(question_of)
+    # The columns Calibration weighs: margin, log(articles agreeing), similarity.
+    all_x = np.array([[margin, math.log(support), similarity] for margin, support, similarity in features])
+    y, groups = np.array(labels), np.array(question_of)
     compared = {name: round(cv_log_loss(all_x[:, :width], y, groups), 4) for name, width in FEATURE_SETS.items()}
     chosen_set = min(compared, key=compared.get)
     width = FEATURE_SETS[chosen_set]
@@ -122,8 +124,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     # Each question's answer is its most confident candidate; the sweep chooses the threshold.
     best: dict[int, tuple[float, int]] = {}
-    for (margin, log_support, sim), label, number in zip(features, labels, question_of):
-        confidence = calibration.confidence(margin, round(math.exp(log_support)), sim)
+    for evidence, label, number in zip(features, labels, question_of):
+        confidence = calibration.confidence(*evidence)
         if confidence > best.get(number, (-1.0, 0))[0]:
             best[number] = (confidence, label)
     scores = [best.get(n, (0.0, 0))[0] for n in range(len(items))]

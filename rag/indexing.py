@@ -197,14 +197,17 @@ class IndexBuilder:
             else:
                 chunks = self.chunker.split(article)
                 source = saved.get(hashes[article.id])
-                if source is not None and (len(source.chunk_vectors), len(source.sentence_vectors)) != (len(chunks), sum(len(c.sentences) for c in chunks)):
+            sentence_count = sum(len(c.sentences) for c in chunks)
+            if isinstance(source, SavedVectors):
+                if (len(source.chunk_vectors), len(source.sentence_vectors)) == (len(chunks), sentence_count):
+                    resumed += len(chunks)
+                else:
                     source = None
-                resumed += len(chunks) if source is not None else 0
             chunk_row.append(len(all_chunks))
             sentence_row.append(sentences)
             sources.append(source)
             all_chunks.extend(chunks)
-            sentences += sum(len(c.sentences) for c in chunks)
+            sentences += sentence_count
         chunk_row.append(len(all_chunks))
         sentence_row.append(sentences)
 

@@ -19,6 +19,7 @@ import os
 import shutil
 import uuid
 import zipfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,22 +48,13 @@ class EmbeddingJournal:
     def saved(self) -> dict[str, SavedVectors]:
         """Vectors of every article a previous unfinished run embedded with the same settings."""
         found: dict[str, SavedVectors] = {}
-        if not self.folder.is_dir():
-            return found
-        for path in sorted(self.folder.glob("batch-*.npz")):
-            try:
-                with np.load(path, allow_pickle=False) as batch:
-                    hashes, chunks, sentences = batch["hashes"], batch["chunk_counts"], batch["sentence_counts"]
-                    chunk_vectors, sentence_vectors = batch["chunk_vectors"], batch["sentence_vectors"]
-            except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
-                continue  # damaged: its articles are embedded again
+        for batch in _readable_batches(self.folder.glob("batch-*.npz")):
+            chunks, sentences = batch["chunk_counts"], batch["sentence_counts"]
             chunk_ends, sentence_ends = np.cumsum(chunks), np.cumsum(sentences)
-            if len(chunk_vectors) != (chunk_ends[-1] if len(chunks) else 0) or len(sentence_vectors) != (sentence_ends[-1] if len(sentences) else 0):
-                continue
-            for n, text_hash in enumerate(hashes.tolist()):
+            for n, text_hash in enumerate(batch["hashes"].tolist()):
                 found[text_hash] = SavedVectors(
-                    chunk_vectors[chunk_ends[n] - chunks[n] : chunk_ends[n]],
-                    sentence_vectors[sentence_ends[n] - sentences[n] : sentence_ends[n]],
+                    batch["chunk_vectors"][chunk_ends[n] - chunks[n] : chunk_ends[n]],
+                    batch["sentence_vectors"][sentence_ends[n] - sentences[n] : sentence_ends[n]],
                 )
         return found
 
@@ -95,3 +87,21 @@ class EmbeddingJournal:
         """Remove this journal and those of other settings (their vectors can never be reused)."""
         for entry in self.index_folder.glob(f"{PREFIX}*"):
             shutil.rmtree(entry, ignore_errors=True)
+
+
+def saved_chunks(index_folder: Path) -> int:
+    """Chunks that unfinished runs have saved in an index folder so far, whatever their settings."""
+    return sum(int(batch["chunk_counts"].sum()) for batch in _readable_batches(Path(index_folder).glob(f"{PREFIX}*/batch-*.npz")))
+
+
+def _readable_batches(paths: Iterable[Path]) -> Iterator[dict[str, np.ndarray]]:
+    """The arrays of each batch file that reads back whole and consistent; a damaged one is passed over
+    (its articles are embedded again)."""
+    for path in sorted(paths):
+        try:
+            with np.load(path, allow_pickle=False) as stored:
+                batch = {name: stored[name] for name in ("hashes", "chunk_counts", "sentence_counts", "chunk_vectors", "sentence_vectors")}
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+            continue
+        if (len(batch["chunk_vectors"]), len(batch["sentence_vectors"])) == (batch["chunk_counts"].sum(), batch["sentence_counts"].sum()):
+            yield batch

@@ -20,6 +20,7 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cached_property
 from pathlib import Path
 from typing import TypeVar
 
@@ -122,9 +123,9 @@ class IndexData(BaseModel):
     dense: object  # faiss.Index
     bm25: object  # bm25s.BM25
 
-    @property
+    @cached_property
     def sentence_offsets(self) -> np.ndarray:
-        """Row in sentence_vectors where each chunk's sentences begin."""
+        """Row in sentence_vectors where each chunk's sentences begin (computed once: the chunks never change)."""
         counts = np.fromiter((len(c.sentences) for c in self.chunks), dtype=np.int64, count=len(self.chunks))
         return np.concatenate([[0], np.cumsum(counts)])
 

@@ -4,8 +4,9 @@ import os
 import signal
 import subprocess
 
-from eval.bench_big_jsonl import journal_chunks, write_jsonl
+from eval.bench_big_jsonl import write_jsonl
 from eval.crash_test import RAG, run_crash_test, wait_until, write_corpus
+from rag.journal import saved_chunks
 from rag.store import LOCK
 
 
@@ -62,11 +63,11 @@ def test_a_long_jsonl_run_killed_part_way_resumes_where_it_stopped(tmp_path):
     write_jsonl(corpus / "wire.jsonl", lines=240)
     env = {**os.environ, "RAG_INDEX_PROGRESS_CHUNKS": "16"}
     first = subprocess.Popen([RAG, "index", str(corpus)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    wait_until(first, lambda: journal_chunks(corpus / ".rag-index") >= 48)
+    wait_until(first, lambda: saved_chunks(corpus / ".rag-index") >= 48)
     assert first.poll() is None, first.communicate()
     first.kill()
     first.wait()
-    saved = journal_chunks(corpus / ".rag-index")
+    saved = saved_chunks(corpus / ".rag-index")
 
     second = subprocess.run([RAG, "index", str(corpus)], capture_output=True, text=True, timeout=600, env=env)
     assert second.returncode == 0, second.stderr
