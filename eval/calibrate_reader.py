@@ -2,57 +2,163 @@
 
     python -m eval.calibrate_reader [--model rag/models/reader] [--questions 2500] [--absent 800]
 
-The questions are those a user puts to the product, retrieved as the product retrieves:
-- a fixed sample of the 19 SQuAD 2.0 dev articles outside the reported half, answerable and
+The questions are those a user puts to the product, retrieved as the product retrieves, in two
+tuning sets that share no article with anything we report on:
+- SQuAD: a fixed sample of the 19 SQuAD 2.0 dev articles outside the reported half, answerable and
   unanswerable (SQuAD 2.0's unanswerable questions are written against the very paragraph, to be
-  near misses), asked over an index of those articles;
-- `--absent` questions about articles that are not in that index at all, the commoner case of
-  "the articles don't say": SQuAD v1.1 train questions the model was never trained on.
+  near misses), asked over an index of those articles; plus `--absent` questions about articles
+  that are not in that index at all, the commoner case of "the articles don't say": SQuAD v1.1
+  train questions the model was never trained on.
+- news: eval/gold/news-tuning.jsonl over eval/gold/news-tuning/, news stories written for tuning
+  only (wire copy, a hard-wrapped one, a briefing with pull quotes), with questions phrased as a
+  reader would, unanswerable ones about the same stories among them. A model trained on
+  Wikipedia reads news with smaller margins; without this set the threshold fitted on SQuAD
+  refuses a third of answerable news questions.
 
-A logistic regression maps each candidate answer's features to whether it is right (its quoted
-sentence holds a gold answer: the eval report's "right"). Two feature sets are compared by 5-fold
-cross-validated log loss on the tuning questions, and the better one is kept:
-- the span's margin over "no answer" and log(articles agreeing on it);
-- those, plus the question's cosine with the quoted sentence (the index's pooled sentence vectors).
-The threshold is the one that handles the most questions right while refusing at most
---max-false-abstain of the answerable ones. Writes calibration.json into the model folder.
+A logistic regression maps the features of each question's shown answer (its best-margin candidate:
+the confidence is the probability that what the user sees is right) to whether it is right (its
+quoted sentence holds a gold answer: the eval report's "right"). Each set's questions carry
+`--news-weight` and 1 - that of the total weight: the two differ in how often the shown answer is
+right at the same margin, and a product that reads news should be calibrated on news at least as
+much as on Wikipedia. Candidate feature sets (the span's margin over "no answer"; log of the
+articles agreeing on it; the question's cosine with the quoted sentence, from the index's pooled
+sentence vectors) are compared by 5-fold cross-validated log loss and the best kept; a fit that
+would let agreement lower the confidence is refused.
+The threshold handles the most questions right (the sets' weighted mean) while refusing at most
+--max-false-abstain of each set's answerable questions. Writes calibration.json into the model folder.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import random
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from eval.datasets import load_squad, sample
 from eval.metrics import abstain_sweep, contains_answer
-from eval.runner import GoldItem
-from eval.train_reader import DATA, REPORT_HALF_FILE, TRAIN_FILE, TUNE_FILE, Recipe, question_sample, read_squad, tuning_articles
+from eval.runner import GoldItem, read_gold
+from eval.train_reader import CACHE, DATA, REPORT_HALF_FILE, TRAIN_FILE, TUNE_FILE, Recipe, question_sample, read_squad, tuning_articles
+import rag.chunking
+import rag.spans
+import rag.span_reader
 from rag.config import Settings, packaged_model_path
+from rag.pipeline import Pipeline
 from rag.reader_model import SHIPPED_READER
 from rag.span_reader import CALIBRATION_FILE, Calibration, SentenceSimilarity, SpanReader, agreeing, quoted_sentence
 
-FEATURE_SETS = {"margin+support": 2, "margin+support+similarity": 3}
+# Columns of TuningSet.matrix() each candidate calibration weighs.
+FEATURE_SETS = {"margin": [0], "margin+support": [0, 1], "margin+similarity": [0, 2], "margin+support+similarity": [0, 1, 2]}
+NEWS_TUNING_GOLD = Path(__file__).resolve().parent / "gold" / "news-tuning.jsonl"
+THRESHOLDS = [t / 200 for t in range(0, 200)]
 
 
-def candidate_rows(pipeline, reader: SpanReader, items: list[GoldItem], k: int) -> tuple[list[tuple[float, int, float]], list[int], list[int]]:
+@dataclass
+class TuningSet:
+    """One set's candidate answers: features, whether each is right, its question; and the questions."""
+
+    name: str
+    items: list[GoldItem]
+    features: list[tuple[float, int, float]]
+    labels: list[int]
+    question_of: list[int]
+
+    def shown(self) -> list[int]:
+        """Each question's first candidate: its best-margin answer, the one the product shows (read_candidates
+        lists a question's answers best margin first)."""
+        first: dict[int, int] = {}
+        for row, number in enumerate(self.question_of):
+            first.setdefault(number, row)
+        return sorted(first.values())
+
+    def matrix(self) -> np.ndarray:
+        """Per shown answer, the columns Calibration weighs: margin, log(articles agreeing), similarity."""
+        return np.array([[margin, math.log(support), similarity] for margin, support, similarity in (self.features[r] for r in self.shown())])
+
+    def sweep(self, calibration: Calibration) -> list[dict[str, float]]:
+        """Each question's answer is its most confident candidate; what every threshold would give."""
+        best: dict[int, tuple[float, int]] = {}
+        for evidence, label, number in zip(self.features, self.labels, self.question_of):
+            confidence = calibration.confidence(*evidence)
+            if confidence > best.get(number, (-1.0, 0))[0]:
+                best[number] = (confidence, label)
+        scores = [best.get(n, (0.0, 0))[0] for n in range(len(self.items))]
+        correct = [best.get(n, (0.0, 0))[1] for n in range(len(self.items))]
+        return abstain_sweep(scores, [bool(item.answers) for item in self.items], correct, THRESHOLDS)
+
+
+def tuning_set(name: str, pipeline: Pipeline, model: Path, items: list[GoldItem], k: int) -> TuningSet:
+    """Every candidate answer the reader gives the items' questions over the pipeline's index.
+
+    Reading thousands of questions takes a quarter of an hour on two cores, so the candidates are kept
+    in eval/.cache under a key of the model's weights, the reading code, the questions and k: a refit
+    reuses them."""
+    key = hashlib.sha256((model / "model.safetensors").read_bytes())
+    for module in (rag.span_reader, rag.spans, rag.chunking):
+        key.update(Path(module.__file__).read_bytes())
+    key.update(json.dumps([k, name, [(i.id, i.question, i.answers) for i in items]]).encode())
+    cached = CACHE / f"calibration-candidates-{key.hexdigest()[:16]}.json"
+    if cached.is_file():
+        saved = json.loads(cached.read_text(encoding="utf-8"))
+        return TuningSet(name, items, [tuple(f) for f in saved["features"]], saved["labels"], saved["question_of"])
+    found = read_candidates(pipeline, model, items, k)
+    cached.write_text(json.dumps({"features": found[0], "labels": found[1], "question_of": found[2]}), encoding="utf-8")
+    return TuningSet(name, items, *found)
+
+
+def read_candidates(pipeline: Pipeline, model: Path, items: list[GoldItem], k: int) -> tuple[list[tuple[float, int, float]], list[int], list[int]]:
     """Per candidate answer: what its confidence is computed from, whether it is right, its question's number."""
+    similarity = SentenceSimilarity(pipeline.loaded().data, pipeline.encoder)
+    reader = SpanReader(model, packaged_model_path(), threshold=0.0, similarity=similarity)
     features, labels, question_of = [], [], []
     for number, item in enumerate(items):
         passages = pipeline.retrieve(item.question, k=k)
         for group in agreeing(reader.candidates(item.question, passages)).values():
-            evidence = reader.evidence_features(item.question, passages, group)
             passage = passages[group[0].passage]
             start, end = quoted_sentence(passage, group[0].span_start, group[0].span_end)
             sentence = passage.chunk.text[start - passage.chunk.start : end - passage.chunk.start]
-            features.append(evidence)
+            features.append(reader.evidence_features(item.question, passages, group))
             labels.append(int(bool(item.answers) and contains_answer(sentence, item.answers) > 0))
             question_of.append(number)
     return features, labels, question_of
+
+
+def squad_set(args: argparse.Namespace, settings: Settings) -> TuningSet:
+    """SQuAD 2.0 tuning-article questions over their index, plus questions about absent articles."""
+    tune = read_squad(args.data / TUNE_FILE)
+    titles = {a["title"] for a in tuning_articles(tune, read_squad(args.data / REPORT_HALF_FILE))}
+    full = load_squad(args.data / TUNE_FILE)
+    kept_groups = {group for group, article in enumerate(tune) if article["title"] in titles}
+    bench = full.model_copy(
+        update={
+            "name": "squad-v2.0-tuning",
+            "articles": [a for a in full.articles if a.path.rsplit("/", 1)[0] in titles],
+            "items": [i for i, g in zip(full.items, full.groups) if g in kept_groups],
+            "groups": [g for g in full.groups if g in kept_groups],
+        }
+    )
+    items = sample(bench.items, args.questions, args.seed) + absent_questions(args.data, Path(args.model), args.absent, args.seed)
+    absent = sum(item.id.startswith("absent-") for item in items)
+    name = (
+        f"squad: {len(items) - absent} questions of the {len(titles)} SQuAD 2.0 dev tuning articles "
+        f"({sum(bool(i.answers) for i in items)} answerable) and {absent} about articles not in the index, seed {args.seed}"
+    )
+    return tuning_set(name, bench.pipeline(settings, progress=True), Path(args.model), items, settings.k)
+
+
+def news_set(gold: Path, model: Path, settings: Settings) -> TuningSet:
+    """The news tuning questions over their own folder of stories (gold file name without .jsonl)."""
+    corpus = gold.with_suffix("")
+    pipeline = Pipeline(settings, corpus=corpus, index_path=CACHE / f"{corpus.name}-index")
+    pipeline.ensure_index()
+    items = read_gold(gold)
+    name = f"news: {len(items)} questions ({sum(bool(i.answers) for i in items)} answerable) over the {corpus.name} stories"
+    return tuning_set(name, pipeline, model, items, settings.k)
 
 
 def absent_questions(data: Path, model: Path, count: int, seed: int) -> list[GoldItem]:
@@ -68,17 +174,38 @@ def absent_questions(data: Path, model: Path, count: int, seed: int) -> list[Gol
     return [GoldItem(id=f"absent-{qa['id']}", question=qa["question"], answers=[], doc=None) for qa in chosen]
 
 
-def cv_log_loss(x: np.ndarray, y: np.ndarray, groups: np.ndarray, folds: int = 5) -> float:
-    """Mean held-out log loss, split by question so a question's candidates are never on both sides."""
+def question_weights(sets: list[TuningSet], shares: list[float]) -> np.ndarray:
+    """Per shown answer (one a question): its set's share of the total weight, split evenly over the set."""
+    return np.concatenate([np.full(len(s.shown()), share / len(s.shown())) for s, share in zip(sets, shares)])
+
+
+def fit(x: np.ndarray, y: np.ndarray, weights: np.ndarray, columns: list[int]) -> Calibration | None:
+    """A logistic calibration on these columns; None when it would let agreement lower the confidence
+    (the product's rule: an answer that several articles give is no less likely right)."""
     from sklearn.linear_model import LogisticRegression
+
+    fitted = LogisticRegression(C=1.0).fit(x[:, columns], y, sample_weight=weights)
+    coefficients = [0.0, 0.0, 0.0]
+    for column, weight in zip(columns, fitted.coef_[0]):
+        coefficients[column] = float(weight)
+    if coefficients[1] < 0:
+        return None
+    return Calibration(margin_weight=coefficients[0], support_weight=coefficients[1], similarity_weight=coefficients[2], bias=float(fitted.intercept_[0]))
+
+
+def cv_log_loss(x: np.ndarray, y: np.ndarray, weights: np.ndarray, columns: list[int], folds: int = 5) -> float | None:
+    """Mean held-out weighted log loss of a fit on these columns (one row a question); None if a fold's fit is refused."""
     from sklearn.metrics import log_loss
 
-    fold_of = groups % folds
+    fold_of = np.arange(len(y)) % folds
     losses = []
     for fold in range(folds):
         test = fold_of == fold
-        fitted = LogisticRegression(C=1.0).fit(x[~test], y[~test])
-        losses.append(log_loss(y[test], fitted.predict_proba(x[test])[:, 1], labels=[0, 1]))
+        calibration = fit(x[~test], y[~test], weights[~test], columns)
+        if calibration is None:
+            return None
+        predicted = [calibration.confidence(margin, round(math.exp(support)), similarity) for margin, support, similarity in x[test]]
+        losses.append(log_loss(y[test], predicted, sample_weight=weights[test], labels=[0, 1]))
     return float(np.mean(losses))
 
 
@@ -88,63 +215,34 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--questions", type=int, default=2500)
     parser.add_argument("--absent", type=int, default=800, help="questions about articles not in the index")
-    parser.add_argument("--max-false-abstain", type=float, default=0.05, help="the trade-off: refuse at most this share of answerable questions")
+    parser.add_argument("--news", type=Path, default=NEWS_TUNING_GOLD, help="news tuning gold file; its stories are the folder of the same name")
+    parser.add_argument("--news-weight", type=float, default=0.5, help="the news questions' share of the fit and of the threshold's score")
+    parser.add_argument("--max-false-abstain", type=float, default=0.05, help="the trade-off: refuse at most this share of each set's answerable questions")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    from sklearn.linear_model import LogisticRegression
 
-    tune = read_squad(args.data / TUNE_FILE)
-    titles = {a["title"] for a in tuning_articles(tune, read_squad(args.data / REPORT_HALF_FILE))}
-    full = load_squad(args.data / TUNE_FILE)
-    kept_groups = {group for group, article in enumerate(tune) if article["title"] in titles}
-    bench = full.model_copy(
-        update={
-            "name": "squad-v2.0-tuning",
-            "articles": [a for a in full.articles if a.path.rsplit("/", 1)[0] in titles],
-            "items": [i for i, g in zip(full.items, full.groups) if g in kept_groups],
-            "groups": [g for g in full.groups if g in kept_groups],
-        }
-    )
-    items = sample(bench.items, args.questions, args.seed) + absent_questions(args.data, Path(args.model), args.absent, args.seed)
     settings = Settings()
-    pipeline = bench.pipeline(settings, progress=True)
-    similarity = SentenceSimilarity(pipeline.loaded().data, pipeline.encoder)
-    reader = SpanReader(args.model, packaged_model_path(), threshold=0.0, similarity=similarity)
-    features, labels, question_of = candidate_rows(pipeline, reader, items, settings.k)
-    # The columns Calibration weighs: margin, log(articles agreeing), similarity.
-    all_x = np.array([[margin, math.log(support), similarity] for margin, support, similarity in features])
-    y, groups = np.array(labels), np.array(question_of)
-    compared = {name: round(cv_log_loss(all_x[:, :width], y, groups), 4) for name, width in FEATURE_SETS.items()}
+    sets = [squad_set(args, settings), news_set(args.news, Path(args.model), settings)]
+    shares = [1.0 - args.news_weight, args.news_weight]
+    x = np.concatenate([s.matrix() for s in sets])
+    y = np.concatenate([[s.labels[r] for r in s.shown()] for s in sets])
+    weights = question_weights(sets, shares) * len(y)  # mean 1, so C keeps its usual strength
+    compared = {name: cv_log_loss(x, y, weights, columns) for name, columns in FEATURE_SETS.items()}
+    compared = {name: round(loss, 4) for name, loss in compared.items() if loss is not None}
     chosen_set = min(compared, key=compared.get)
-    width = FEATURE_SETS[chosen_set]
-    fitted = LogisticRegression(C=1.0).fit(all_x[:, :width], y)
-    weights = list(fitted.coef_[0]) + [0.0] * (3 - width)
-    calibration = Calibration(
-        margin_weight=float(weights[0]), support_weight=float(weights[1]), similarity_weight=float(weights[2]), bias=float(fitted.intercept_[0])
-    )
-    # Each question's answer is its most confident candidate; the sweep chooses the threshold.
-    best: dict[int, tuple[float, int]] = {}
-    for evidence, label, number in zip(features, labels, question_of):
-        confidence = calibration.confidence(*evidence)
-        if confidence > best.get(number, (-1.0, 0))[0]:
-            best[number] = (confidence, label)
-    scores = [best.get(n, (0.0, 0))[0] for n in range(len(items))]
-    correct = [best.get(n, (0.0, 0))[1] for n in range(len(items))]
-    answerable = [bool(item.answers) for item in items]
-    sweep = abstain_sweep(scores, answerable, correct, [t / 100 for t in range(0, 100)])
-    allowed = [s for s in sweep if s["false_abstain_rate"] <= args.max_false_abstain] or sweep[:1]
-    chosen = max(allowed, key=lambda s: (s["handled_right"], -s["threshold"]))
-    calibration.threshold = chosen["threshold"]
-    absent = sum(item.id.startswith("absent-") for item in items)
+    calibration = fit(x, y, weights, FEATURE_SETS[chosen_set])
+    sweeps = [s.sweep(calibration) for s in sets]
+    allowed = [n for n in range(len(THRESHOLDS)) if all(sweep[n]["false_abstain_rate"] <= args.max_false_abstain for sweep in sweeps)] or [0]
+    chosen = max(allowed, key=lambda n: (sum(share * sweep[n]["handled_right"] for share, sweep in zip(shares, sweeps)), -n))
+    calibration.threshold = THRESHOLDS[chosen]
     record = {
         **calibration.model_dump(),
         "features": chosen_set,
         "cv_log_loss": compared,
-        "fitted_on": f"{len(items)} questions: {len(items) - absent} of the {len(titles)} SQuAD 2.0 dev tuning articles "
-        f"({sum(answerable)} answerable) and {absent} about articles not in the index; {len(labels)} candidate answers, seed {args.seed}",
-        "chosen": chosen,
-        "never_abstaining": sweep[0],
-        "rule": f"most handled right with false_abstain_rate <= {args.max_false_abstain}",
+        "fitted_on": [f"{s.name} (weight {share}); fitted on each question's shown answer, swept over its {len(s.labels)} candidates" for s, share in zip(sets, shares)],
+        "chosen": {s.name.split(":")[0]: sweep[chosen] for s, sweep in zip(sets, sweeps)},
+        "never_abstaining": {s.name.split(":")[0]: sweep[0] for s, sweep in zip(sets, sweeps)},
+        "rule": f"most handled right (the sets' weighted mean) with each set's false_abstain_rate <= {args.max_false_abstain}",
     }
     (Path(args.model) / CALIBRATION_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(record, indent=2))

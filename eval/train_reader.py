@@ -454,6 +454,11 @@ def export(args) -> None:
 def closed(args) -> None:
     """The reader alone on each question's gold paragraph (SQuAD v1.1 dev, a fixed sample): EM and F1."""
     tokenizer, model = load_reader_model(args.model, Path(args.base) if args.base else _packaged_base())
+    if args.int8:  # measured, not adopted: eval/RESULTS.md, "Span reader"
+        import torch
+
+        # one scale per output channel: per tensor lost 5.5 F1, per channel 2.6
+        model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear: torch.ao.quantization.per_channel_dynamic_qconfig}, dtype=torch.qint8)
     examples = [
         Example(qa["question"], paragraph["context"], None, answers=[a["text"] for a in qa["answers"]])
         for article in read_squad(args.data / V11_DEV_FILE)
@@ -462,7 +467,7 @@ def closed(args) -> None:
     ]
     examples = random.Random(args.seed).sample(examples, min(args.questions, len(examples)))
     scores = evaluate(model, tokenizer, examples, Recipe(), "cpu")
-    print(json.dumps({"closed_squad_v1.1_dev": scores, "model": str(args.model), "seed": args.seed}))
+    print(json.dumps({"closed_squad_v1.1_dev": scores, "model": str(args.model), "int8": args.int8, "seed": args.seed}))
 
 
 def _packaged_base() -> Path:
@@ -501,6 +506,7 @@ def main(argv: list[str] | None = None) -> None:
     closed_parser.add_argument("--data", type=Path, default=DATA, help="the shared data folder (SQuAD files)")
     closed_parser.add_argument("--questions", type=int, default=2000)
     closed_parser.add_argument("--seed", type=int, default=0)
+    closed_parser.add_argument("--int8", action="store_true", help="the model's linear layers quantised to int8 (dynamic, per output channel)")
     args = parser.parse_args(argv)
     CACHE.mkdir(parents=True, exist_ok=True)
     {"mine": mine, "train": train, "export": export, "closed": closed}[args.step](args)

@@ -43,11 +43,19 @@ _DATELINE = re.compile(
     """,
     re.VERBOSE,
 )
+# A link to another story set into the text ("ALSO READ: Nation sets rapid pace with 5G development"):
+# a sentence of its own (a line that stands alone), but not something the article says.
+_TEASER = re.compile(r"\s*(?:also read|read more|read also|see also|related|more on this)\s*:", re.IGNORECASE)
 _DATELINE_MAX_CHARS = 80  # the dateline pattern only looks this far into a block
 _SENTENCE_ENDS = (".", "!", "?", "…")
 _CLOSING = "\"'”’)]»"
 _WORD = re.compile(r"\S+")
 _SPACES = re.compile(r"\s*")
+
+
+def is_teaser(sentence: str) -> bool:
+    """Whether a sentence is a link to another story ("ALSO READ: …", "READ MORE: …"), not the article's own text."""
+    return _TEASER.match(sentence) is not None
 
 
 class _Line(NamedTuple):

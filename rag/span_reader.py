@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel
 
+from rag.chunking import is_teaser
 from rag.embedding import Encoder
 from rag.reader import Evidence, Reading, ranked_reading
 from rag.reader_model import ReaderModelError, load_reader_model, repair_hint
@@ -106,6 +107,12 @@ def quoted_sentence(passage: Passage, span_start: int, span_end: int) -> tuple[i
     return min(first, span_start), max(last, span_end)
 
 
+def teaser_ranges(passage: Passage) -> list[tuple[int, int]]:
+    """Offsets into the passage's text of its links to other stories: no answer is quoted from them."""
+    chunk = passage.chunk
+    return [(s - chunk.start, e - chunk.start) for s, e in chunk.sentences if is_teaser(chunk.text[s - chunk.start : e - chunk.start])]
+
+
 class SpanReader:
     """Reads passages with a SQuAD-style span model; the model loads on the first question, once."""
 
@@ -158,8 +165,9 @@ class SpanReader:
         with torch.inference_mode():
             output = model(**{k: encoded[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in encoded})
         start_logits, end_logits = output.start_logits.float().numpy(), output.end_logits.float().numpy()
+        teasers = {rank: teaser_ranges(passage) for rank, passage in enumerate(passages)}
         found = []
-        for rank, span in best_spans(encoded, start_logits, end_logits, self.max_answer_tokens).items():
+        for rank, span in best_spans(encoded, start_logits, end_logits, self.max_answer_tokens, teasers).items():
             chunk = passages[rank].chunk
             start, end = whole_words(chunk.text, span.start, span.end)
             found.append(

@@ -6,12 +6,15 @@ questions with exactly the decoding the product uses.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
 
 # Characters trimmed off the ends of a span once it is widened to whole words.
 _EDGE_PUNCTUATION = ".,;:!?\"'“”‘’()[]{}«»"
+# A count that leads a hyphenated word ("12-turbine", "40-year-old"): the number alone answers "how many".
+_LEADING_COUNT = re.compile(r"\d[\d.,]*(?=-[^\W\d_])")
 
 
 @dataclass(frozen=True)
@@ -51,14 +54,24 @@ def best_span(
     )
 
 
-def best_spans(encoded, start_logits: np.ndarray, end_logits: np.ndarray, max_answer_tokens: int = 30) -> dict[int, WindowSpan]:
+def best_spans(
+    encoded,
+    start_logits: np.ndarray,
+    end_logits: np.ndarray,
+    max_answer_tokens: int = 30,
+    blocked: dict[int, list[tuple[int, int]]] | None = None,
+) -> dict[int, WindowSpan]:
     """Per (question, context) pair of a tokenised batch with overflowing windows: its best span over all
-    its windows, offsets into its context. The null score is its weakest window's: "no answer" holds
-    for a context only as strongly as its weakest window says so."""
+    its windows, offsets into its context, touching none of the pair's `blocked` character ranges. The
+    null score is its weakest window's: "no answer" holds for a context only as strongly as its
+    weakest window says so."""
     best: dict[int, WindowSpan] = {}
     for window, pair in enumerate(encoded["overflow_to_sample_mapping"].tolist()):
+        offsets = encoded["offset_mapping"][window].tolist()
         in_context = np.array([s == 1 for s in encoded.sequence_ids(window)])
-        span = best_span(start_logits[window], end_logits[window], encoded["offset_mapping"][window].tolist(), in_context, max_answer_tokens)
+        for first, last in (blocked or {}).get(pair, []):
+            in_context &= np.array([not (start < last and end > first) for start, end in offsets])
+        span = best_span(start_logits[window], end_logits[window], offsets, in_context, max_answer_tokens)
         if span is None:
             continue
         previous = best.get(pair)
@@ -74,14 +87,19 @@ def whole_words(text: str, start: int, end: int) -> tuple[int, int]:
 
     A model reads word pieces and may stop inside a word ("-2020" out of "IMT-2020"); the answer
     shown must not. Trimming stops at the original span, so what the model chose is never lost.
+    One cut is kept: a count that leads a hyphenated word ("12" of "12-turbine").
     """
     start = max(0, min(start, len(text)))
     end = max(start, min(end, len(text)))
-    while start > 0 and not text[start - 1].isspace():
-        start -= 1
+    word_start = start
+    while word_start > 0 and not text[word_start - 1].isspace():
+        word_start -= 1
+    count = _LEADING_COUNT.match(text, start)
+    if start == word_start and count is not None and count.end() == end:
+        return start, end
     while end < len(text) and not text[end].isspace():
         end += 1
-    return _inner(text, start, end)
+    return _inner(text, word_start, end)
 
 
 def _inner(text: str, start: int, end: int) -> tuple[int, int]:

@@ -89,7 +89,7 @@ def test_article_markup_is_shown_as_text_never_run(fresh_pipeline):
     (pipeline.corpus / "harbour.md").write_text(EVIL, encoding="utf-8")
     pipeline.index()
     answer = pipeline.ask("How much will the harbour upgrade cost?")
-    assert answer.found and answer.span == "40 million"
+    assert answer.found and answer.span.startswith("40 million")
     message, panel = render.answer_message(answer), render.sources_panel(answer)
     assert "&lt;script&gt;window.pwned = 1&lt;/script&gt;" in message
     assert "&lt;script&gt;alert(&#x27;title&#x27;)&lt;/script&gt; Harbour &lt;b&gt;upgrade&lt;/b&gt;" in panel

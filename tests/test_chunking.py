@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rag import chunking
-from rag.chunking import Chunker, split_sentences
+from rag.chunking import Chunker, is_teaser, split_sentences
 from rag.schema import Article
 from tests.conftest import SEED_FILE, SEEDS
 
@@ -103,6 +103,23 @@ def test_a_short_line_standing_alone_is_a_sentence_of_its_own():
         "Related coverage",
         *WIRE_SENTENCES[4:],
     ]
+
+
+@pytest.mark.parametrize(
+    "sentence, teaser",
+    [
+        ("ALSO READ: Markets rally as oil falls", True),
+        ("READ MORE: 5G will create 'internet of everything'", True),
+        ("Also read: the council's reply", True),
+        ("See also: earlier coverage", True),
+        ("Related: Port strike enters second week", True),
+        ("Related coverage", False),  # a heading, not a link label
+        ("Readers said they would read more of it: all of them.", False),
+        ("The minister said: read the report first.", False),
+    ],
+)
+def test_a_link_to_another_story_is_told_apart_from_the_articles_own_sentences(sentence, teaser):
+    assert is_teaser(sentence) is teaser
 
 
 def test_a_blank_line_is_a_boundary_and_a_single_line_break_before_lowercase_is_not():

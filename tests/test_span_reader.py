@@ -102,6 +102,16 @@ def test_the_shipped_model_is_small_and_loads_offline(monkeypatch):
     assert (best.start, best.end) == (12, 63)
 
 
+def test_no_answer_is_quoted_from_a_link_to_another_story():
+    text = "ALSO READ: Nation sets rapid pace with 5G development\n\nSpokesperson Hua Chunying told an online press briefing on Wednesday."
+    chunk = Chunk(id="c", article_id="a", text=text, start=0, end=len(text), sentences=[(0, 52), (54, len(text))])
+    teased = Passage(row=0, chunk=chunk, article=Article(id="a", title="t", path="a.txt", text=text), score=1.0)
+    reader = SpanReader(SHIPPED_READER, packaged_model_path(), threshold=0.0, similarity=no_similarity)
+    for question in ("What pace did the nation set?", "How fast is 5G developing?", "How did Hua brief reporters?"):
+        for evidence in reader.read(question, [teased]).evidence:
+            assert evidence.span_start >= 54
+
+
 @pytest.mark.parametrize(
     "question, span",
     [

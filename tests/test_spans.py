@@ -39,6 +39,9 @@ def test_best_span_without_context_is_none():
         ("the (WHO) said", 5, 8, "WHO"),
         ("rose 5.5 percent", 5, 6, "5.5"),
         ('"a quote," he said', 1, 2, "a"),
+        ("a 12-turbine wind farm", 2, 4, "12"),
+        ("a 12-turbine wind farm", 2, 6, "12-turbine"),
+        ("the score was 3-1 at home", 14, 15, "3-1"),
     ],
 )
 def test_whole_words_never_cut_a_word(text, start, end, expected):
@@ -80,3 +83,11 @@ def test_best_spans_keep_each_pairs_best_window_and_its_weakest_no_answer():
     assert (spans[0].start, spans[0].end, spans[0].score) == (4, 8, 6.0)  # the second window's span
     assert spans[0].null_score == 1.0  # the lower of the two windows' [CLS] scores (4.0, 1.0)
     assert spans[1].null_score == 18.0 and spans[1].score == 2.0
+
+
+def test_best_spans_never_touch_a_blocked_range():
+    start = np.array([[0.0, 9.0, 1.0], [0.0, 9.0, 1.0], [0.0, 9.0, 1.0]])
+    end = np.array([[0.0, 9.0, 1.0], [0.0, 9.0, 1.0], [0.0, 9.0, 1.0]])
+    spans = best_spans(_Windows(), start, end, blocked={0: [(0, 3)]})
+    assert (spans[0].start, spans[0].end) == (4, 8)  # the best pair (0, 3) is blocked in pair 0 ...
+    assert (spans[1].start, spans[1].end) == (0, 3)  # ... and only there
