@@ -137,6 +137,26 @@ def _blocks(text: str) -> Iterator[tuple[int, int]]:
         yield first.start, last.start + last.width
 
 
+class Dateline(NamedTuple):
+    """Where an article's dateline is: the whole of it ("CLEVELAND, Feb 26 -") and its place ("CLEVELAND")."""
+
+    start: int
+    end: int
+    place_end: int
+
+
+_PLACE_END = re.compile(r",|[ ]\(|[ ]+(?:--?|–|—)")
+
+
+def dateline(text: str) -> Dateline | None:
+    """The dateline at the start of an article's text, if it has one."""
+    start = _SPACES.match(text).end()
+    found = _DATELINE.match(text, start, min(len(text), start + _DATELINE_MAX_CHARS))
+    if found is None:
+        return None
+    return Dateline(start, found.end(), _PLACE_END.search(text, start, found.end()).start())
+
+
 def _without_dateline(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
     """The block, with a dateline at its start as a span of its own."""
     start = _SPACES.match(text, start, end).end()

@@ -145,7 +145,8 @@ def format_answer(answer: Answer) -> str:
         sentence_span = (
             (first.span_start - first.start, first.span_end - first.start) if first.span_start is not None else (None, None)
         )
-        lines.append(f"“{_highlight(answer.answer, *sentence_span)}”")
+        quote = _highlight(answer.answer, *sentence_span)
+        lines.append(quote if first.start == first.end else f"“{quote}”")  # a header field is not a quote
         lines.append(f"answer: {answer.span or '(the sentence above)'}   confidence {answer.score:.2f}")
         sources = answer.citations
     else:
@@ -155,7 +156,8 @@ def format_answer(answer: Answer) -> str:
         sources = answer.related
     for c in sources:
         date = c.published.isoformat() if c.published else "undated"
-        lines.append(f"[{c.n}] {c.title} — {date} — {c.path} (characters {c.start}-{c.end})")
+        where = f" (characters {c.start}-{c.end})" if c.end > c.start else ""
+        lines.append(f"[{c.n}] {c.title} — {date} — {c.path}{where}")
         if c.span_start is not None:
             passage = _highlight(c.passage, c.span_start - c.passage_start, c.span_end - c.passage_start)
         else:

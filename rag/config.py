@@ -16,7 +16,8 @@ FusionMethod = Literal["score", "rrf"]
 # (eval/RESULTS.md, "Abstain threshold").
 SENTENCE_READER_THRESHOLD = 0.55
 
-INDEX_FORMAT_VERSION = 3  # 2: file checksums in the manifest; 3: sentences cross wrapped lines, datelines split off
+# 2: file checksums in the manifest; 3: sentences cross wrapped lines, datelines split off; 4: times of day kept
+INDEX_FORMAT_VERSION = 4
 
 
 def packaged_model_path() -> Path:

@@ -109,6 +109,25 @@ def parse_date(value: object) -> dt.date | None:
         return None
 
 
+# Two defaults far apart: a time of day the text gives comes out the same under both.
+_TIME_PROBES = (dt.datetime(2000, 1, 1, 0, 0, 0), dt.datetime(2000, 1, 1, 13, 31, 31))
+
+
+def parse_time(value: object) -> dt.time | None:
+    """The time of day a header or field gives ("20:16, February 5, 2020"), None when it gives none."""
+    if isinstance(value, dt.datetime):
+        return value.time().replace(microsecond=0)
+    if value is None or value == "" or isinstance(value, dt.date):
+        return None
+    try:
+        first, second = (date_parser.parse(str(value), fuzzy=True, default=probe) for probe in _TIME_PROBES)
+    except (ValueError, OverflowError):
+        return None
+    if (first.hour, first.minute) != (second.hour, second.minute):
+        return None
+    return dt.time(first.hour, first.minute, first.second if first.second == second.second else 0)
+
+
 def normalize_text(text: str) -> str:
     """Zero-width characters removed, then NFKC. Every article field passes here once, at load, so the
     stored text is the normalised text: what is searched is what is shown, and offsets point into it."""
@@ -157,8 +176,17 @@ def _looks_like_title(line: str) -> bool:
 
 
 def _make_article(
-    rel: str, record: int | None, title: str | None, text: str, byline: str | None = None, source: str | None = None, **meta
+    rel: str,
+    record: int | None,
+    title: str | None,
+    text: str,
+    byline: str | None = None,
+    source: str | None = None,
+    published: object = None,
+    updated: object = None,
+    **meta,
 ) -> Article:
+    """The article, its dates parsed from whatever the source gave, with their time of day when it gave one."""
     text = normalize_text(text)
     if not text.strip():
         raise IngestError("no article text", line=record)
@@ -170,6 +198,10 @@ def _make_article(
         text=text,
         byline=normalize_text(byline) if byline else None,
         source=normalize_text(source) if source else None,
+        published=parse_date(published),
+        published_time=parse_time(published),
+        updated=parse_date(updated),
+        updated_time=parse_time(updated),
         **meta,
     )
 
@@ -181,7 +213,7 @@ def load_txt(text: str, rel: str) -> list[Article]:
     i = _first_nonblank(lines, 0)
     header = _PUBLISHED_LINE.match(lines[i]) if i < len(lines) else None
     if header:
-        published, updated = parse_date(header["published"]), parse_date(header["updated"])
+        published, updated = header["published"], header["updated"]
         i = _first_nonblank(lines, i + 1)
     if i < len(lines) and _looks_like_title(lines[i]) and _first_nonblank(lines, i + 1) < len(lines):
         title = lines[i].strip()
@@ -254,7 +286,7 @@ def load_html(text: str, rel: str) -> list[Article]:
             None,
             doc.title,
             body,
-            published=parse_date(doc.date),
+            published=doc.date,
             byline=doc.author,
             source=doc.sitename or doc.hostname,
             url=doc.url,
@@ -288,8 +320,8 @@ def _record_article(obj: dict, rel: str, record: int | None, *, body: str | None
         record,
         _field(obj, record, "title"),
         body,
-        published=parse_date(_field(obj, record, "published", "date")),
-        updated=parse_date(_field(obj, record, "updated")),
+        published=_field(obj, record, "published", "date"),
+        updated=_field(obj, record, "updated"),
         byline=_field(obj, record, "byline", "author"),
         source=_field(obj, record, "source"),
         url=_field(obj, record, "url"),

@@ -15,6 +15,7 @@ from rag.embedding import Encoder
 from rag.followup import Turn, resolve
 from rag.indexing import IndexBuilder, IndexReport
 from rag.ingest import ArticleLoader, CorpusLoad
+from rag.article_facts import ArticleFact, article_fact
 from rag.reader import Evidence, Reader, SentenceReader
 from rag.reader_model import SHIPPED_READER
 from rag.span_reader import SentenceSimilarity, SpanReader, read_calibration
@@ -186,7 +187,11 @@ class Pipeline:
         return answer.model_copy(update={"question": question, "query": resolved.search})
 
     def answer(self, question: str, passages: list[Passage]) -> Answer:
-        """Read the answer out of already retrieved passages (ask = clean + retrieve + answer)."""
+        """Read the answer out of already retrieved passages (ask = clean + retrieve + answer); a question
+        about the top article itself (its byline, date, headline, dateline) is answered from its metadata."""
+        fact = article_fact(question, passages)
+        if fact is not None:
+            return self._fact_answer(question, fact, passages)
         reading = self.loaded().reader.read(question, passages)
         if not reading.found:
             return Answer(
@@ -208,6 +213,15 @@ class Pipeline:
             citations=[self._evidence_citation(n, e, passages[e.passage]) for n, e in enumerate(chosen, start=1)],
             passages=passages,
         )
+
+    def _fact_answer(self, question: str, fact: ArticleFact, passages: list[Passage]) -> Answer:
+        passage = passages[fact.passage]
+        if fact.start is None:  # a header field: the article is cited, no sentence of it is quoted
+            citation = self._citation(1, passage, passage.chunk.start, passage.chunk.start, None)
+        else:
+            citation = self._citation(1, passage, fact.start, fact.end, (fact.start, fact.start + len(fact.span)))
+        # Read from the article's own fields, not inferred: the confidence a parsed field deserves.
+        return Answer(question=question, found=True, answer=fact.answer, span=fact.span, score=1.0, citations=[citation], fact=fact.field, passages=passages)
 
     def _citing_evidence(self, evidence: list[Evidence], passages: list[Passage]) -> list[Evidence]:
         """The answer and up to max_citations-1 other confident sentences that say something else."""

@@ -32,7 +32,9 @@ class Article(_Numerous):
     id: str
     title: str
     published: dt.date | None = None
+    published_time: dt.time | None = Field(None, description="the time of day of publication, when the source gives one")
     updated: dt.date | None = None
+    updated_time: dt.time | None = None
     byline: str | None = None
     source: str | None = None
     url: str | None = None
@@ -92,6 +94,9 @@ class Answer(BaseModel):
     score: float = Field(ge=0.0, le=1.0)
     citations: list[Citation] = []
     related: list[Citation] = []
+    fact: str | None = Field(
+        None, description="the article's own field that answered (byline, published, updated, title, dateline); None: read from its text"
+    )
     # Not in the JSON contract: what retrieval returned, for evaluation and display.
     passages: list[Passage] = Field(default_factory=list, exclude=True)
     query: str | None = Field(None, exclude=True, description="what was searched for when a follow-up added the chat's subject")
@@ -106,4 +111,6 @@ class Answer(BaseModel):
             "score": round(self.score, 4),
             "citations": [c.contract() for c in self.citations],
             "related": [c.contract() for c in self.related],
+            # an extension of the contract: present only on answers read from an article's metadata
+            **({"fact": self.fact} if self.fact else {}),
         }

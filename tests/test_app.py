@@ -7,6 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from eval.concurrency import ask_concurrently, free_port
+from rag.schema import Answer, Citation
 from ui import render
 from ui.app import chat_turn, serve
 from ui.uploads import add_uploads
@@ -82,6 +83,14 @@ def test_citation_text_names_quote_title_date_and_place(news_pipeline):
     text = render.citation_text(citation)
     assert text.startswith("“Heavy rain closed 14 coastal roads in Brighton on Tuesday.”")
     assert "Storm closes coastal roads, Coast Daily, 2022-08-02" in text and "characters 0-58" in text
+
+
+def test_an_answer_from_the_article_header_is_not_shown_as_a_quote():
+    cited = Citation(n=1, article_id="a", title="Rates held", published=None, path="a.txt", start=0, end=0, passage="The bank held.")
+    answer = Answer(question="Who wrote it?", found=True, answer="By Xinhua (byline)", span="Xinhua", score=1.0, citations=[cited], fact="byline")
+    message = render.answer_message(answer)
+    assert "By Xinhua (byline)" in message and "“" not in message and "from the article's byline" in message
+    assert render.citation_text(cited) == "Rates held, undated, a.txt"
 
 
 def test_article_markup_is_shown_as_text_never_run(fresh_pipeline):

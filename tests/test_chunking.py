@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rag import chunking
-from rag.chunking import Chunker, is_teaser, split_sentences
+from rag.chunking import Chunker, dateline, is_teaser, split_sentences
 from rag.schema import Article
 from tests.conftest import SEED_FILE, SEEDS
 
@@ -278,3 +278,21 @@ def test_splitting_and_chunking_work_grows_linearly_with_the_text(monkeypatch, u
         chunks = Chunker(max_words=120, overlap_sentences=1).split(article(str(text)))
         assert sum(len(chunk.sentences) for chunk in chunks) <= 2 * len(spans)  # each sentence twice at most
     assert work_per_character[1] <= 1.05 * work_per_character[0] <= 3
+
+
+@pytest.mark.parametrize(
+    "text, whole, place",
+    [
+        ("BEIJING — China called on countries", "BEIJING —", "BEIJING"),
+        ("CLEVELAND, Feb 26 - Standard Oil Co said", "CLEVELAND, Feb 26 -", "CLEVELAND"),
+        ("\n  Beijing, Feb 5 (Xinhua) - The ministry said", "Beijing, Feb 5 (Xinhua) -", "Beijing"),
+        ("ST. LOUIS, Sept. 11 (Reuters) -- Shares rose", "ST. LOUIS, Sept. 11 (Reuters) --", "ST. LOUIS"),
+        ("The bank said on Tuesday", None, None),
+    ],
+)
+def test_an_articles_dateline_and_its_place(text, whole, place):
+    found = dateline(text)
+    if whole is None:
+        assert found is None
+    else:
+        assert text[found.start : found.end] == whole and text[found.start : found.place_end] == place

@@ -88,11 +88,10 @@ def test_bad_date_is_rejected_by_the_parser(workdir, capsys):
     assert "not a date as YYYY-MM-DD" in capsys.readouterr().err
 
 
-# Floors that catch a regression of each reader on the seed gold, not targets: the span reader's
-# figures and the issue's bar (false abstain <= 0.1, which it misses by one question) are in
-# eval/RESULTS.md, "Span reader".
+# Each reader's bar on the seed gold: the span reader's is issue 8's (its figures: eval/RESULTS.md,
+# "Span reader"), the sentence reader's the one it met as the default before it.
 SEED_FLOORS = {
-    "span": {"exact_match": 0.6, "contains_answer": 0.85, "abstain_accuracy": 0.85, "false_abstain_rate": 0.15},
+    "span": {"exact_match": 0.6, "contains_answer": 0.9, "abstain_accuracy": 0.85, "false_abstain_rate": 0.1},
     "sentence": {"exact_match": 0.1, "contains_answer": 0.85, "abstain_accuracy": 0.8, "false_abstain_rate": 0.1},
 }
 

@@ -1,3 +1,4 @@
+import datetime as dt
 import json
 import unicodedata
 from pathlib import Path
@@ -6,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rag.ingest import MAX_FIELD_CHARS, MAX_NESTING, ArticleLoader, decode_text, load_txt, normalize_text, parse_date
+from rag.ingest import MAX_FIELD_CHARS, MAX_NESTING, ArticleLoader, decode_text, load_txt, normalize_text, parse_date, parse_time
 from tests.conftest import SEED_FILE, SEEDS
 
 
@@ -86,6 +87,33 @@ def test_parse_date_forms():
     assert parse_date("2021-03-17T10:00:00Z").isoformat() == "2021-03-17"
     assert parse_date("not a date") is None
     assert parse_date(None) is None
+
+
+@pytest.mark.parametrize(
+    "value, time",
+    [
+        ("20:16, February 5, 2020", "20:16:00"),
+        ("08:16, June 6, 2023", "08:16:00"),
+        ("2021-03-17T10:00:00Z", "10:00:00"),
+        ("2021-03-17 00:00", "00:00:00"),
+        ("Feb 26, 1987 3:45 pm", "15:45:00"),
+        ("2021-03-17", None),
+        ("February 5, 2020", None),
+        (dt.date(2020, 2, 5), None),
+        (dt.datetime(2020, 2, 5, 20, 16, 5), "20:16:05"),
+        ("not a date", None),
+        (None, None),
+    ],
+)
+def test_the_time_of_day_is_kept_only_where_the_source_gives_one(value, time):
+    found = parse_time(value)
+    assert (found.isoformat() if found else None) == time
+
+
+def test_the_seed_header_keeps_both_times():
+    [article] = load_txt("Published: 20:16, February 5, 2020 | Updated: 08:16, June 6, 2023\nA title\nBy Xinhua\n\nBody text.", "x.txt")
+    assert (article.published.isoformat(), article.published_time.isoformat()) == ("2020-02-05", "20:16:00")
+    assert (article.updated.isoformat(), article.updated_time.isoformat()) == ("2023-06-06", "08:16:00")
 
 
 @settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])

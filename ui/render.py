@@ -64,9 +64,11 @@ def answer_message(answer: Answer) -> str:
     else:
         first = answer.citations[0]
         quote = highlight(answer.answer or "", first.start, span=_span(first))
+        quote = quote if first.start == first.end else f"“{quote}”"  # a header field is not a quote
         markers = " ".join(f'<a class="marker" href="#source-{c.n}">[{c.n}]</a>' for c in answer.citations)
         span = f"answer: <strong>{html.escape(answer.span)}</strong> · " if answer.span else ""
-        body = f'<p class="quote">“{quote}” {markers}</p><p class="meta">{span}confidence {answer.score:.2f}</p>'
+        origin = f"from the article's {answer.fact} · " if answer.fact else ""
+        body = f'<p class="quote">{quote} {markers}</p><p class="meta">{span}{origin}confidence {answer.score:.2f}</p>'
     return _one_block(f'<div class="answer">{body}{context}</div>')
 
 
@@ -81,8 +83,8 @@ def _date(c: Citation) -> str:
 def citation_text(c: Citation) -> str:
     """A plain-text reference to paste elsewhere: quote, title, source, date, file and characters."""
     quoted = " ".join(c.passage[c.start - c.passage_start : c.end - c.passage_start].split())
-    parts = [c.title, c.source, _date(c), f"{c.path}, characters {c.start}-{c.end}"]
-    return f"“{quoted}” — " + ", ".join(p for p in parts if p)
+    parts = [c.title, c.source, _date(c), f"{c.path}, characters {c.start}-{c.end}" if quoted else c.path]
+    return (f"“{quoted}” — " if quoted else "") + ", ".join(p for p in parts if p)
 
 
 def _window(text: str, a: int, b: int, context: int) -> tuple[int, int]:
