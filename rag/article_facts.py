@@ -46,12 +46,16 @@ _PATTERNS: list[tuple[ArticleField, str]] = [
     ("dateline", rf"\bwhat(?:'s|\s+is)\s+the\s+dateline(?:\s+of\s+{_SELF})?{_END}"),
 ]
 _COMPILED = [(field, re.compile(pattern, re.IGNORECASE)) for field, pattern in _PATTERNS]
+_NAMED = [(field, re.compile(pattern.replace(_SELF, _ARTICLE), re.IGNORECASE)) for field, pattern in _PATTERNS]
 
 
-def asked_field(question: str) -> ArticleField | None:
-    """Which field of the article itself the question asks for; None for a question about the content."""
+def asked_field(question: str, follow_up: bool = False) -> ArticleField | None:
+    """Which field of the article itself the question asks for; None for a question about the content.
+    In a follow-up, "it" and "this" are what the conversation was about ("Who published it?" after a
+    question about a report): only a question that names the article is about the article."""
     text = " ".join(question.split())
-    return next((field for field, pattern in _COMPILED if pattern.search(text)), None)
+    patterns = _NAMED if follow_up else _COMPILED
+    return next((field for field, pattern in patterns if pattern.search(text)), None)
 
 
 class ArticleFact(BaseModel):
@@ -75,9 +79,9 @@ def _origin(article: Article) -> str:
     return "article header" if article.path.lower().endswith(".txt") else "article metadata"
 
 
-def article_fact(question: str, passages: list[Passage]) -> ArticleFact | None:
+def article_fact(question: str, passages: list[Passage], follow_up: bool = False) -> ArticleFact | None:
     """The answer from the top-ranked article's metadata, if the question is about the article and it has that field."""
-    field = asked_field(question)
+    field = asked_field(question, follow_up)
     if field is None or not passages:
         return None
     article = passages[0].article

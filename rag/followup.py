@@ -52,7 +52,9 @@ _FUNCTION_WORDS = (
 _THIN = 1
 # How many turns back a chain of follow-ups ("And then?" "Why?") may reach for its subject.
 _REACH = 4
-# Demonstratives are often plain grammar ("Who said that countries …"); only short questions lean on them.
+# Pronouns and demonstratives are often plain grammar inside a question that names its own subject
+# ("How many residents left their homes in Riverton?", "Who said that countries …"): only short
+# questions lean on them.
 _SHORT = 3
 
 
@@ -73,8 +75,7 @@ def leans_on_history(question: str) -> bool:
     lowered = {w.lower() for w in TOKEN_PATTERN.findall(question)}
     own = len(subject_words(question))
     return (
-        bool(lowered & _PRONOUNS)
-        or (own <= _SHORT and bool(lowered & _DEMONSTRATIVES))
+        (own <= _SHORT and bool(lowered & (_PRONOUNS | _DEMONSTRATIVES)))
         or own <= _THIN
         or bool(_CONTINUATION.match(question))
     )

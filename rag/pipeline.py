@@ -181,15 +181,16 @@ class Pipeline:
         """Answer a question; with the earlier turns of a chat, a follow-up is searched with their subject."""
         question = clean_question(question, self.settings.max_question_chars)
         resolved = resolve(question, history)
-        answer = self.answer(resolved.read, resolved.focus(self.retrieve(resolved.search, k, retriever, filters)))
+        follow_up = resolved.search != question
+        answer = self.answer(resolved.read, resolved.focus(self.retrieve(resolved.search, k, retriever, filters)), follow_up)
         if resolved.search == question:
             return answer
         return answer.model_copy(update={"question": question, "query": resolved.search})
 
-    def answer(self, question: str, passages: list[Passage]) -> Answer:
+    def answer(self, question: str, passages: list[Passage], follow_up: bool = False) -> Answer:
         """Read the answer out of already retrieved passages (ask = clean + retrieve + answer); a question
         about the top article itself (its byline, date, headline, dateline) is answered from its metadata."""
-        fact = article_fact(question, passages)
+        fact = article_fact(question, passages, follow_up)
         if fact is not None:
             return self._fact_answer(question, fact, passages)
         reading = self.loaded().reader.read(question, passages)

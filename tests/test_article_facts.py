@@ -89,6 +89,12 @@ def test_the_dateline_city_is_quoted_from_the_text(seed_pipeline):
     assert (cited.span_start, cited.span_end) == (cited.start, cited.start + len("BEIJING"))
 
 
+def test_in_a_follow_up_it_is_what_the_conversation_was_about():
+    assert asked_field("Who published it?") == "byline"
+    assert asked_field("Who published it?", follow_up=True) is None  # after "What does the security report propose?"
+    assert asked_field("Who wrote this article?", follow_up=True) == "byline"
+
+
 def test_a_question_about_the_content_is_read_from_the_text(seed_pipeline):
     answer = seed_pipeline.ask("When did Hua speak?")
     assert answer.fact is None and "fact" not in answer.contract()

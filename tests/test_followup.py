@@ -21,6 +21,8 @@ def test_questions_that_refer_back_lean_on_history(question):
         "Who won the 2022 World Cup?",
         "Who said that countries must embrace open and cooperative cybersecurity?",
         "Which organizations published the 5G security report?",
+        "How many residents left their homes in Riverton?",
+        "What did the Bank of England forecast for its interest rate in March?",
     ],
 )
 def test_questions_that_stand_alone_do_not(question):
