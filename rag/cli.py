@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -177,7 +178,17 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_port_free(host: str, port: int) -> None:
+    """A busy port is one line before any indexing, not the web server's traceback after it."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise CliError(f"cannot serve on {host}:{port} ({exc.strerror}): is another `rag serve` running? Stop it, or pass --port N") from exc
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
+    _check_port_free(args.host, args.port)
     pipeline = _pipeline(args)
     _ensure_index(pipeline)
     from ui.app import serve

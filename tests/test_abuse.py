@@ -158,3 +158,18 @@ def test_rest_calls_leave_no_session_behind(news_pipeline):
         assert all(answer["found"] for answer in answers)
     finally:
         app.close()
+
+
+def test_a_callers_mistake_prints_no_traceback_on_the_server(news_pipeline, capfd):
+    from gradio_client import Client
+
+    port = free_port()
+    app = serve(news_pipeline, port=port, block=False)
+    try:
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        for bad in ({"question": ""}, {"question": "Who?", "since": "yesterday"}, {"question": "Who?", "k": 10**9}):
+            with pytest.raises(Exception, match="question is empty|not a date|at most"):
+                client.predict(api_name="/ask", **bad)
+    finally:
+        app.close()
+    assert "Traceback" not in capfd.readouterr().err

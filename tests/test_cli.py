@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -156,3 +157,13 @@ def test_ask_and_serve_answer_from_the_index_when_it_cannot_be_updated(workdir, 
     assert "**Hua Chunying**" in asked.out and served == ["Hua Chunying"]
     assert main(["ask", "When did the old bridge reopen?"]) == 0  # refused no more: the new file is indexed now
     assert "indexed 2 articles" in capsys.readouterr().err
+
+
+def test_serve_on_a_busy_port_is_one_line(workdir, capsys):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["serve", "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"127.0.0.1:{port}" in err and "--port" in err

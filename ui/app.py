@@ -169,7 +169,8 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
         try:
             return json.dumps(ask(pipeline, question, k, retriever, since, until, source).contract(), ensure_ascii=False)
         except (QuestionError, RequestError, ReaderModelError) as exc:
-            raise gr.Error(str(exc)) from exc
+            # the caller's mistake, said to the caller: no traceback in the server's console
+            raise gr.Error(str(exc), print_exception=False) from exc
 
     # Gradio's copies of uploads are removed an hour after they arrive, and all of them when the server stops.
     with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(UPLOAD_COPIES_KEPT_S, UPLOAD_COPIES_KEPT_S)) as app:
@@ -263,8 +264,11 @@ def serve(pipeline: Pipeline, host: str = "127.0.0.1", port: int = 7860, block: 
         show_error=True,
         max_file_size=pipeline.settings.max_file_bytes,  # a bigger upload is refused while it arrives, not after
         footer_links=["api"],
-        prevent_thread_lock=not block,
-        quiet=not block,
+        prevent_thread_lock=True,
+        quiet=True,  # Gradio's own banner suggests share=True, a public link: never, for an offline tool
         app_kwargs={"middleware": [Middleware(ReleaseRestSessions, blocks=app)]},  # REST calls leave no session behind
     )
+    if block:
+        print(f"serving the chat on {app.local_url} (Ctrl+C stops it)", flush=True)
+        app.block_thread()
     return app
