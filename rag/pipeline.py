@@ -18,7 +18,7 @@ from rag.ingest import ArticleLoader, CorpusLoad
 from rag.article_facts import ArticleFact, article_fact
 from rag.reader import Evidence, Reader, SentenceReader
 from rag.reader_model import SHIPPED_READER
-from rag.span_reader import SentenceSimilarity, SpanReader, read_calibration
+from rag.span_reader import SentenceSimilarity, SpanReader, answer_key, read_calibration
 from rag.retrieve import Filters, RetrievalRequest, Retriever
 from rag.schema import Answer, Citation, Passage
 from rag.store import IndexData, IndexStore, IndexStoreError, IndexUnwritable
@@ -225,19 +225,26 @@ class Pipeline:
         return Answer(question=question, found=True, answer=fact.answer, span=fact.span, score=1.0, citations=[citation], fact=fact.field, passages=passages)
 
     def _citing_evidence(self, evidence: list[Evidence], passages: list[Passage]) -> list[Evidence]:
-        """The answer and up to max_citations-1 other confident sentences that say something else."""
-        chosen: list[Evidence] = []
-        seen_text: set[str] = set()
-        for item in evidence:
-            if chosen and item.score < self.threshold:
+        """The answer, then up to max_citations-1 other articles that give the same answer, one citation each.
+
+        A second sentence of the same article, or another article's different answer, is not support:
+        shown as [2] it reads as if it were (issue 13: "[1] [2] [3] with identical titles", "the
+        Argentina story cited for the Foreign Ministry spokesperson")."""
+        best = evidence[0]
+        chosen = [best]
+        if best.span_start is None:
+            return chosen
+        key = answer_key(_article_slice(passages[best.passage], best.span_start, best.span_end))
+        cited = {passages[best.passage].article.id}
+        for item in evidence[1:]:
+            if item.score < self.threshold or len(chosen) == self.settings.max_citations:
                 break
-            text = " ".join(_article_slice(passages[item.passage], item.start, item.end).split()).lower()
-            if text in seen_text:
-                continue  # the same sentence again (chunk overlap, a repeated pull quote)
-            seen_text.add(text)
-            chosen.append(item)
-            if len(chosen) == self.settings.max_citations:
-                break
+            article = passages[item.passage].article.id
+            if item.span_start is None or article in cited:
+                continue
+            if answer_key(_article_slice(passages[item.passage], item.span_start, item.span_end)) == key:
+                cited.add(article)
+                chosen.append(item)
         return chosen
 
     def _display_path(self, rel: str) -> str:

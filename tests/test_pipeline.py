@@ -18,10 +18,21 @@ def test_answer_offsets_point_into_the_article(news_pipeline):
     assert first.title == "Storm closes coastal roads" and first.published.isoformat() == "2022-08-02"
 
 
-def test_citations_are_distinct_sentences(news_pipeline):
-    answer = news_pipeline.ask("What is 5G described as?")
-    texts = [c.passage[c.start - c.passage_start : c.end - c.passage_start] for c in answer.citations]
-    assert len(texts) == len(set(texts)) and [c.n for c in answer.citations] == list(range(1, len(texts) + 1))
+@pytest.mark.parametrize(
+    "question", ["What is 5G described as?", "Who is the Foreign Ministry spokesperson?", "How many coastal roads did the rain close?"]
+)
+def test_each_citation_is_another_article_giving_the_same_answer(fresh_pipeline, question):
+    pipeline = fresh_pipeline()
+    (pipeline.corpus / "echo.txt").write_text(
+        "5G report briefing\n\nAt the briefing, spokesperson Hua Chunying answered questions about the 5G report.\n", encoding="utf-8"
+    )
+    pipeline.index()
+    answer = pipeline.ask(question)
+    assert answer.found and [c.n for c in answer.citations] == list(range(1, len(answer.citations) + 1))
+    assert len({c.article_id for c in answer.citations}) == len(answer.citations)  # never [1] [2] of one article
+    for c in answer.citations:
+        assert c.span_start is not None
+        assert c.passage[c.span_start - c.passage_start : c.span_end - c.passage_start].lower() == answer.span.lower()
 
 
 def test_contract_keys_exactly(news_pipeline):
