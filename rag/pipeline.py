@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import threading
 import unicodedata
 from collections.abc import Sequence
@@ -49,7 +50,21 @@ def clean_question(question: str, max_chars: int) -> str:
         raise QuestionError(f"the question is {len(cleaned)} characters long; the limit is {max_chars}")
     if not any(ch.isalnum() for ch in cleaned):
         raise QuestionError("the question has no words or numbers to search for")
+    if not _reads_as_english(cleaned):
+        raise QuestionError("only questions in English are understood (the models read English); please ask in English")
     return cleaned
+
+
+def _reads_as_english(question: str) -> bool:
+    """Not a question in another script ("华为的创始人是谁？"): the encoder and the reader were trained on
+    English only and would answer "not found" without saying why. A name in another script inside an
+    English question ("Who is Владимир Путин?") is fine."""
+    letters = [ch for ch in question if ch.isalpha()]
+    latin = sum(1 for ch in letters if unicodedata.name(ch, "").startswith("LATIN"))
+    return latin * 2 >= len(letters) or len(_LATIN_WORD.findall(question)) >= 2
+
+
+_LATIN_WORD = re.compile(r"\b[A-Za-z]{2,}\b")
 
 
 class LoadedIndex:

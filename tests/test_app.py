@@ -61,7 +61,8 @@ def test_sources_panel_shows_title_date_source_file_and_highlighted_passage(news
 
 def test_not_found_says_so_and_shows_the_nearest_passages_as_related(news_pipeline):
     answer = news_pipeline.ask("Who won the 2022 World Cup?")
-    assert render.NOT_FOUND in render.answer_message(answer)
+    message = render.answer_message(answer, news_pipeline.threshold)
+    assert render.NOT_FOUND in message and f"answers need {news_pipeline.threshold:.2f}" in message
     panel = render.sources_panel(answer)
     assert "<h2>Related</h2>" in panel and "China calls for open" in panel and "<mark>" not in panel
 

@@ -48,11 +48,24 @@ def test_status_reports_the_index(news_pipeline):
 
 @pytest.mark.parametrize(
     "question, message",
-    [("", "empty"), ("   \n\t ", "empty"), ("x" * 1001, "limit is 1000"), ("🙂🙂🙂", "no words"), ("\x00\x01\x02", "empty")],
+    [
+        ("", "empty"),
+        ("   \n\t ", "empty"),
+        ("x" * 1001, "limit is 1000"),
+        ("🙂🙂🙂", "no words"),
+        ("\x00\x01\x02", "empty"),
+        ("华为的创始人是谁？", "in English"),
+        ("Кто такой Хуа Чуньин?", "in English"),
+    ],
 )
 def test_bad_questions_get_a_specific_error(question, message):
     with pytest.raises(QuestionError, match=message):
         clean_question(question, 1000)
+
+
+@pytest.mark.parametrize("question", ["Who is Владимир Путин?", "What did 华为 announce?", "What is 5G?"])
+def test_a_name_in_another_script_inside_an_english_question_is_fine(question):
+    assert clean_question(question, 1000) == question
 
 
 def test_control_characters_are_cleaned():

@@ -70,6 +70,7 @@ CSS = """
 #chat .empty-chat { max-width: 26rem; margin: 0 auto; text-align: center; color: var(--body-text-color-subdued); }
 #chat .answer p { margin: 0 0 0.35rem; }
 #chat .answer .meta, #chat .followup { color: var(--body-text-color-subdued); font-size: 0.9em; }
+#chat .answer .confidence { color: var(--body-text-color); font-weight: 600; }
 #chat .answer .marker { text-decoration: none; font-weight: 600; }
 #chat .problem { font-weight: 600; }
 #sources .sources h2 { margin: 0 0 0.5rem; font-size: 1.1rem; }
@@ -129,7 +130,7 @@ def chat_turn(
     except (QuestionError, RequestError, ReaderModelError) as exc:
         yield message, [*chat, {"role": "assistant", "content": render.error_message(str(exc))}], turns, gr.skip()
         return
-    reply = {"role": "assistant", "content": render.answer_message(answer)}
+    reply = {"role": "assistant", "content": render.answer_message(answer, pipeline.threshold)}
     yield "", [*chat, reply], [*turns, Turn.of(answer)], render.sources_panel(answer)
 
 

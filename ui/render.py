@@ -52,7 +52,14 @@ def question_message(question: str) -> str:
     return _one_block(f'<div class="question">{html.escape(question)}</div>')
 
 
-def answer_message(answer: Answer) -> str:
+def _confidence(score: float, threshold: float | None) -> str:
+    """The confidence, and the bar an answer must clear, so a "not found" at 0.52 beside an answer at
+    0.59 explains itself."""
+    bar = f" (answers need {threshold:.2f})" if threshold is not None else ""
+    return f'<span class="confidence">confidence {score:.2f}</span>{bar}'
+
+
+def answer_message(answer: Answer, threshold: float | None = None) -> str:
     """The chat's reply: the quoted sentence with the span in bold, citation markers, confidence."""
     context = ""
     if answer.query:
@@ -60,7 +67,7 @@ def answer_message(answer: Answer) -> str:
         context = f'<div class="followup">read as a follow-up about: {html.escape(carried)}</div>'
     if not answer.found:
         related = " The nearest passages are shown under <em>Related</em>." if answer.related else ""
-        body = f'<p class="not-found"><strong>{NOT_FOUND}</strong> (confidence {answer.score:.2f}).{related}</p>'
+        body = f'<p class="not-found"><strong>{NOT_FOUND}</strong> ({_confidence(answer.score, threshold)}).{related}</p>'
     else:
         first = answer.citations[0]
         quote = highlight(answer.answer or "", first.start, span=_span(first))
@@ -68,7 +75,7 @@ def answer_message(answer: Answer) -> str:
         markers = " ".join(f'<a class="marker" href="#source-{c.n}">[{c.n}]</a>' for c in answer.citations)
         span = f"answer: <strong>{html.escape(answer.span)}</strong> · " if answer.span else ""
         origin = f"from the article's {answer.fact} · " if answer.fact else ""
-        body = f'<p class="quote">{quote} {markers}</p><p class="meta">{span}{origin}confidence {answer.score:.2f}</p>'
+        body = f'<p class="quote">{quote} {markers}</p><p class="meta">{span}{origin}{_confidence(answer.score, threshold)}</p>'
     return _one_block(f'<div class="answer">{body}{context}</div>')
 
 
