@@ -141,7 +141,10 @@ def _highlight(text: str, start: int | None, end: int | None) -> str:
 
 def format_answer(answer: Answer) -> str:
     lines = []
-    if answer.found:
+    if answer.listing is not None:
+        lines.append(answer.answer if answer.found else f"No article mentions “{answer.listing}”.")
+        sources = answer.citations
+    elif answer.found:
         first = answer.citations[0]
         sentence_span = (
             (first.span_start - first.start, first.span_end - first.start) if first.span_start is not None else (None, None)

@@ -11,12 +11,13 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from rag.config import SENTENCE_READER_THRESHOLD, RetrieverMode, Settings, packaged_model_path
+from rag.config import MAX_K, SENTENCE_READER_THRESHOLD, RetrieverMode, Settings, packaged_model_path
 from rag.embedding import Encoder
 from rag.followup import Turn, resolve
 from rag.indexing import IndexBuilder, IndexReport
 from rag.ingest import ArticleLoader, CorpusLoad
 from rag.article_facts import ArticleFact, article_fact
+from rag.article_list import listing_topic, mentions
 from rag.reader import Evidence, Reader, SentenceReader
 from rag.reader_model import SHIPPED_READER
 from rag.span_reader import SentenceSimilarity, SpanReader, answer_key, read_calibration
@@ -195,6 +196,9 @@ class Pipeline:
     ) -> Answer:
         """Answer a question; with the earlier turns of a chat, a follow-up is searched with their subject."""
         question = clean_question(question, self.settings.max_question_chars)
+        topic = listing_topic(question)
+        if topic is not None:
+            return self._article_list(question, topic, retriever, filters)
         resolved = resolve(question, history)
         follow_up = resolved.search != question
         answer = self.answer(resolved.read, resolved.focus(self.retrieve(resolved.search, k, retriever, filters)), follow_up)
@@ -227,6 +231,23 @@ class Pipeline:
             span=_article_slice(passage, best.span_start, best.span_end) if best.span_start is not None else None,
             score=reading.score,
             citations=[self._evidence_citation(n, e, passages[e.passage]) for n, e in enumerate(chosen, start=1)],
+            passages=passages,
+        )
+
+    def _article_list(self, question: str, topic: str, retriever: RetrieverMode | None, filters: Filters | None) -> Answer:
+        """Every article that names the topic, newest first, each cited at its first mention. BM25 by
+        default: the topic's own words are what must be there."""
+        passages = self.retrieve(topic, MAX_K, retriever if retriever and retriever != "hybrid" else "bm25", filters)
+        found = mentions(topic, passages)
+        citations = [self._citation(n, m.passage, m.start, m.end, (m.mention_start, m.mention_end)) for n, m in enumerate(found, start=1)]
+        count = "1 article mentions" if len(found) == 1 else f"{len(found)} articles mention"
+        return Answer(
+            question=question,
+            found=bool(found),
+            answer=f"{count} “{topic}”, newest first" if found else None,
+            score=1.0 if found else 0.0,
+            citations=citations,
+            listing=topic,
             passages=passages,
         )
 

@@ -85,6 +85,11 @@ class Citation(BaseModel):
         data = self.model_dump(mode="json", include=set(self.CONTRACT_KEYS))
         return {key: data[key] for key in self.CONTRACT_KEYS}
 
+    def listed(self) -> dict:
+        """An entry of a list of articles: the citation with its source and the sentence that mentions the topic."""
+        sentence = self.passage[self.start - self.passage_start : self.end - self.passage_start]
+        return {**self.contract(), "source": self.source, "sentence": sentence}
+
 
 class Answer(BaseModel):
     question: str
@@ -97,6 +102,7 @@ class Answer(BaseModel):
     fact: str | None = Field(
         None, description="the article's own field that answered (byline, published, updated, title, dateline); None: read from its text"
     )
+    listing: str | None = Field(None, description="the topic of a question that asks for articles; citations are the articles")
     # Not in the JSON contract: what retrieval returned, for evaluation and display.
     passages: list[Passage] = Field(default_factory=list, exclude=True)
     query: str | None = Field(None, exclude=True, description="what was searched for when a follow-up added the chat's subject")
@@ -111,6 +117,7 @@ class Answer(BaseModel):
             "score": round(self.score, 4),
             "citations": [c.contract() for c in self.citations],
             "related": [c.contract() for c in self.related],
-            # an extension of the contract: present only on answers read from an article's metadata
+            # extensions of the contract, present only on the answers they describe
             **({"fact": self.fact} if self.fact else {}),
+            **({"articles": [c.listed() for c in self.citations]} if self.listing is not None else {}),
         }

@@ -94,6 +94,14 @@ def test_an_answer_from_the_article_header_is_not_shown_as_a_quote():
     assert render.citation_text(cited) == "Rates held, undated, a.txt"
 
 
+def test_a_list_of_articles_shows_each_with_its_mention_in_bold(news_pipeline):
+    answer = news_pipeline.ask("Which articles mention rain?")
+    message, panel = render.answer_message(answer), render.sources_panel(answer)
+    assert "1 article mentions “rain”, newest first" in message and "[1]" in message and "confidence" not in message
+    assert "<strong>rain</strong>" in panel and "Storm closes coastal roads" in panel
+    assert "No article mentions “Huawei”." in render.answer_message(news_pipeline.ask("Which articles mention Huawei?"))
+
+
 def test_article_markup_is_shown_as_text_never_run(fresh_pipeline):
     pipeline = fresh_pipeline(extra=False)
     (pipeline.corpus / "harbour.md").write_text(EVIL, encoding="utf-8")

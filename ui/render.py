@@ -65,14 +65,17 @@ def answer_message(answer: Answer, threshold: float | None = None) -> str:
     if answer.query:
         carried = answer.query.removeprefix(answer.question).strip()
         context = f'<div class="followup">read as a follow-up about: {html.escape(carried)}</div>'
-    if not answer.found:
+    markers = " ".join(f'<a class="marker" href="#source-{c.n}">[{c.n}]</a>' for c in answer.citations)
+    if answer.listing is not None:
+        text = answer.answer if answer.found else f"No article mentions “{answer.listing}”."
+        body = f'<p class="listing">{html.escape(text or "")} {markers}</p>'
+    elif not answer.found:
         related = " The nearest passages are shown under <em>Related</em>." if answer.related else ""
         body = f'<p class="not-found"><strong>{NOT_FOUND}</strong> ({_confidence(answer.score, threshold)}).{related}</p>'
     else:
         first = answer.citations[0]
         quote = highlight(answer.answer or "", first.start, span=_span(first))
         quote = quote if first.start == first.end else f"“{quote}”"  # a header field is not a quote
-        markers = " ".join(f'<a class="marker" href="#source-{c.n}">[{c.n}]</a>' for c in answer.citations)
         span = f"answer: <strong>{html.escape(answer.span)}</strong> · " if answer.span else ""
         origin = f"from the article's {answer.fact} · " if answer.fact else ""
         body = f'<p class="quote">{quote} {markers}</p><p class="meta">{span}{origin}{_confidence(answer.score, threshold)}</p>'
@@ -149,7 +152,7 @@ def sources_panel(answer: Answer | None) -> str:
     if answer is None:
         return EMPTY_SOURCES
     if answer.found:
-        answer_span = " ".join((answer.span or "").split()).lower()
+        answer_span = " ".join((answer.span or answer.listing or "").split()).lower()  # a listing bolds each mention
         heading, cards = "Sources", [_card(c, answer_span) for c in answer.citations]
     else:
         heading, cards = "Related", [_card(c, None) for c in answer.related]
