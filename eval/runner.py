@@ -128,6 +128,8 @@ class EvalRunner:
 
     def ask_all(self, gold: Iterable[GoldItem], retriever: RetrieverMode | None = None, progress: bool = False) -> list[QuestionResult]:
         gold = list(gold)
+        if gold:  # loading the index and the models is start-up, not the first question's latency
+            self.ask(gold[0], retriever)
         bar = tqdm(gold, desc=f"asking ({retriever or self.pipeline.settings.retriever})", unit="q", disable=not progress, mininterval=1.0)
         return [self.ask(item, retriever) for item in bar]
 

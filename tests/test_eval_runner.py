@@ -25,3 +25,12 @@ def test_runner_scores_answers_and_retrieval(news_pipeline):
     assert report.answer["abstain_accuracy"] == 1.0
     assert results[0].exact_match == 1.0
     assert report.index["articles"] == 3 and report.latency_ms["p50"] > 0
+
+
+def test_the_models_load_before_the_first_timed_question(news_pipeline, monkeypatch):
+    asked = []
+    answer = news_pipeline.answer
+    monkeypatch.setattr(news_pipeline, "answer", lambda question, passages, *args: asked.append(question) or answer(question, passages, *args))
+    gold = [GoldItem(id="a", question="Who is the Foreign Ministry spokesperson?", answers=["Hua Chunying"], doc=None)]
+    results = EvalRunner(news_pipeline).ask_all(gold)
+    assert len(results) == 1 and len(asked) == 2  # an untimed first question pays for loading, then the timed one
