@@ -24,13 +24,14 @@ class Turn(BaseModel):
     question: str
     answer: str | None = Field(None, description="the narrowed answer (a name, date, …), None when not found")
     articles: list[str] = Field(default_factory=list, description="ids of the articles the answer cited")
+    listed: bool = Field(False, description="the answer was a list of articles: a follow-up's 'it' is one of them")
 
     @classmethod
     def of(cls, answer: Answer) -> Turn:
         if not answer.found:
             return cls(question=answer.question)
         articles = list(dict.fromkeys(c.article_id for c in answer.citations))
-        return cls(question=answer.question, answer=answer.span, articles=articles)
+        return cls(question=answer.question, answer=answer.span, articles=articles, listed=answer.listing is not None)
 
 
 # Words that point back at something said before.

@@ -52,7 +52,7 @@ def clean_question(question: str, max_chars: int) -> str:
     if not any(ch.isalnum() for ch in cleaned):
         raise QuestionError("the question has no words or numbers to search for")
     if not _reads_as_english(cleaned):
-        raise QuestionError("only questions in English are understood (the models read English); please ask in English")
+        raise QuestionError("only questions in English are understood: the models read English")
     return cleaned
 
 
@@ -200,7 +200,8 @@ class Pipeline:
         if topic is not None:
             return self._article_list(question, topic, retriever, filters)
         resolved = resolve(question, history)
-        follow_up = resolved.search != question
+        # after a list of articles, "When was it published?" asks about one of them, not about what it says
+        follow_up = resolved.search != question and not history[-1].listed
         answer = self.answer(resolved.read, resolved.focus(self.retrieve(resolved.search, k, retriever, filters)), follow_up)
         if resolved.search == question:
             return answer

@@ -84,3 +84,11 @@ def test_the_cli_lists_the_seed_for_5g_in_json(tmp_path, monkeypatch, capsys):
     assert list(data)[:7] == ["question", "found", "answer", "span", "score", "citations", "related"]
     assert data["found"] and [a["title"] for a in data["articles"]] == ["China calls for open, equitable environment for 5G technology"]
     assert "5G" in data["articles"][0]["sentence"]
+
+
+def test_after_a_list_it_is_the_listed_article(news_pipeline):
+    from rag.followup import Turn
+
+    listing = news_pipeline.ask("Which articles mention rain?")
+    answer = news_pipeline.ask("When was it published?", history=[Turn.of(listing)])
+    assert answer.fact == "published" and answer.span == "2 August 2022"

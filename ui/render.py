@@ -71,7 +71,7 @@ def answer_message(answer: Answer, threshold: float | None = None) -> str:
         body = f'<p class="listing">{html.escape(text or "")} {markers}</p>'
     elif not answer.found:
         related = " The nearest passages are shown under <em>Related</em>." if answer.related else ""
-        body = f'<p class="not-found"><strong>{NOT_FOUND}</strong> ({_confidence(answer.score, threshold)}).{related}</p>'
+        body = f'<p class="not-found"><strong>{NOT_FOUND}</strong>: {_confidence(answer.score, threshold)}.{related}</p>'
     else:
         first = answer.citations[0]
         quote = highlight(answer.answer or "", first.start, span=_span(first))
