@@ -91,6 +91,8 @@ def test_an_answer_from_the_article_header_is_not_shown_as_a_quote():
     answer = Answer(question="Who wrote it?", found=True, answer="By Xinhua (byline)", span="Xinhua", score=1.0, citations=[cited], fact="byline")
     message = render.answer_message(answer)
     assert "By Xinhua (byline)" in message and "“" not in message and "from the article's byline" in message
+    dated = answer.model_copy(update={"answer": "Published 5 February 2020 (article header)", "fact": "published"})
+    assert "from the article's publication date" in render.answer_message(dated)
     assert render.citation_text(cited) == "Rates held, undated, a.txt"
 
 

@@ -181,6 +181,7 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
                 chat = gr.Chatbot(
                     elem_id="chat",
                     label="Chat",
+                    show_label=False,  # the floating label covered the top line of a scrolled chat
                     height=480,
                     buttons=[],  # its copy button would copy the message's HTML; sources have "Copy citation"
                     latex_delimiters=[],

@@ -15,6 +15,8 @@ from rag.schema import Answer, Citation
 from ui.uploads import UploadOutcome
 
 NOT_FOUND = "Not found in the articles"
+# How an answer from an article's own field says where it came from ("from the article's publication date").
+_FACT_NAMES = {"published": "publication date", "updated": "update date", "title": "headline"}
 # Characters of the passage shown on each side of the cited sentence.
 CONTEXT_CHARS = 280
 
@@ -77,7 +79,7 @@ def answer_message(answer: Answer, threshold: float | None = None) -> str:
         quote = highlight(answer.answer or "", first.start, span=_span(first))
         quote = quote if first.start == first.end else f"“{quote}”"  # a header field is not a quote
         span = f"answer: <strong>{html.escape(answer.span)}</strong> · " if answer.span else ""
-        origin = f"from the article's {answer.fact} · " if answer.fact else ""
+        origin = f"from the article's {_FACT_NAMES.get(answer.fact, answer.fact)} · " if answer.fact else ""
         body = f'<p class="quote">{quote} {markers}</p><p class="meta">{span}{origin}{_confidence(answer.score, threshold)}</p>'
     return _one_block(f'<div class="answer">{body}{context}</div>')
 
