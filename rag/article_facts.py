@@ -46,6 +46,7 @@ _PATTERNS: list[tuple[ArticleField, str]] = [
     ("dateline", rf"\bwhat(?:'s|\s+is)\s+the\s+dateline(?:\s+of\s+{_SELF})?{_END}"),
 ]
 _COMPILED = [(field, re.compile(pattern, re.IGNORECASE)) for field, pattern in _PATTERNS]
+# The same patterns with a bare "it"/"this" no longer standing for the article (follow-ups).
 _NAMED = [(field, re.compile(pattern.replace(_SELF, _ARTICLE), re.IGNORECASE)) for field, pattern in _PATTERNS]
 
 
@@ -99,8 +100,10 @@ def article_fact(question: str, passages: list[Passage], follow_up: bool = False
     if field == "title":
         return ArticleFact(field=field, passage=first, answer=f"{article.title} (headline)", span=article.title)
     found = dateline(article.text)
-    holder = next((n for n, p in enumerate(passages) if p.article.id == article.id and found and p.chunk.start <= found.start < p.chunk.end), None)
-    if found is None or holder is None:
+    if found is None:
+        return None
+    holder = next((n for n, p in enumerate(passages) if p.article.id == article.id and p.chunk.start <= found.start < p.chunk.end), None)
+    if holder is None:  # the top of the article was not retrieved: nothing to quote it from
         return None
     place = article.text[found.start : found.place_end]
     return ArticleFact(field=field, passage=holder, answer=article.text[found.start : found.end], span=place, start=found.start, end=found.end)

@@ -11,13 +11,13 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from rag.article_facts import ArticleFact, article_fact
+from rag.article_list import listing_topic, mentions
 from rag.config import MAX_K, SENTENCE_READER_THRESHOLD, RetrieverMode, Settings, packaged_model_path
 from rag.embedding import Encoder
 from rag.followup import Turn, resolve
 from rag.indexing import IndexBuilder, IndexReport
 from rag.ingest import ArticleLoader, CorpusLoad
-from rag.article_facts import ArticleFact, article_fact
-from rag.article_list import listing_topic, mentions
 from rag.reader import Evidence, Reader, SentenceReader
 from rag.reader_model import SHIPPED_READER
 from rag.span_reader import SentenceSimilarity, SpanReader, answer_key, read_calibration
@@ -56,6 +56,9 @@ def clean_question(question: str, max_chars: int) -> str:
     return cleaned
 
 
+_LATIN_WORD = re.compile(r"\b[A-Za-z]{2,}\b")
+
+
 def _reads_as_english(question: str) -> bool:
     """Not a question in another script ("华为的创始人是谁？"): the encoder and the reader were trained on
     English only and would answer "not found" without saying why. A name in another script inside an
@@ -63,9 +66,6 @@ def _reads_as_english(question: str) -> bool:
     letters = [ch for ch in question if ch.isalpha()]
     latin = sum(1 for ch in letters if unicodedata.name(ch, "").startswith("LATIN"))
     return latin * 2 >= len(letters) or len(_LATIN_WORD.findall(question)) >= 2
-
-
-_LATIN_WORD = re.compile(r"\b[A-Za-z]{2,}\b")
 
 
 class LoadedIndex:
