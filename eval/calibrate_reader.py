@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import math
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,8 +76,8 @@ class TuningSet:
         return sorted(first.values())
 
     def matrix(self) -> np.ndarray:
-        """Per shown answer, the columns Calibration weighs: margin, log(articles agreeing), similarity."""
-        return np.array([[margin, math.log(support), similarity] for margin, support, similarity in (self.features[r] for r in self.shown())])
+        """Per shown answer, the evidence Calibration.confidence takes: margin, articles agreeing, similarity."""
+        return np.array([self.features[r] for r in self.shown()], dtype=float)
 
     def sweep(self, calibration: Calibration) -> list[dict[str, float]]:
         """Each question's answer is its most confident candidate; what every threshold would give."""
@@ -184,7 +183,8 @@ def fit(x: np.ndarray, y: np.ndarray, weights: np.ndarray, columns: list[int]) -
     (the product's rule: an answer that several articles give is no less likely right)."""
     from sklearn.linear_model import LogisticRegression
 
-    fitted = LogisticRegression(C=1.0).fit(x[:, columns], y, sample_weight=weights)
+    design = np.column_stack([x[:, 0], np.log(x[:, 1]), x[:, 2]])  # the columns Calibration weighs
+    fitted = LogisticRegression(C=1.0).fit(design[:, columns], y, sample_weight=weights)
     coefficients = [0.0, 0.0, 0.0]
     for column, weight in zip(columns, fitted.coef_[0]):
         coefficients[column] = float(weight)
@@ -204,7 +204,7 @@ def cv_log_loss(x: np.ndarray, y: np.ndarray, weights: np.ndarray, columns: list
         calibration = fit(x[~test], y[~test], weights[~test], columns)
         if calibration is None:
             return None
-        predicted = [calibration.confidence(margin, round(math.exp(support)), similarity) for margin, support, similarity in x[test]]
+        predicted = [calibration.confidence(*evidence) for evidence in x[test]]
         losses.append(log_loss(y[test], predicted, sample_weight=weights[test], labels=[0, 1]))
     return float(np.mean(losses))
 
