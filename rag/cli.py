@@ -150,7 +150,7 @@ def format_answer(answer: Answer) -> str:
             (first.span_start - first.start, first.span_end - first.start) if first.span_start is not None else (None, None)
         )
         quote = _highlight(answer.answer, *sentence_span)
-        lines.append(quote if first.start == first.end else f"“{quote}”")  # a header field is not a quote
+        lines.append(f"“{quote}”" if answer.quotes_text else quote)
         lines.append(f"answer: {answer.span or '(the sentence above)'}   confidence {answer.score:.2f}")
         sources = answer.citations
     else:

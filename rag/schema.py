@@ -107,6 +107,12 @@ class Answer(BaseModel):
     passages: list[Passage] = Field(default_factory=list, exclude=True)
     query: str | None = Field(None, exclude=True, description="what was searched for when a follow-up added the chat's subject")
 
+    @property
+    def quotes_text(self) -> bool:
+        """Whether `answer` is a passage of an article's text, shown in quotation marks; an answer read from
+        an article's header fields cites the article without quoting any of it."""
+        return bool(self.citations) and self.citations[0].end > self.citations[0].start
+
     def contract(self) -> dict:
         """The `rag ask --json` object, keys exactly as DESIGN.md fixes them."""
         return {

@@ -77,7 +77,7 @@ def answer_message(answer: Answer, threshold: float | None = None) -> str:
     else:
         first = answer.citations[0]
         quote = highlight(answer.answer or "", first.start, span=_span(first))
-        quote = quote if first.start == first.end else f"“{quote}”"  # a header field is not a quote
+        quote = f"“{quote}”" if answer.quotes_text else quote
         span = f"answer: <strong>{html.escape(answer.span)}</strong> · " if answer.span else ""
         origin = f"from the article's {_FACT_NAMES.get(answer.fact, answer.fact)} · " if answer.fact else ""
         body = f'<p class="quote">{quote} {markers}</p><p class="meta">{span}{origin}{_confidence(answer.score, threshold)}</p>'
