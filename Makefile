@@ -1,4 +1,5 @@
-# Set-up is two commands: `make run` (install, index seeds/, serve the chat) and `make test`.
+# Set-up is two commands: `make run` (install, index the library, serve the chat) and `make test`.
+# The library (the shipped seeds/ copied, uploads, the index) lives outside the checkout: rag/library.py.
 VENV   ?= .venv
 PYTHON ?= python3
 PY     := $(VENV)/bin/python
@@ -19,10 +20,10 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 index: install
-	$(VENV)/bin/rag index seeds
+	$(VENV)/bin/rag index
 
 run: index
-	$(VENV)/bin/rag serve --corpus seeds --host $(HOST) --port $(PORT)
+	$(VENV)/bin/rag serve --host $(HOST) --port $(PORT)
 
 # pytest exits 5 when it ran no test: that is a failure here, not a pass.
 test: install

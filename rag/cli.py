@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from rag.config import MAX_K, Settings
 from rag.embedding import ModelLoadError
 from rag.ingest import CorpusError
+from rag.library import LibraryError
 from rag.pipeline import Pipeline, QuestionError, clean_question
 from rag.reader_model import ReaderModelError
 from rag.request import iso_date
@@ -24,7 +25,7 @@ from rag.schema import Answer
 from rag.store import IndexStoreError
 
 RETRIEVERS = ("hybrid", "dense", "bm25")
-_USER_ERRORS = (CorpusError, QuestionError, IndexStoreError, ModelLoadError, ReaderModelError, ValidationError, ValueError, FileNotFoundError)
+_USER_ERRORS = (CorpusError, LibraryError, QuestionError, IndexStoreError, ModelLoadError, ReaderModelError, ValidationError, ValueError, FileNotFoundError)
 
 
 class CliError(Exception):
@@ -57,9 +58,9 @@ def _whole_number(most: int | None = None) -> Callable[[str], int]:
 
 def _add_corpus_options(parser: argparse.ArgumentParser, positional: bool = False) -> None:
     if positional:
-        parser.add_argument("corpus", nargs="?", type=Path, default=None, help="folder of articles (default: seeds/)")
+        parser.add_argument("corpus", nargs="?", type=Path, default=None, help="folder of articles (default: your library, outside the checkout: the shipped seeds/ and uploads; RAG_DATA_DIR moves it)")
     else:
-        parser.add_argument("--corpus", type=Path, default=None, help="folder of articles (default: seeds/)")
+        parser.add_argument("--corpus", type=Path, default=None, help="folder of articles (default: your library, outside the checkout: the shipped seeds/ and uploads; RAG_DATA_DIR moves it)")
     parser.add_argument("--index", type=Path, default=None, help="index folder (default: CORPUS/.rag-index)")
 
 
@@ -104,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--limit", type=_whole_number(), default=None, help="ask a fixed random sample of N questions")
     evaluate.add_argument("--seed", type=int, default=0, help="seed of the --limit sample (default 0)")
     evaluate.add_argument("--articles", default=None, help="SQuAD: only questions of the file's articles START:END (0-based); the corpus keeps every paragraph")
+    evaluate.add_argument("--outside", type=Path, default=None, help="SQuAD: leave out questions of the articles of this SQuAD file (e.g. the ones tuned on); the corpus keeps every paragraph")
     evaluate.add_argument("--report", type=Path, default=None, help="also write a markdown report with plots into this folder")
     evaluate.add_argument("--verbose", action="store_true", help="list every question that was not answered right")
     return parser
@@ -207,11 +209,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
     unknown = [r for r in retrievers if r not in RETRIEVERS]
     if unknown or not retrievers:
         raise CliError(f"--retriever takes {', '.join(RETRIEVERS)} (comma-separated); got {args.retriever!r}")
-    if args.articles and not args.squad:
-        raise CliError("--articles applies to --squad only")
+    if (args.articles or args.outside) and not args.squad:
+        raise CliError("--articles and --outside apply to --squad only")
     request = EvalRequest(
         gold=args.gold, squad=args.squad, beir=args.beir, corpus=args.corpus, index=args.index, out=args.out,
-        retrievers=retrievers, limit=args.limit, seed=args.seed, articles=args.articles, report=args.report,
+        retrievers=retrievers, limit=args.limit, seed=args.seed, articles=args.articles, outside=args.outside, report=args.report,
         verbose=args.verbose, progress=sys.stderr.isatty(),
     )
     run_eval(request, Settings())

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
+import platformdirs
 from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -51,7 +52,12 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RAG_", env_nested_delimiter="__", extra="ignore")
 
     # Paths
-    corpus: Path = Field(Path("seeds"), description="folder of articles")
+    corpus: Path | None = Field(None, description="folder of articles; None: the library in DATA_DIR (the shipped seeds/ and uploads)")
+    # Outside the checkout, so that using the product never changes the repository (rag/library.py).
+    data_dir: Path = Field(
+        default_factory=lambda: Path(platformdirs.user_data_dir("rag-news", appauthor=False)),
+        description="the library of articles (a copy of the shipped seeds/, uploads) and its index",
+    )
     index_path: Path | None = Field(None, description="index folder; default CORPUS/.rag-index")
     index_dir_name: str = ".rag-index"
 
@@ -100,7 +106,7 @@ class Settings(BaseSettings):
     max_question_chars: int = Field(1000, ge=1)
     max_file_bytes: int = Field(20_000_000, ge=1)
 
-    @field_validator("corpus", "index_path", "model_path", "reader_model_path", mode="before")
+    @field_validator("corpus", "data_dir", "index_path", "model_path", "reader_model_path", mode="before")
     @classmethod
     def _expand_user(cls, value):
         return Path(value).expanduser() if isinstance(value, (str, Path)) else value

@@ -17,6 +17,7 @@ from rag.config import MAX_K, SENTENCE_READER_THRESHOLD, RetrieverMode, Settings
 from rag.embedding import Encoder
 from rag.followup import Turn, resolve
 from rag.indexing import IndexBuilder, IndexReport
+from rag.library import Library
 from rag.ingest import ArticleLoader, CorpusLoad
 from rag.reader import Evidence, Reader, SentenceReader
 from rag.reader_model import SHIPPED_READER
@@ -88,7 +89,9 @@ class Pipeline:
         settings = settings or Settings()
         updates = {k: v for k, v in (("corpus", corpus), ("index_path", index_path)) if v is not None}
         self.settings = settings.model_copy(update=updates) if updates else settings
-        self.corpus = Path(self.settings.corpus)
+        # No folder named: the library, outside the checkout (the shipped articles and the uploads).
+        self.library = Library(self.settings.data_dir) if self.settings.corpus is None else None
+        self.corpus = self.library.folder if self.library else Path(self.settings.corpus)
         self.store = IndexStore(self.settings.index_dir_for(self.corpus))
         # An encoder may be shared between pipelines (tests, benchmarks): the model loads once.
         self.encoder = encoder or Encoder(self.settings.resolved_model_path(), self.settings.embed_batch_size)
@@ -100,6 +103,7 @@ class Pipeline:
 
     def index(self, rebuild: bool = False, progress: bool = False) -> IndexReport:
         """Bring the index up to date with the corpus folder (incremental unless rebuild)."""
+        self._refresh_library()
         return self.index_articles(self.loader.load_folder(self.corpus), rebuild=rebuild, progress=progress)
 
     def index_articles(self, load: CorpusLoad, rebuild: bool = False, progress: bool = False) -> IndexReport:
@@ -108,6 +112,10 @@ class Pipeline:
         if self._loaded is not None:
             self.loaded()  # a serving pipeline switches to the new index now; `rag index` need not load it at all
         return report
+
+    def _refresh_library(self) -> None:
+        if self.library is not None:
+            self.library.refresh()
 
     def is_current(self) -> bool:
         """Whether an index exists and was built from exactly the files now in the corpus folder."""
@@ -127,6 +135,7 @@ class Pipeline:
         When the index cannot be updated now (another process is indexing, the disk is full, the folder is
         read-only), the current index answers meanwhile: the report says why it was left as it was.
         """
+        self._refresh_library()
         if self.is_current():
             return None
         try:

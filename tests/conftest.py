@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import atexit
+import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
+
+# The library (rag/library.py) of every pipeline, CLI run and server the tests start: a folder of
+# their own, never the user's data folder; removed when the session ends.
+os.environ["RAG_DATA_DIR"] = tempfile.mkdtemp(prefix="rag-test-data-")
+atexit.register(shutil.rmtree, os.environ["RAG_DATA_DIR"], ignore_errors=True)
 
 from rag.config import Settings
 from rag.embedding import Encoder

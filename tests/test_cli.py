@@ -39,12 +39,14 @@ def test_ask_json_follows_the_contract(workdir):
     data = json.loads(result.stdout)
     assert data["found"] is True and "Hua Chunying" in data["answer"] and data["span"] == "Hua Chunying"
     first = data["citations"][0]
-    assert first["path"] == f"seeds/{SEED_FILE}" and first["published"] == "2020-02-05"
+    # No folder named: the library, outside the checkout and the working folder, holds the seeds' copy.
+    library = Path(os.environ["RAG_DATA_DIR"]) / "library"
+    assert first["path"] == str(library / "seeds" / SEED_FILE) and first["published"] == "2020-02-05"
     assert first["title"] == "China calls for open, equitable environment for 5G technology"
     text = (workdir / "seeds" / SEED_FILE).read_text(encoding="utf-8")
     body = normalize_text(text[text.index("BEIJING") :])  # offsets are into the text as loaded: NFKC, no zero-width characters
     assert body[first["start"] : first["end"]] == data["answer"]
-    assert (workdir / "seeds" / ".rag-index" / "CURRENT").is_file()
+    assert (library / ".rag-index" / "CURRENT").is_file() and not (workdir / "seeds" / ".rag-index").exists()
 
 
 def test_index_twice_embeds_nothing_the_second_time(workdir, capsys):
@@ -148,14 +150,14 @@ def test_ask_and_serve_answer_from_the_index_when_it_cannot_be_updated(workdir, 
             refusing.enter_context(IndexStore(index).lock())
         else:  # tests run as root, where a read-only mode does not stop writes: the OS's refusal is simulated
             refusing.enter_context(monkeypatch.context()).setattr("rag.store._write", _refused(errors[refusal]))
-        assert main(["ask", "Who is the Foreign Ministry spokesperson?"]) == 0
+        assert main(["ask", "Who is the Foreign Ministry spokesperson?", "--corpus", "seeds"]) == 0
         asked = capsys.readouterr()
-        assert main(["serve"]) == 0
+        assert main(["serve", "--corpus", "seeds"]) == 0
         serve_err = capsys.readouterr().err
     warning = f"index left as it was: {cause.format(index=re.escape(str(index)), pid=os.getpid())}; answering from it until it can be updated\n"
     assert re.fullmatch(warning, asked.err) and re.fullmatch(warning, serve_err), (asked.err, serve_err)
     assert "**Hua Chunying**" in asked.out and served == ["Hua Chunying"]
-    assert main(["ask", "When did the old bridge reopen?"]) == 0  # refused no more: the new file is indexed now
+    assert main(["ask", "When did the old bridge reopen?", "--corpus", "seeds"]) == 0  # refused no more: the new file is indexed now
     assert "indexed 2 articles" in capsys.readouterr().err
 
 
