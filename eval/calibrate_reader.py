@@ -4,7 +4,8 @@
 
 The questions are those a user puts to the product, retrieved as the product retrieves, in two
 tuning sets that share no article with anything we report on:
-- SQuAD: a fixed sample of the 19 SQuAD 2.0 dev articles outside the reported half, answerable and
+- SQuAD: a fixed sample of the questions of the 19 SQuAD 2.0 dev articles outside the reported half
+  that the model did not train on (training.json's abstention_training_articles), answerable and
   unanswerable (SQuAD 2.0's unanswerable questions are written against the very paragraph, to be
   near misses), asked over an index of those articles; plus `--absent` questions about articles
   that are not in that index at all, the commoner case of "the articles don't say": SQuAD v1.1
@@ -15,15 +16,17 @@ tuning sets that share no article with anything we report on:
   Wikipedia reads news with smaller margins; without this set the threshold fitted on SQuAD
   refuses a third of answerable news questions.
 
-A logistic regression maps the features of each question's shown answer (its best-margin candidate:
-the confidence is the probability that what the user sees is right) to whether it is right (its
-quoted sentence holds a gold answer: the eval report's "right"). Each set's questions carry
-`--news-weight` and 1 - that of the total weight: the two differ in how often the shown answer is
-right at the same margin, and a product that reads news should be calibrated on news at least as
-much as on Wikipedia. Candidate feature sets (the span's margin over "no answer"; log of the
-articles agreeing on it; the question's cosine with the quoted sentence, from the index's pooled
-sentence vectors) are compared by 5-fold cross-validated log loss and the best kept; a fit that
-would let agreement lower the confidence is refused.
+A logistic regression maps the features of every candidate answer (each passage's best span, equal
+answers from several passages as one) to whether it is right (its quoted sentence holds a gold
+answer: the eval report's "right"); the product shows a question's most confident candidate, so the
+confidence must rank a question's candidates as well as score the one shown. Within a set every
+question weighs the same, split over its candidates; each set carries `--news-weight` and 1 - that
+of the total weight: the two differ in how often an answer is right at the same margin, and a
+product that reads news should be calibrated on news at least as much as on Wikipedia. Candidate
+feature sets (the span's margin over "no answer"; log of the articles agreeing on it; the
+question's cosine with the quoted sentence, from the index's pooled sentence vectors; the retrieval
+rank of the best passage giving it) are compared by 5-fold cross-validated log loss (folds by
+question) and the best kept; a fit that would let agreement lower the confidence is refused.
 The threshold handles the most questions right (the sets' weighted mean) while refusing at most
 --max-false-abstain of each set's answerable questions. Writes calibration.json into the model folder.
 """
@@ -42,17 +45,28 @@ import numpy as np
 from eval.datasets import load_squad, sample
 from eval.metrics import abstain_sweep, contains_answer
 from eval.runner import GoldItem, read_gold
-from eval.train_reader import CACHE, DATA, REPORT_HALF_FILE, TRAIN_FILE, TUNE_FILE, Recipe, question_sample, read_squad, tuning_articles
+from eval.train_reader import (
+    CACHE, DATA, REPORT_HALF_FILE, TRAIN_FILE, TUNE_FILE, Recipe, abstention_trained, question_sample, read_squad, tuning_articles,
+)
 import rag.chunking
 import rag.spans
 import rag.span_reader
-from rag.config import Settings, packaged_model_path
+from rag.config import Settings
 from rag.pipeline import Pipeline
 from rag.reader_model import SHIPPED_READER
-from rag.span_reader import CALIBRATION_FILE, Calibration, SentenceSimilarity, SpanReader, agreeing, quoted_sentence
+from rag.span_reader import CALIBRATION_FILE, Calibration, agreeing, quoted_sentence
 
-# Columns of TuningSet.matrix() each candidate calibration weighs.
-FEATURE_SETS = {"margin": [0], "margin+support": [0, 1], "margin+similarity": [0, 2], "margin+support+similarity": [0, 1, 2]}
+# Columns of the evidence (Calibration.confidence's arguments: margin, articles agreeing, similarity,
+# retrieval rank) each candidate calibration weighs.
+FEATURE_SETS = {
+    "margin": [0],
+    "margin+rank": [0, 3],
+    "margin+support": [0, 1],
+    "margin+similarity": [0, 2],
+    "margin+similarity+rank": [0, 2, 3],
+    "margin+support+similarity": [0, 1, 2],
+    "margin+support+similarity+rank": [0, 1, 2, 3],
+}
 NEWS_TUNING_GOLD = Path(__file__).resolve().parent / "gold" / "news-tuning.jsonl"
 THRESHOLDS = [t / 200 for t in range(0, 200)]
 
@@ -63,21 +77,15 @@ class TuningSet:
 
     name: str
     items: list[GoldItem]
-    features: list[tuple[float, int, float]]
+    features: list[tuple[float, int, float, int]]
     labels: list[int]
     question_of: list[int]
 
-    def shown(self) -> list[int]:
-        """Each question's first candidate: its best-margin answer, the one the product shows (read_candidates
-        lists a question's answers best margin first)."""
-        first: dict[int, int] = {}
-        for row, number in enumerate(self.question_of):
-            first.setdefault(number, row)
-        return sorted(first.values())
-
-    def matrix(self) -> np.ndarray:
-        """Per shown answer, the evidence Calibration.confidence takes: margin, articles agreeing, similarity."""
-        return np.array([self.features[r] for r in self.shown()], dtype=float)
+    def weights(self, share: float) -> np.ndarray:
+        """Per candidate: the set's share split evenly over its questions, a question's over its candidates."""
+        counts = np.bincount(self.question_of, minlength=len(self.items))
+        per_question = share / max(int((counts > 0).sum()), 1)
+        return np.array([per_question / counts[number] for number in self.question_of])
 
     def sweep(self, calibration: Calibration) -> list[dict[str, float]]:
         """Each question's answer is its most confident candidate; what every threshold would give."""
@@ -105,15 +113,14 @@ def tuning_set(name: str, pipeline: Pipeline, model: Path, items: list[GoldItem]
     if cached.is_file():
         saved = json.loads(cached.read_text(encoding="utf-8"))
         return TuningSet(name, items, [tuple(f) for f in saved["features"]], saved["labels"], saved["question_of"])
-    found = read_candidates(pipeline, model, items, k)
+    found = read_candidates(pipeline, items, k)
     cached.write_text(json.dumps({"features": found[0], "labels": found[1], "question_of": found[2]}), encoding="utf-8")
     return TuningSet(name, items, *found)
 
 
-def read_candidates(pipeline: Pipeline, model: Path, items: list[GoldItem], k: int) -> tuple[list[tuple[float, int, float]], list[int], list[int]]:
+def read_candidates(pipeline: Pipeline, items: list[GoldItem], k: int) -> tuple[list[tuple[float, int, float]], list[int], list[int]]:
     """Per candidate answer: what its confidence is computed from, whether it is right, its question's number."""
-    similarity = SentenceSimilarity(pipeline.loaded().data, pipeline.encoder)
-    reader = SpanReader(model, packaged_model_path(), threshold=0.0, similarity=similarity)
+    reader = pipeline.loaded().reader  # the product's, reading `model` (the settings' reader_model_path)
     features, labels, question_of = [], [], []
     for number, item in enumerate(items):
         passages = pipeline.retrieve(item.question, k=k)
@@ -130,12 +137,14 @@ def read_candidates(pipeline: Pipeline, model: Path, items: list[GoldItem], k: i
 def squad_set(args: argparse.Namespace, settings: Settings) -> TuningSet:
     """SQuAD 2.0 tuning-article questions over their index, plus questions about absent articles."""
     tune = read_squad(args.data / TUNE_FILE)
-    titles = {a["title"] for a in tuning_articles(tune, read_squad(args.data / REPORT_HALF_FILE))}
+    # Tuning articles the model trained abstention on are no tuning data for it any more.
+    trained = abstention_trained(args.model)
+    titles = {a["title"] for a in tuning_articles(tune, read_squad(args.data / REPORT_HALF_FILE))} - trained
     full = load_squad(args.data / TUNE_FILE)
     kept_groups = {group for group, article in enumerate(tune) if article["title"] in titles}
     bench = full.model_copy(
         update={
-            "name": "squad-v2.0-tuning",
+            "name": "squad-v2.0-tuning" + (f"-without-{len(trained)}-trained" if trained else ""),
             "articles": [a for a in full.articles if a.path.rsplit("/", 1)[0] in titles],
             "items": [i for i, g in zip(full.items, full.groups) if g in kept_groups],
             "groups": [g for g in full.groups if g in kept_groups],
@@ -173,31 +182,30 @@ def absent_questions(data: Path, model: Path, count: int, seed: int) -> list[Gol
     return [GoldItem(id=f"absent-{qa['id']}", question=qa["question"], answers=[], doc=None) for qa in chosen]
 
 
-def question_weights(sets: list[TuningSet], shares: list[float]) -> np.ndarray:
-    """Per shown answer (one a question): its set's share of the total weight, split evenly over the set."""
-    return np.concatenate([np.full(len(s.shown()), share / len(s.shown())) for s, share in zip(sets, shares)])
-
-
 def fit(x: np.ndarray, y: np.ndarray, weights: np.ndarray, columns: list[int]) -> Calibration | None:
     """A logistic calibration on these columns; None when it would let agreement lower the confidence
     (the product's rule: an answer that several articles give is no less likely right)."""
     from sklearn.linear_model import LogisticRegression
 
-    design = np.column_stack([x[:, 0], np.log(x[:, 1]), x[:, 2]])  # the columns Calibration weighs
+    design = np.column_stack([x[:, 0], np.log(x[:, 1]), x[:, 2], x[:, 3]])  # the columns Calibration weighs
     fitted = LogisticRegression(C=1.0).fit(design[:, columns], y, sample_weight=weights)
-    coefficients = [0.0, 0.0, 0.0]
+    coefficients = [0.0] * 4
     for column, weight in zip(columns, fitted.coef_[0]):
         coefficients[column] = float(weight)
     if coefficients[1] < 0:
         return None
-    return Calibration(margin_weight=coefficients[0], support_weight=coefficients[1], similarity_weight=coefficients[2], bias=float(fitted.intercept_[0]))
+    return Calibration(
+        margin_weight=coefficients[0], support_weight=coefficients[1], similarity_weight=coefficients[2],
+        rank_weight=coefficients[3], bias=float(fitted.intercept_[0]),
+    )
 
 
-def cv_log_loss(x: np.ndarray, y: np.ndarray, weights: np.ndarray, columns: list[int], folds: int = 5) -> float | None:
-    """Mean held-out weighted log loss of a fit on these columns (one row a question); None if a fold's fit is refused."""
+def cv_log_loss(x: np.ndarray, y: np.ndarray, weights: np.ndarray, groups: np.ndarray, columns: list[int], folds: int = 5) -> float | None:
+    """Mean held-out weighted log loss of a fit on these columns, folds by question (a question's
+    candidates stay together); None if a fold's fit is refused."""
     from sklearn.metrics import log_loss
 
-    fold_of = np.arange(len(y)) % folds
+    fold_of = groups % folds
     losses = []
     for fold in range(folds):
         test = fold_of == fold
@@ -221,13 +229,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
-    settings = Settings()
+    settings = Settings(reader="span", reader_model_path=args.model)
     sets = [squad_set(args, settings), news_set(args.news, Path(args.model), settings)]
     shares = [1.0 - args.news_weight, args.news_weight]
-    x = np.concatenate([s.matrix() for s in sets])
-    y = np.concatenate([[s.labels[r] for r in s.shown()] for s in sets])
-    weights = question_weights(sets, shares) * len(y)  # mean 1, so C keeps its usual strength
-    compared = {name: cv_log_loss(x, y, weights, columns) for name, columns in FEATURE_SETS.items()}
+    # Every candidate answer is a row: the product shows the most confident one, so the calibration must
+    # rank a question's candidates as well as score the one shown.
+    x = np.concatenate([np.array(s.features, dtype=float) for s in sets])
+    y = np.concatenate([s.labels for s in sets])
+    groups = np.concatenate([np.array(s.question_of) + sum(len(t.items) for t in sets[:n]) for n, s in enumerate(sets)])
+    weights = np.concatenate([s.weights(share) for s, share in zip(sets, shares)]) * len(y)  # mean 1, so C keeps its usual strength
+    compared = {name: cv_log_loss(x, y, weights, groups, columns) for name, columns in FEATURE_SETS.items()}
     compared = {name: round(loss, 4) for name, loss in compared.items() if loss is not None}
     chosen_set = min(compared, key=compared.get)
     calibration = fit(x, y, weights, FEATURE_SETS[chosen_set])
@@ -239,7 +250,7 @@ def main(argv: list[str] | None = None) -> None:
         **calibration.model_dump(),
         "features": chosen_set,
         "cv_log_loss": compared,
-        "fitted_on": [f"{s.name} (weight {share}); fitted on each question's shown answer, swept over its {len(s.labels)} candidates" for s, share in zip(sets, shares)],
+        "fitted_on": [f"{s.name} (weight {share}); fitted on its {len(s.labels)} candidate answers, each question weighing the same" for s, share in zip(sets, shares)],
         "chosen": {s.name.split(":")[0]: sweep[chosen] for s, sweep in zip(sets, sweeps)},
         "never_abstaining": {s.name.split(":")[0]: sweep[0] for s, sweep in zip(sets, sweeps)},
         "rule": f"most handled right (the sets' weighted mean) with each set's false_abstain_rate <= {args.max_false_abstain}",

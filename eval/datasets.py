@@ -36,6 +36,7 @@ class Benchmark(BaseModel):
     articles: list[Article]
     items: list[GoldItem]
     groups: list[int]  # per item: its SQuAD article's position in the file (BEIR: 0), for splits
+    group_titles: list[str] = []  # SQuAD: each article's title, by position in the file
     graded: bool = False  # BEIR: retrieval is judged by graded relevance and the reader is not scored
 
     def corpus_load(self) -> CorpusLoad:
@@ -55,9 +56,15 @@ class Benchmark(BaseModel):
         pipeline.index_articles(self.corpus_load(), progress=progress)
         return pipeline
 
-    def select(self, groups: tuple[int, int] | None = None, limit: int | None = None, seed: int = 0) -> list[GoldItem]:
-        """Items of SQuAD articles [first, last) when groups is given; then a fixed random sample of `limit`."""
-        chosen = [item for item, group in zip(self.items, self.groups) if groups is None or groups[0] <= group < groups[1]]
+    def select(
+        self, groups: tuple[int, int] | None = None, limit: int | None = None, seed: int = 0, excluded_titles: frozenset[str] = frozenset()
+    ) -> list[GoldItem]:
+        """Items of SQuAD articles [first, last) when groups is given, none of an article titled in
+        excluded_titles; then a fixed random sample of `limit`."""
+        chosen = [
+            item for item, group in zip(self.items, self.groups)
+            if (groups is None or groups[0] <= group < groups[1]) and not (excluded_titles and self.group_titles[group] in excluded_titles)
+        ]
         return sample(chosen, limit, seed)
 
 
@@ -104,7 +111,16 @@ def load_squad(path: Path) -> Benchmark:
                 answers = list(dict.fromkeys(a["text"] for a in qa["answers"]))
                 items.append(GoldItem(id=qa["id"], question=qa["question"], answers=answers, doc=doc if answers else None))
                 groups.append(group)
-    return Benchmark(name=Path(path).stem, source=str(path), articles=articles, items=items, groups=groups)
+    return Benchmark(name=Path(path).stem, source=str(path), articles=articles, items=items, groups=groups,
+                     group_titles=[wiki["title"] for wiki in data["data"]])
+
+
+def squad_titles(path: Path) -> frozenset[str]:
+    """The article titles of a SQuAD file."""
+    data = _read_json(path)
+    if not isinstance(data, dict) or not isinstance(data.get("data"), list):
+        raise GoldError(f"{path}: not a SQuAD file (no top-level \"data\" list)")
+    return frozenset(wiki["title"] for wiki in data["data"])
 
 
 def load_beir(folder: Path, split: str = "test") -> Benchmark:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from eval.datasets import load_beir, load_squad, parse_articles, sample
+from eval.datasets import load_beir, load_squad, parse_articles, sample, squad_titles
 from eval.runner import EvalReport, EvalRunner, GoldItem, QuestionResult, format_table, read_gold, write_report
 from rag.config import RetrieverMode, Settings
 from rag.pipeline import Pipeline, reader_threshold
@@ -32,6 +32,7 @@ class EvalRequest(BaseModel):
     limit: int | None = None
     seed: int = 0
     articles: str | None = None
+    outside: Path | None = None  # SQuAD: leave out questions of the articles of this SQuAD file
     report: Path | None = None
     verbose: bool = False
     progress: bool = False
@@ -62,9 +63,11 @@ def _questions_and_pipeline(request: EvalRequest, settings: Settings) -> tuple[l
         return items, pipeline, False
     bench = load_squad(request.squad) if request.squad is not None else load_beir(request.beir)
     groups = parse_articles(request.articles) if request.articles else None
-    items = bench.select(groups, request.limit, request.seed)
+    excluded = squad_titles(request.outside) if request.outside is not None else frozenset()
+    items = bench.select(groups, request.limit, request.seed, excluded)
     if not items:
-        raise ValueError(f"no questions in {request.source()} for --articles {request.articles}")
+        asked = " ".join(f"--{name} {value}" for name, value in (("articles", request.articles), ("outside", request.outside)) if value)
+        raise ValueError(f"no questions in {request.source()} for {asked}")
     return items, bench.pipeline(asking, index_path=request.index, progress=request.progress), bench.graded
 
 

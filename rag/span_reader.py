@@ -33,16 +33,21 @@ CALIBRATION_FILE = "calibration.json"
 
 class Calibration(BaseModel):
     """confidence = sigmoid(margin_weight * margin + support_weight * log(articles agreeing)
-    + similarity_weight * the question's cosine with the quoted sentence + bias)."""
+    + similarity_weight * the question's cosine with the quoted sentence
+    + rank_weight * the retrieval rank of the best passage giving the answer (0: the first) + bias)."""
 
     margin_weight: float = 1.0
     support_weight: float = 0.0
     similarity_weight: float = 0.0
+    rank_weight: float = 0.0
     bias: float = 0.0
     threshold: float = 0.5  # below it the reader says "not found"
 
-    def confidence(self, margin: float, support: int, similarity: float = 0.0) -> float:
-        z = self.margin_weight * margin + self.support_weight * math.log(max(support, 1)) + self.similarity_weight * similarity + self.bias
+    def confidence(self, margin: float, support: int, similarity: float = 0.0, rank: int = 0) -> float:
+        z = (
+            self.margin_weight * margin + self.support_weight * math.log(max(support, 1)) + self.similarity_weight * similarity
+            + self.rank_weight * rank + self.bias
+        )
         return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
 
 
@@ -175,14 +180,15 @@ class SpanReader:
             )
         return found
 
-    def evidence_features(self, question: str, passages: list[Passage], group: list[SpanCandidate]) -> tuple[float, int, float]:
-        """What the confidence is computed from: the best margin, the articles agreeing, the similarity."""
+    def evidence_features(self, question: str, passages: list[Passage], group: list[SpanCandidate]) -> tuple[float, int, float, int]:
+        """What the confidence is computed from: the best margin, the articles agreeing, the similarity,
+        the best retrieval rank among the passages giving the answer (passages come best first)."""
         best = group[0]
         support = len({passages[c.passage].article.id for c in group})
         similarity = 0.0
         if self.similarity is not None:
             similarity = self.similarity(question, passages[best.passage], best.span_start, best.span_end)
-        return best.margin, support, similarity
+        return best.margin, support, similarity, min(c.passage for c in group)
 
     def read(self, question: str, passages: list[Passage]) -> Reading:
         if not passages:

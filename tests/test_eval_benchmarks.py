@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from eval.datasets import load_beir, load_squad
+from eval.datasets import load_beir, load_squad, squad_titles
 from rag.cli import main
 from tests.conftest import SHARED_DATA
 
@@ -69,6 +69,14 @@ def test_sample_is_fixed_by_seed_and_split_by_article(squad_slice):
     second_article = {i.id for i in bench.select((1, 2))}
     assert second_article and all(i.doc is None or i.doc.startswith(bench.articles[-1].title.replace(" ", "_")) for i in bench.select((1, 2)))
     assert not second_article & {i.id for i in bench.select((0, 1))}
+
+
+def test_questions_of_articles_tuned_on_can_be_left_out(squad_slice, tmp_path):
+    bench = load_squad(squad_slice)
+    tuned = tmp_path / "tuned.json"
+    tuned.write_text(json.dumps({"data": [{"title": bench.group_titles[1], "paragraphs": []}]}), encoding="utf-8")
+    outside = {i.id for i in bench.select(excluded_titles=squad_titles(tuned))}
+    assert outside == {i.id for i in bench.select((0, 1))}
 
 
 def test_eval_squad_smoke_run_with_report(squad_slice, tmp_path, capsys):
