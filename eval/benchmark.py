@@ -37,7 +37,9 @@ from rag.embedding import Encoder
 from rag.pipeline import Pipeline, reader_threshold
 from rag.reader import SentenceReader
 from rag.retrieve import RetrievalRequest, Retriever, fuse, top_rows
-from rag.store import IndexData, IndexStore, build_bm25, build_dense_index
+from rag.dense import DenseIndex
+from rag.lexical import LexicalIndex
+from rag.store import IndexData, IndexStore
 from rag.text import terms
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
@@ -207,8 +209,7 @@ def scaled_index(sources: list[IndexData], size: int, rng: np.random.Generator) 
         chunk = data.chunks[row]
         article = data.articles[chunk.article_id]
         vector = data.chunk_vectors[row]
-        first, last = data.sentence_offsets[row], data.sentence_offsets[row + 1]
-        sentences = data.sentence_vectors[first:last]
+        sentences = data.sentences.of_chunk(row)
         if copy:
             article = article.model_copy(update={"id": f"{article.id}~{copy}", "path": f"{article.path}~{copy}"})
             chunk = chunk.model_copy(update={"id": f"{chunk.id}~{copy}", "article_id": article.id})
@@ -230,8 +231,8 @@ def scaled_index(sources: list[IndexData], size: int, rng: np.random.Generator) 
         chunks=chunks,
         chunk_vectors=vectors,
         sentence_vectors=np.concatenate(sentence_vectors),
-        dense=build_dense_index(vectors, settings.exact_search_max_chunks),
-        bm25=build_bm25(token_lists),
+        dense=DenseIndex.build(vectors, settings.exact_search_max_chunks),
+        lexical=LexicalIndex.build(token_lists),
     )
     return index, real
 
@@ -273,18 +274,18 @@ def time_questions(index: IndexData, encoder: Encoder, settings: Settings, quest
 def hnsw_against_exact(index: IndexData, encoder: Encoder, questions: list[str], depth: int) -> dict:
     """Recall of an HNSW index (the store's parameters) against exact search, and both search times."""
     vectors = np.stack([encoder.encode_query(q) for q in questions])
-    exact = build_dense_index(index.chunk_vectors, exact_max=len(index.chunk_vectors))
+    exact = DenseIndex.build(index.chunk_vectors, exact_max=len(index.chunk_vectors))
     started = time.perf_counter()
-    hnsw = build_dense_index(index.chunk_vectors, exact_max=0)
+    hnsw = DenseIndex.build(index.chunk_vectors, exact_max=0)
     build_seconds = time.perf_counter() - started
     found, times = {}, {}
     for name, dense in (("exact", exact), ("hnsw", hnsw)):
         rows, ms = [], []
         for vector in vectors:
             t = time.perf_counter()
-            _, top = dense.search(vector[None, :], depth)
+            top = [row for row, _ in dense.search(vector, depth)]
             ms.append((time.perf_counter() - t) * 1000)
-            rows.append(top[0])
+            rows.append(top)
         found[name], times[name] = rows, stats(ms)
     recall = {k: round(float(np.mean([len(set(h[:k]) & set(e[:k])) / k for h, e in zip(found["hnsw"], found["exact"])])), 4) for k in (1, 10, depth)}
     return {"hnsw_recall_vs_exact": recall, "search_ms": times, "hnsw_build_seconds": round(build_seconds, 2)}
@@ -351,7 +352,7 @@ def cmd_latency_size(args, settings: Settings, encoder: Encoder) -> dict:
         "real_vectors": real,
         "synthetic_vectors": len(index.chunks) - real,
         "synthetic": f"copies of real chunks, vectors + N(0, {SYNTHETIC_NOISE}) per dimension, renormalised" if len(index.chunks) > real else None,
-        "dense_index": type(index.dense).__name__,
+        "dense_index": index.dense.kind,
         "exact_search_max_chunks": settings.exact_search_max_chunks,
         "questions": len(questions),
         "index_build_seconds_in_memory": round(build_seconds, 1),

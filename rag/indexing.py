@@ -18,7 +18,9 @@ from rag.embedding import Encoder
 from rag.ingest import CorpusLoad, SkippedFile
 from rag.journal import EmbeddingJournal, SavedVectors
 from rag.schema import Article, Chunk
-from rag.store import IndexCorrupt, IndexData, IndexIncompatible, IndexStore, IndexStoreError, Manifest, SENTENCE_VECTOR_DTYPE, build_bm25, build_dense_index, dense_vectors
+from rag.dense import DenseIndex
+from rag.lexical import LexicalIndex
+from rag.store import IndexCorrupt, IndexData, IndexIncompatible, IndexStore, IndexStoreError, Manifest, SENTENCE_VECTOR_DTYPE
 from rag.text import terms
 
 
@@ -181,7 +183,6 @@ class IndexBuilder:
         if old is not None:
             for row, chunk in enumerate(old.chunks):
                 old_rows.setdefault(chunk.article_id, []).append(row)
-            old_sentence_offsets = old.sentence_offsets
         saved = journal.saved()
 
         # Per article: its chunks and where its vectors come from (the old index, an unfinished run, or the encoder).
@@ -225,7 +226,7 @@ class IndexBuilder:
             else:
                 chunk_matrix[chunk_row[n] : chunk_row[n + 1]] = old.chunk_vectors[source]
                 sentence_matrix[sentence_row[n] : sentence_row[n + 1]] = np.concatenate(
-                    [old.sentence_vectors[old_sentence_offsets[r] : old_sentence_offsets[r + 1]] for r in source]
+                    [old.sentences.of_chunk(r) for r in source]
                 )
         del saved, sources
         embedded = sum(chunk_row[n + 1] - chunk_row[n] for n in to_embed)
@@ -254,8 +255,8 @@ class IndexBuilder:
         bar.close()
         by_id = {a.id: a for a in articles}
         token_lists = [terms(by_id[c.article_id].title + " " + c.text if title_in else c.text) for c in all_chunks]
-        dense = build_dense_index(chunk_matrix, self.settings.exact_search_max_chunks)
-        chunk_matrix = dense_vectors(dense)  # the same vectors, held once (by FAISS) from here on
+        dense = DenseIndex.build(chunk_matrix, self.settings.exact_search_max_chunks)
+        chunk_matrix = dense.vectors()  # the same vectors, held once (by the dense index) from here on
         manifest = Manifest(
             format_version=INDEX_FORMAT_VERSION,
             model=self.encoder.name,
@@ -264,7 +265,7 @@ class IndexBuilder:
             chunk_words=self.settings.chunk_words,
             chunk_overlap_sentences=self.settings.chunk_overlap_sentences,
             title_in_chunks=title_in,
-            dense_index=type(dense).__name__,
+            dense_index=dense.kind,
             corpus=corpus_label,
             files=files,
             article_hashes=hashes,
@@ -280,6 +281,6 @@ class IndexBuilder:
             chunk_vectors=chunk_matrix,
             sentence_vectors=sentence_matrix,
             dense=dense,
-            bm25=build_bm25(token_lists),
+            lexical=LexicalIndex.build(token_lists),
         )
         return data, embedded, resumed

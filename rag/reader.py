@@ -174,19 +174,12 @@ class SentenceReader:
         self.encoder = encoder
         self.threshold = threshold
         self.weights = weights or ReaderWeights()
-        self._sentence_offsets = index.sentence_offsets
-        # idf per BM25 term, from the document frequencies bm25s stores (CSC columns are terms).
-        # This form stays positive and flat on tiny corpora, where df says little about a term.
-        indptr = np.asarray(index.bm25.scores["indptr"])
-        n_docs = max(len(index.chunks), 1)
-        df = np.diff(indptr)
-        self._idf = np.log(1.0 + (n_docs + 1) / (df + 0.5))
-        self._vocab = index.bm25.vocab_dict
-        self._max_idf = math.log(1.0 + (n_docs + 1) / 0.5)
+        self._documents = max(len(index.chunks), 1)
 
     def _term_idf(self, term: str) -> float:
-        row = self._vocab.get(term)
-        return float(self._idf[row]) if row is not None else self._max_idf
+        """idf from the lexical index's document frequency; this form stays positive and flat on tiny
+        corpora, where df says little about a term (a term no chunk holds gets the highest)."""
+        return math.log(1.0 + (self._documents + 1) / (self.index.lexical.document_frequency(term) + 0.5))
 
     def features(self, question: str, passages: list[Passage]) -> list[SentenceFeatures]:
         """Every distinct sentence of the passages with what the score is made of."""
@@ -198,8 +191,7 @@ class SentenceReader:
         found: dict[tuple[str, int, int], SentenceFeatures] = {}
         for rank, passage in enumerate(passages):
             chunk = passage.chunk
-            first = self._sentence_offsets[passage.row]
-            semantic = self.index.sentence_vectors[first : first + len(chunk.sentences)] @ question_vector
+            semantic = self.index.sentences.cosines(passage.row, question_vector)
             for i, (start, end) in enumerate(chunk.sentences):
                 key = (passage.article.id, start, end)
                 if key in found:  # the same sentence in an overlapping chunk: keep its best-ranked passage

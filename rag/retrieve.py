@@ -76,8 +76,6 @@ class Retriever:
         self.index = index
         self.encoder = encoder
         self.settings = settings
-        self._bm25_vocab = index.bm25.vocab_dict
-        self._sentence_offsets = index.sentence_offsets
         self._allowed = lru_cache(maxsize=64)(self._allowed_rows)
 
     def run(self, request: RetrievalRequest) -> list[Passage]:
@@ -119,39 +117,17 @@ class Retriever:
             bm25=bm25_scores[rows].astype(np.float64),
             # Exact cosines from the stored vectors, also when the FAISS index is approximate.
             dense=self.index.chunk_vectors[rows] @ vector,
-            sentence=self._best_sentence(rows, vector),
+            sentence=self.index.sentences.best_per_chunk(rows, vector),
             bm25_rank=np.array([bm25_rank.get(int(r), 0) for r in rows], dtype=np.int64),
             dense_rank=np.array([dense_rank.get(int(r), 0) for r in rows], dtype=np.int64),
         )
 
-    def _best_sentence(self, rows: np.ndarray, vector: np.ndarray) -> np.ndarray:
-        """Per row, the highest cosine of one of its sentences (vectors pooled at index time)."""
-        if not len(rows):
-            return np.zeros(0)
-        starts, ends = self._sentence_offsets[rows], self._sentence_offsets[rows + 1]
-        lengths = ends - starts
-        firsts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-        # All sentence rows of the candidates, chunk after chunk, then the max within each chunk's run.
-        sentence_rows = np.repeat(starts - firsts, lengths) + np.arange(lengths.sum())
-        return np.maximum.reduceat(self.index.sentence_vectors[sentence_rows] @ vector, firsts)
-
     def dense_ranking(self, query: str, depth: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
-        import faiss
-
-        vector = self.encoder.encode_query(query)[None, :]
-        depth = min(depth, len(self.index.chunks))
-        params = None
-        if allowed is not None:
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(np.flatnonzero(allowed).astype(np.int64)))
-        scores, rows = self.index.dense.search(vector, depth, params=params)
-        return [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if r >= 0]
+        return self.index.dense.search(self.encoder.encode_query(query), depth, allowed)
 
     def bm25_scores(self, query: str, allowed: np.ndarray | None) -> np.ndarray:
         """BM25 score of every chunk (all zero when no query term is in the index)."""
-        ids = [self._bm25_vocab[t] for t in dict.fromkeys(terms(query)) if t in self._bm25_vocab]
-        if not ids:
-            return np.zeros(len(self.index.chunks), dtype=np.float32)
-        return self.index.bm25.get_scores_from_ids(ids, weight_mask=None if allowed is None else allowed.astype(np.float32))
+        return self.index.lexical.scores(terms(query), allowed)
 
     def _allowed_rows(self, filters: Filters) -> np.ndarray:
         source = filters.source.lower() if filters.source else None

@@ -59,15 +59,14 @@ class SentenceSimilarity:
     """
 
     def __init__(self, index: IndexData, encoder: Encoder):
-        self.vectors, self.offsets, self.encoder = index.sentence_vectors, index.sentence_offsets, encoder
+        self.sentences, self.encoder = index.sentences, encoder
 
     def __call__(self, question: str, passage: Passage, start: int, end: int) -> float:
         """The best cosine among the passage's sentences that overlap [start, end) (article offsets)."""
-        first = self.offsets[passage.row]
-        rows = [first + n for n, (s, e) in enumerate(passage.chunk.sentences) if s < end and e > start]
-        if not rows:
+        overlapping = [n for n, (s, e) in enumerate(passage.chunk.sentences) if s < end and e > start]
+        if not overlapping:
             return 0.0
-        return float(np.max(self.vectors[rows] @ self.encoder.encode_query(question)))
+        return float(np.max(self.sentences.of_chunk(passage.row)[overlapping] @ self.encoder.encode_query(question)))
 
 
 @dataclass(frozen=True)

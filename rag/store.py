@@ -28,7 +28,10 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from rag.config import INDEX_FORMAT_VERSION, Settings
+from rag.dense import DenseIndex
+from rag.lexical import LexicalIndex
 from rag.schema import Article, Chunk
+from rag.sentence_table import SentenceTable
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -43,8 +46,6 @@ BM25_DIR = "bm25"
 # retrieval is what `python -m eval.benchmark sentence-dtype` measures (eval/RESULTS.md, "Big JSONL").
 # Indexes written with float32 ones load and work as they are.
 SENTENCE_VECTOR_DTYPE = np.float16
-_HNSW_NEIGHBOURS = 32
-_HNSW_EF_SEARCH = 128
 
 
 class IndexStoreError(RuntimeError):
@@ -120,49 +121,13 @@ class IndexData(BaseModel):
     chunks: list[Chunk]
     chunk_vectors: np.ndarray
     sentence_vectors: np.ndarray
-    dense: object  # faiss.Index
-    bm25: object  # bm25s.BM25
+    dense: DenseIndex
+    lexical: LexicalIndex
 
     @cached_property
-    def sentence_offsets(self) -> np.ndarray:
-        """Row in sentence_vectors where each chunk's sentences begin (computed once: the chunks never change)."""
-        counts = np.fromiter((len(c.sentences) for c in self.chunks), dtype=np.int64, count=len(self.chunks))
-        return np.concatenate([[0], np.cumsum(counts)])
-
-
-def build_dense_index(vectors: np.ndarray, exact_max: int):
-    """Exact inner product up to exact_max vectors; HNSW above, where exact search gets slow."""
-    import faiss
-
-    dim = vectors.shape[1]
-    if len(vectors) <= exact_max:
-        index = faiss.IndexFlatIP(dim)
-    else:
-        index = faiss.IndexHNSWFlat(dim, _HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efSearch = _HNSW_EF_SEARCH
-    if len(vectors):
-        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
-    return index
-
-
-def dense_vectors(index) -> np.ndarray:
-    """The vectors a flat or HNSW index holds, as a read-only view of its own storage: a big index's
-    vectors are then in memory once, not twice. Valid while the index lives (IndexData keeps both)."""
-    import faiss
-
-    flat = faiss.downcast_index(index.storage) if isinstance(index, faiss.IndexHNSW) else index
-    view = faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * flat.d).reshape(flat.ntotal, flat.d) if flat.ntotal else np.zeros((0, flat.d), np.float32)
-    view.flags.writeable = False
-    return view
-
-
-def build_bm25(token_lists: list[list[str]]):
-    import bm25s
-
-    bm25 = bm25s.BM25()
-    # bm25s cannot index an empty corpus or an all-empty one; a placeholder token keeps shapes aligned.
-    bm25.index([tokens or ["\u0000"] for tokens in token_lists] or [["\u0000"]], show_progress=False)
-    return bm25
+    def sentences(self) -> SentenceTable:
+        """The sentence vectors by chunk (the row layout computed once: the chunks never change)."""
+        return SentenceTable(self.sentence_vectors, [len(c.sentences) for c in self.chunks])
 
 
 def _fsync_dir(path: Path) -> None:
@@ -205,8 +170,7 @@ def _generation_bytes(data: IndexData) -> int:
     """About what one generation of data takes on disk, for the disk-full message: the text as JSON, the
     vectors (the chunk vectors twice: their .npy file and the dense index), BM25's sparse matrix."""
     text = sum(len(a.model_dump_json()) for a in data.articles.values()) + sum(len(c.model_dump_json()) for c in data.chunks)
-    bm25 = sum(part.nbytes for part in data.bm25.scores.values() if isinstance(part, np.ndarray))
-    return text + 2 * data.chunk_vectors.nbytes + data.sentence_vectors.nbytes + bm25
+    return text + 2 * data.chunk_vectors.nbytes + data.sentence_vectors.nbytes + data.lexical.nbytes
 
 
 def _unwritable_cause(folder: Path, exc: OSError, needed: int | None = None) -> str:
@@ -284,9 +248,6 @@ class IndexStore:
                     raise
 
     def _load_generation(self, generation: Path, settings: Settings | None) -> IndexData:
-        import bm25s
-        import faiss
-
         manifest = self.read_manifest(generation)
         reason = manifest.mismatch(settings) if settings is not None else None
         if reason:
@@ -306,9 +267,9 @@ class IndexStore:
             current_file = generation / "sentence_vectors.npy"
             sentence_vectors = np.load(current_file, allow_pickle=False)
             current_file = generation / "dense.faiss"
-            dense = faiss.read_index(str(current_file))
+            dense = DenseIndex.load(current_file)
             current_file = generation / BM25_DIR
-            bm25 = bm25s.BM25.load(str(current_file), load_corpus=False, mmap=False, allow_pickle=False)
+            lexical = LexicalIndex.load(current_file)
         except (OSError, ValueError, ValidationError, RuntimeError, KeyError, EOFError) as exc:
             raise IndexCorrupt(_damaged(current_file, exc)) from exc
         sentences = sum(len(c.sentences) for c in chunks)
@@ -317,8 +278,8 @@ class IndexStore:
             problems.append(f"{len(chunks)} chunks but vectors of shape {chunk_vectors.shape}")
         if sentence_vectors.shape != (sentences, manifest.dimension):
             problems.append(f"{sentences} sentences but sentence vectors of shape {sentence_vectors.shape}")
-        if dense.ntotal != len(chunks):
-            problems.append(f"dense index holds {dense.ntotal} vectors for {len(chunks)} chunks")
+        if dense.size != len(chunks):
+            problems.append(f"dense index holds {dense.size} vectors for {len(chunks)} chunks")
         if any(c.article_id not in articles for c in chunks):
             problems.append("chunks refer to articles that are not in articles.jsonl")
         if problems:
@@ -330,7 +291,7 @@ class IndexStore:
             chunk_vectors=chunk_vectors,
             sentence_vectors=sentence_vectors,
             dense=dense,
-            bm25=bm25,
+            lexical=lexical,
         )
 
     @staticmethod
@@ -350,8 +311,6 @@ class IndexStore:
 
     def save(self, data: IndexData) -> Path:
         """Write a new generation and switch CURRENT to it; the old one stays valid until the switch."""
-        import faiss
-
         staging = self.path / f".tmp-{uuid.uuid4().hex}"
         try:
             staging.mkdir(parents=True)
@@ -359,10 +318,8 @@ class IndexStore:
             _write(staging / "chunks.jsonl", lambda f: f.writelines(c.model_dump_json().encode() + b"\n" for c in data.chunks))
             _write(staging / "chunk_vectors.npy", lambda f: np.save(f, data.chunk_vectors, allow_pickle=False))
             _write(staging / "sentence_vectors.npy", lambda f: np.save(f, data.sentence_vectors, allow_pickle=False))
-            # Streamed to the file: serialize_index would hold two whole copies of the index in memory.
-            _write(staging / "dense.faiss", lambda f: faiss.write_index(data.dense, faiss.PyCallbackIOWriter(f.write)))
-            data.bm25.save(str(staging / BM25_DIR))
-            bm25_files = sorted((staging / BM25_DIR).iterdir())
+            _write(staging / "dense.faiss", data.dense.write)
+            bm25_files = data.lexical.save(staging / BM25_DIR)
             for written in bm25_files:
                 with open(written, "rb") as handle:
                     os.fsync(handle.fileno())

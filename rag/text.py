@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 
 import Stemmer
-from bm25s.stopwords import STOPWORDS_EN
 
-# bm25s's own default token pattern: words of two or more characters.
-TOKEN_PATTERN = re.compile(r"(?u)\b\w\w+\b")
-STOPWORDS = frozenset(STOPWORDS_EN)
+from rag.lexical import STOPWORDS, TOKEN_PATTERN
+
 _stemmer = Stemmer.Stemmer("english")
 
 

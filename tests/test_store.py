@@ -15,6 +15,8 @@ from hypothesis import strategies as st
 
 from eval.crash_test import RAG
 from rag.config import INDEX_FORMAT_VERSION
+from rag.dense import DenseIndex
+from rag.lexical import LexicalIndex
 from rag.pipeline import Pipeline
 from rag.schema import Article, Chunk
 from rag.store import (
@@ -29,8 +31,6 @@ from rag.store import (
     IndexStore,
     IndexUnwritable,
     Manifest,
-    build_bm25,
-    build_dense_index,
 )
 from tests.conftest import make_corpus
 from tests.test_catalogue import PERMISSIONS_TESTABLE, UNPRIVILEGED
@@ -45,7 +45,7 @@ def test_round_trip_keeps_everything(news_pipeline):
     data = news_pipeline.store.load()
     assert data.manifest.articles == len(data.articles) == 3
     assert data.chunk_vectors.shape == (len(data.chunks), 384)
-    assert data.dense.ntotal == len(data.chunks)
+    assert data.dense.size == len(data.chunks)
     assert data.manifest.model_path.endswith("model")
     assert (news_pipeline.store.path / CURRENT).read_text().startswith("gen-")
 
@@ -66,7 +66,7 @@ def one_article_index(article: Article) -> IndexData:
     )
     return IndexData(
         manifest=manifest, articles={article.id: article}, chunks=[chunk], chunk_vectors=vectors,
-        sentence_vectors=vectors, dense=build_dense_index(vectors, 10), bm25=build_bm25([["word"]]),
+        sentence_vectors=vectors, dense=DenseIndex.build(vectors, 10), lexical=LexicalIndex.build([["word"]]),
     )
 
 

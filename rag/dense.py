@@ -1,0 +1,81 @@
+"""Nearest chunk vectors: the one module that knows FAISS (a second backend replaces this class)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+
+# HNSW parameters above the exact-search limit (eval/benchmark.py measures their recall against exact search).
+_HNSW_NEIGHBOURS = 32
+_HNSW_EF_SEARCH = 128
+
+
+class DenseIndex:
+    """Inner-product search over the chunk vectors, exact or HNSW."""
+
+    def __init__(self, index):
+        self._index = index  # faiss.Index
+
+    @classmethod
+    def build(cls, vectors: np.ndarray, exact_max: int) -> DenseIndex:
+        """Exact inner product up to exact_max vectors; HNSW above, where exact search gets slow."""
+        import faiss
+
+        dim = vectors.shape[1]
+        if len(vectors) <= exact_max:
+            index = faiss.IndexFlatIP(dim)
+        else:
+            index = faiss.IndexHNSWFlat(dim, _HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
+            index.hnsw.efSearch = _HNSW_EF_SEARCH
+        if len(vectors):
+            index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        return cls(index)
+
+    @classmethod
+    def load(cls, path: Path) -> DenseIndex:
+        """Raises RuntimeError (FAISS's) when the file is missing or damaged."""
+        import faiss
+
+        return cls(faiss.read_index(str(path)))
+
+    def write(self, handle: BinaryIO) -> None:
+        """Streamed to the file: serializing first would hold two whole copies of the index in memory."""
+        import faiss
+
+        faiss.write_index(self._index, faiss.PyCallbackIOWriter(handle.write))
+
+    @property
+    def size(self) -> int:
+        return int(self._index.ntotal)
+
+    @property
+    def kind(self) -> str:
+        return type(self._index).__name__
+
+    def vectors(self) -> np.ndarray:
+        """The vectors the index holds, as a read-only view of its own storage: a big index's vectors are
+        then in memory once, not twice. Valid while this object lives (IndexData keeps both)."""
+        import faiss
+
+        index = self._index
+        flat = faiss.downcast_index(index.storage) if isinstance(index, faiss.IndexHNSW) else index
+        if not flat.ntotal:
+            return np.zeros((0, flat.d), np.float32)
+        view = faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * flat.d).reshape(flat.ntotal, flat.d)
+        view.flags.writeable = False
+        return view
+
+    def search(self, vector: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """The k rows nearest the vector (among the allowed ones), best first, with their inner products."""
+        import faiss
+
+        k = min(k, self.size)
+        if k <= 0:
+            return []
+        params = None
+        if allowed is not None:
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(np.flatnonzero(allowed).astype(np.int64)))
+        scores, rows = self._index.search(np.asarray(vector, dtype=np.float32).reshape(1, -1), k, params=params)
+        return [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if r >= 0]
