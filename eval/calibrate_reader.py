@@ -127,7 +127,7 @@ def read_candidates(pipeline: Pipeline, items: list[GoldItem], k: int) -> tuple[
         for group in agreeing(reader.candidates(item.question, passages)).values():
             passage = passages[group[0].passage]
             start, end = quoted_sentence(passage, group[0].span_start, group[0].span_end)
-            sentence = passage.chunk.text[start - passage.chunk.start : end - passage.chunk.start]
+            sentence = passage.chunk.slice(start, end)
             features.append(reader.evidence_features(item.question, passages, group))
             labels.append(int(bool(item.answers) and contains_answer(sentence, item.answers) > 0))
             question_of.append(number)

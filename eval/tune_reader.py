@@ -61,7 +61,7 @@ def best_sentences(rows: list[Row], weights: ReaderWeights) -> tuple[np.ndarray,
             # The reader's order: highest score, then earliest passage and position.
             best_score, best = max(((raw_score(f, weights), f) for f in features), key=lambda x: (x[0], -x[1].passage, -x[1].start))
             chunk = passages[best.passage].chunk
-            shown = chunk.text[best.start - chunk.start : best.end - chunk.start]
+            shown = chunk.slice(best.start, best.end)
         scores.append(best_score)
         answerable.append(bool(item.answers))
         right.append(contains_answer(shown, item.answers) if item.answers else 0.0)

@@ -237,8 +237,8 @@ class Pipeline:
         return Answer(
             question=question,
             found=True,
-            answer=_article_slice(passage, best.start, best.end),
-            span=_article_slice(passage, best.span_start, best.span_end) if best.span_start is not None else None,
+            answer=passage.chunk.slice(best.start, best.end),
+            span=passage.chunk.slice(best.span_start, best.span_end) if best.span_start is not None else None,
             score=reading.score,
             citations=[self._evidence_citation(n, e, passages[e.passage]) for n, e in enumerate(chosen, start=1)],
             passages=passages,
@@ -280,7 +280,7 @@ class Pipeline:
         chosen = [best]
         if best.span_start is None:
             return chosen
-        key = answer_key(_article_slice(passages[best.passage], best.span_start, best.span_end))
+        key = answer_key(passages[best.passage].chunk.slice(best.span_start, best.span_end))
         cited = {passages[best.passage].article.id}
         for item in evidence[1:]:
             if item.score < self.threshold or len(chosen) == self.settings.max_citations:
@@ -288,7 +288,7 @@ class Pipeline:
             article = passages[item.passage].article.id
             if item.span_start is None or article in cited:
                 continue
-            if answer_key(_article_slice(passages[item.passage], item.span_start, item.span_end)) == key:
+            if answer_key(passages[item.passage].chunk.slice(item.span_start, item.span_end)) == key:
                 cited.add(article)
                 chosen.append(item)
         return chosen
@@ -331,8 +331,3 @@ def reader_threshold(settings: Settings) -> float:
     if settings.reader == "sentence":
         return SENTENCE_READER_THRESHOLD
     return read_calibration(settings.reader_model_path or SHIPPED_READER).threshold
-
-
-def _article_slice(passage: Passage, start: int, end: int) -> str:
-    chunk = passage.chunk
-    return chunk.text[start - chunk.start : end - chunk.start]

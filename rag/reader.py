@@ -196,7 +196,7 @@ class SentenceReader:
                 key = (passage.article.id, start, end)
                 if key in found:  # the same sentence in an overlapping chunk: keep its best-ranked passage
                     continue
-                sentence = chunk.text[start - chunk.start : end - chunk.start]
+                sentence = chunk.slice(start, end)
                 shared = question_terms & set(terms(sentence))
                 span = pick_span(sentence, question, answer_type) if answer_type is not AnswerType.OTHER else None
                 found[key] = SentenceFeatures(

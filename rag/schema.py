@@ -52,6 +52,10 @@ class Chunk(_Numerous):
     end: int
     sentences: list[tuple[int, int]] = Field(description="sentence spans, offsets into the article text")
 
+    def slice(self, start: int, end: int) -> str:
+        """The article's text from start to end (article offsets, inside this chunk)."""
+        return self.text[start - self.start : end - self.start]
+
 
 class Passage(BaseModel):
     """A retrieved chunk with its article's metadata and how it was found."""

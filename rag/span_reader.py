@@ -114,7 +114,7 @@ def quoted_sentence(passage: Passage, span_start: int, span_end: int) -> tuple[i
 def teaser_ranges(passage: Passage) -> list[tuple[int, int]]:
     """Offsets into the passage's text of its links to other stories: no answer is quoted from them."""
     chunk = passage.chunk
-    return [(s - chunk.start, e - chunk.start) for s, e in chunk.sentences if is_teaser(chunk.text[s - chunk.start : e - chunk.start])]
+    return [(s - chunk.start, e - chunk.start) for s, e in chunk.sentences if is_teaser(chunk.slice(s, e))]
 
 
 class SpanReader:
