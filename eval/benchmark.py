@@ -34,13 +34,13 @@ from eval.runner import EvalRunner
 from rag.chunking import Chunker
 from rag.config import Settings, packaged_model_path
 from rag.embedding import Encoder
+from rag.dense import DenseIndex
+from rag.indexing import embedded_text, lexical_terms
+from rag.lexical import LexicalIndex
 from rag.pipeline import Pipeline, reader_threshold
 from rag.reader import SentenceReader
 from rag.retrieve import RetrievalRequest, Retriever, fuse, top_rows
-from rag.dense import DenseIndex
-from rag.lexical import LexicalIndex
 from rag.store import IndexData, IndexStore
-from rag.text import terms
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 SQUAD = DATA / "squad-v1.1-dev" / "dev-v1.1.json"
@@ -97,7 +97,7 @@ def cmd_throughput(args, settings: Settings, encoder: Encoder) -> dict:
     bench = bench.model_copy(update={"articles": bench.articles[: args.paragraphs]})
     chunker = Chunker(settings.chunk_words, settings.chunk_overlap_sentences)
     chunks = [(a, c) for a in bench.articles for c in chunker.split(a)]
-    texts = [a.title + "\n" + c.text for a, c in chunks]  # what the index embeds (title_in_chunks)
+    texts = [embedded_text(a, c, settings.title_in_chunks) for a, c in chunks]
     sentences = [c.text[s - c.start : e - c.start] for _, c in chunks for s, e in c.sentences]
     encoder.model.encode(texts[:64], batch_size=settings.embed_batch_size)  # warm-up
     rounds = []
@@ -222,8 +222,8 @@ def scaled_index(sources: list[IndexData], size: int, rng: np.random.Generator) 
         chunk_vectors.append(vector)
         sentence_vectors.append(sentences)
     vectors = np.ascontiguousarray(np.stack(chunk_vectors), dtype=np.float32)
-    token_lists = [terms(articles[c.article_id].title + " " + c.text) for c in chunks]
     settings = Settings()
+    token_lists = [lexical_terms(articles[c.article_id], c, settings.title_in_chunks) for c in chunks]
     manifest = sources[0].manifest.model_copy(update={"articles": len(articles), "chunks": len(chunks)})
     index = IndexData(
         manifest=manifest,
@@ -306,7 +306,7 @@ def time_haystack(index: IndexData, encoder: Encoder, questions: list[str], gold
     started = time.perf_counter()
     store.write_documents(
         [
-            Document(id=c.id, content=index.articles[c.article_id].title + "\n" + c.text, embedding=index.chunk_vectors[row].tolist(), meta={"article": c.article_id})
+            Document(id=c.id, content=embedded_text(index.articles[c.article_id], c, True), embedding=index.chunk_vectors[row].tolist(), meta={"article": c.article_id})
             for row, c in enumerate(index.chunks)
         ]
     )
@@ -392,7 +392,7 @@ def cmd_backends(args, settings: Settings, encoder: Encoder) -> dict:
 
     bench = load_squad(SQUAD)
     chunker = Chunker(settings.chunk_words, settings.chunk_overlap_sentences)
-    texts = [a.title + "\n" + c.text for a in bench.articles[: args.paragraphs] for c in chunker.split(a)]
+    texts = [embedded_text(a, c, settings.title_in_chunks) for a in bench.articles[: args.paragraphs] for c in chunker.split(a)]
     texts.sort(key=len, reverse=True)  # as encode_chunks batches them
     model = encoder.model
     batches = [

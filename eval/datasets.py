@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from eval.runner import GoldError, GoldItem
 from rag.config import Settings
 from rag.embedding import Encoder
+from rag.indexing import embedded_text_hash
 from rag.ingest import CorpusLoad
 from rag.pipeline import Pipeline
 from rag.schema import Article
@@ -41,7 +42,7 @@ class Benchmark(BaseModel):
 
     def corpus_load(self) -> CorpusLoad:
         """The articles as an indexable load; each article's text hash stands for a file hash."""
-        hashes = {a.path: hashlib.sha256((a.title + "\x00" + a.text).encode("utf-8")).hexdigest() for a in self.articles}
+        hashes = {a.path: embedded_text_hash(a, title_in_chunks=True) for a in self.articles}
         return CorpusLoad(articles=self.articles, skipped=[], file_hashes=hashes)
 
     def cache_dir(self, settings: Settings) -> Path:

@@ -13,18 +13,16 @@ from typing import NoReturn
 
 from pydantic import ValidationError
 
-from rag.config import MAX_K, Settings
+from rag.config import MAX_K, RETRIEVER_MODES, Settings
 from rag.embedding import ModelLoadError
 from rag.ingest import CorpusError
 from rag.library import LibraryError
 from rag.pipeline import Pipeline, QuestionError, clean_question
 from rag.reader_model import ReaderModelError
-from rag.request import iso_date
-from rag.retrieve import Filters
+from rag.request import CLI_LABELS, AskRequest, iso_date
 from rag.schema import Answer
 from rag.store import IndexStoreError
 
-RETRIEVERS = ("hybrid", "dense", "bm25")
 _USER_ERRORS = (CorpusError, LibraryError, QuestionError, IndexStoreError, ModelLoadError, ReaderModelError, ValidationError, ValueError, FileNotFoundError)
 
 
@@ -84,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_corpus_options(ask)
     ask.add_argument("--json", action="store_true", help="print the answer as one JSON object")
     ask.add_argument("--k", type=_whole_number(MAX_K), default=None, help=f"passages to read (default 5, at most {MAX_K})")
-    ask.add_argument("--retriever", choices=RETRIEVERS, default=None)
+    ask.add_argument("--retriever", choices=RETRIEVER_MODES, default=None)
     ask.add_argument("--since", type=_iso_date, default=None, help="only articles published on or after YYYY-MM-DD")
     ask.add_argument("--until", type=_iso_date, default=None, help="only articles published on or before YYYY-MM-DD")
     ask.add_argument("--source", default=None, help="only articles whose source, byline or path contains this")
@@ -173,12 +171,11 @@ def format_answer(answer: Answer) -> str:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    if args.since and args.until and args.since > args.until:
-        raise CliError(f"--since {args.since} is after --until {args.until}")
+    request = AskRequest.of(CLI_LABELS, question=args.question, k=args.k, retriever=args.retriever, since=args.since, until=args.until, source=args.source)
     pipeline = _pipeline(args)
     clean_question(args.question, pipeline.settings.max_question_chars)  # a bad question fails before any indexing
     _ensure_index(pipeline)
-    answer = pipeline.ask(args.question, k=args.k, retriever=args.retriever, filters=Filters(since=args.since, until=args.until, source=args.source))
+    answer = pipeline.ask(request.question, k=request.k, retriever=request.retriever, filters=request.filters())
     print(json.dumps(answer.contract(), ensure_ascii=False) if args.json else format_answer(answer))
     return 0
 
@@ -206,9 +203,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from eval.suite import EvalRequest, run_eval
 
     retrievers = [r.strip() for r in (args.retriever or "hybrid").split(",") if r.strip()]
-    unknown = [r for r in retrievers if r not in RETRIEVERS]
+    unknown = [r for r in retrievers if r not in RETRIEVER_MODES]
     if unknown or not retrievers:
-        raise CliError(f"--retriever takes {', '.join(RETRIEVERS)} (comma-separated); got {args.retriever!r}")
+        raise CliError(f"--retriever takes {', '.join(RETRIEVER_MODES)} (comma-separated); got {args.retriever!r}")
     if (args.articles or args.outside) and not args.squad:
         raise CliError("--articles and --outside apply to --squad only")
     request = EvalRequest(

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 import platformdirs
 from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 RetrieverMode = Literal["hybrid", "dense", "bm25"]
+RETRIEVER_MODES: tuple[RetrieverMode, ...] = get_args(RetrieverMode)
 ReaderKind = Literal["span", "sentence"]
 FusionMethod = Literal["score", "rrf"]
 

@@ -14,12 +14,12 @@ from tqdm.auto import tqdm
 
 from rag.chunking import Chunker
 from rag.config import INDEX_FORMAT_VERSION, Settings
+from rag.dense import DenseIndex
 from rag.embedding import Encoder
 from rag.ingest import CorpusLoad, SkippedFile
 from rag.journal import EmbeddingJournal, SavedVectors
-from rag.schema import Article, Chunk
-from rag.dense import DenseIndex
 from rag.lexical import LexicalIndex
+from rag.schema import Article, Chunk
 from rag.store import IndexCorrupt, IndexData, IndexIncompatible, IndexStore, IndexStoreError, Manifest, SENTENCE_VECTOR_DTYPE
 from rag.text import terms
 
@@ -90,6 +90,16 @@ class IndexReport(BaseModel):
         return lines
 
 
+def embedded_text(article: Article, chunk: Chunk, title_in_chunks: bool) -> str:
+    """What the encoder reads for a chunk: its article's title on a line of its own, then the chunk."""
+    return (article.title + "\n" if title_in_chunks else "") + chunk.text
+
+
+def lexical_terms(article: Article, chunk: Chunk, title_in_chunks: bool) -> list[str]:
+    """What BM25 indexes for a chunk: the terms of its article's title and of the chunk."""
+    return terms(article.title + " " + chunk.text if title_in_chunks else chunk.text)
+
+
 def embedded_text_hash(article: Article, title_in_chunks: bool) -> str:
     """What the vectors depend on: a change here means the article is embedded again."""
     key = (article.title if title_in_chunks else "") + "\x00" + article.text
@@ -103,9 +113,6 @@ class IndexBuilder:
         self.settings = settings
         self.encoder = encoder
         self.chunker = Chunker(settings.chunk_words, settings.chunk_overlap_sentences)
-
-    def _prefix(self, article: Article) -> str:
-        return article.title + "\n" if self.settings.title_in_chunks else ""
 
     @staticmethod
     def _previous_files(store: IndexStore) -> dict[str, str]:
@@ -234,10 +241,9 @@ class IndexBuilder:
         for batch in _batches(to_embed, chunk_row, self.settings.index_progress_chunks):
             texts, spans = [], []
             for n in batch:
-                prefix = self._prefix(articles[n])
                 for chunk in all_chunks[chunk_row[n] : chunk_row[n + 1]]:
-                    shift = len(prefix) - chunk.start
-                    texts.append(prefix + chunk.text)
+                    texts.append(embedded_text(articles[n], chunk, title_in))
+                    shift = len(texts[-1]) - len(chunk.text) - chunk.start  # sentence offsets into the text read
                     spans.append([(s + shift, e + shift) for s, e in chunk.sentences])
             encoded = self.encoder.encode_chunks(texts, spans, bar=bar)
             first_chunk = first_sentence = 0
@@ -254,7 +260,7 @@ class IndexBuilder:
             )
         bar.close()
         by_id = {a.id: a for a in articles}
-        token_lists = [terms(by_id[c.article_id].title + " " + c.text if title_in else c.text) for c in all_chunks]
+        token_lists = [lexical_terms(by_id[c.article_id], c, title_in) for c in all_chunks]
         dense = DenseIndex.build(chunk_matrix, self.settings.exact_search_max_chunks)
         chunk_matrix = dense.vectors()  # the same vectors, held once (by the dense index) from here on
         manifest = Manifest(

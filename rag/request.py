@@ -9,7 +9,7 @@ import datetime as dt
 import re
 import reprlib
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from rag.config import MAX_K, RetrieverMode
 from rag.retrieve import Filters
@@ -17,14 +17,16 @@ from rag.retrieve import Filters
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 MAX_SOURCE_CHARS = 200
 # How each field is named in a message: the page's label, then the API's argument name.
-_LABELS = {
-    "question": "question",
-    "k": "number of passages (k)",
-    "retriever": "retriever",
-    "since": "from date (since)",
-    "until": "to date (until)",
-    "source": "source",
+PAGE_LABELS = {
+    "question": "the question",
+    "k": "the number of passages (k)",
+    "retriever": "the retriever",
+    "since": "the from date (since)",
+    "until": "the to date (until)",
+    "source": "the source",
 }
+# The command line names its options.
+CLI_LABELS = {name: f"--{name}" for name in PAGE_LABELS} | {"question": "the question"}
 # pydantic's wording where a plainer one exists; other errors keep pydantic's ("should be a valid integer").
 _PLAIN = {
     "greater_than_equal": "must be at least {ge}",
@@ -59,12 +61,12 @@ class AskRequest(BaseModel):
     source: str | None = Field(None, max_length=MAX_SOURCE_CHARS)
 
     @classmethod
-    def of(cls, **fields) -> AskRequest:
-        """The request, or RequestError naming the first bad field."""
+    def of(cls, labels: dict[str, str] = PAGE_LABELS, **fields) -> AskRequest:
+        """The request, or RequestError naming the first bad field as `labels` name it."""
         try:
-            return cls.model_validate(fields)
+            return cls.model_validate(fields, context={"labels": labels})
         except ValidationError as exc:
-            raise RequestError(_one_line(exc)) from exc
+            raise RequestError(_one_line(exc, labels)) from exc
 
     @field_validator("retriever", "source", mode="before")
     @classmethod
@@ -76,25 +78,28 @@ class AskRequest(BaseModel):
     def _strict_date(cls, value: object) -> dt.date | None:
         if value is None or isinstance(value, str) and not value.strip():
             return None
+        if isinstance(value, dt.date) and not isinstance(value, dt.datetime):  # the CLI parsed it already
+            return value
         if not isinstance(value, str):
             raise ValueError(f"{reprlib.repr(value)} is not a date as YYYY-MM-DD")
         return iso_date(value.strip())
 
     @model_validator(mode="after")
-    def _since_not_after_until(self) -> AskRequest:
+    def _since_not_after_until(self, info: ValidationInfo) -> AskRequest:
         if self.since and self.until and self.since > self.until:
-            raise ValueError(f"the {_LABELS['since']} {self.since} is after the {_LABELS['until']} {self.until}")
+            labels = (info.context or {}).get("labels", PAGE_LABELS)
+            raise ValueError(f"{labels['since']} {self.since} is after {labels['until']} {self.until}")
         return self
 
     def filters(self) -> Filters:
         return Filters(since=self.since, until=self.until, source=self.source.strip() if self.source else None)
 
 
-def _one_line(exc: ValidationError) -> str:
+def _one_line(exc: ValidationError, labels: dict[str, str]) -> str:
     error = exc.errors()[0]
     if error["type"] == "value_error":  # raised above with the whole story
         problem = str(error["ctx"]["error"])
-        return f"the {_LABELS[error['loc'][0]]} {problem}" if error["loc"] else problem
+        return f"{labels[error['loc'][0]]} {problem}" if error["loc"] else problem
     plain = _PLAIN.get(error["type"])
     problem = plain.format(**error["ctx"]) if plain else error["msg"].removeprefix("Input ")
-    return f"the {_LABELS[error['loc'][0]]} {problem}, not {reprlib.repr(error['input'])}"
+    return f"{labels[error['loc'][0]]} {problem}, not {reprlib.repr(error['input'])}"

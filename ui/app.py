@@ -10,12 +10,11 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator, Sequence
-from typing import get_args
 
 import gradio as gr
 from starlette.middleware import Middleware
 
-from rag.config import RetrieverMode
+from rag.config import RETRIEVER_MODES, RetrieverMode
 from rag.followup import Turn
 from rag.ingest import SUPPORTED_SUFFIXES
 from rag.pipeline import Pipeline, QuestionError
@@ -33,7 +32,6 @@ EXAMPLES = [
     "Which organizations published the 5G security report?",
     "How should countries view 5G network risks?",
 ]
-RETRIEVERS: tuple[RetrieverMode, ...] = get_args(RetrieverMode)
 # Questions answered at once; the queue holds the rest. The pipeline is thread-safe; on 2 cores,
 # 2 and 4 at a time measured alike (eval/concurrency.py) and 8 slower: torch threads compete.
 ASK_CONCURRENCY = 4
@@ -208,7 +206,7 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
         with gr.Accordion("Settings", open=False):
             with gr.Row():
                 k = gr.Slider(1, 20, value=settings.k, step=1, label="Passages to read")
-                retriever = gr.Radio(list(RETRIEVERS), value=settings.retriever, label="Retriever")
+                retriever = gr.Radio(list(RETRIEVER_MODES), value=settings.retriever, label="Retriever")
             with gr.Row():
                 since = gr.DateTime(include_time=False, type="string", label="Published on or after")
                 until = gr.DateTime(include_time=False, type="string", label="Published on or before")
