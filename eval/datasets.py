@@ -81,9 +81,9 @@ def parse_articles(span: str) -> tuple[int, int]:
     try:
         first, last = (int(part) for part in span.split(":"))
     except ValueError as exc:
-        raise ValueError(f"--articles takes START:END, two whole numbers; got {span!r}") from exc
+        raise GoldError(f"--articles takes START:END, two whole numbers; got {span!r}") from exc
     if not 0 <= first < last:
-        raise ValueError(f"--articles {span}: START must be at least 0 and below END")
+        raise GoldError(f"--articles {span}: START must be at least 0 and below END")
     return first, last
 
 

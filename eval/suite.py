@@ -13,7 +13,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from eval.datasets import load_beir, load_squad, parse_articles, sample, squad_titles
-from eval.runner import EvalReport, EvalRunner, GoldItem, QuestionResult, format_table, read_gold, write_report
+from eval.runner import EvalReport, EvalRunner, GoldError, GoldItem, QuestionResult, format_table, read_gold, write_report
 from rag.config import RetrieverMode, Settings
 from rag.pipeline import Pipeline, reader_threshold
 
@@ -67,7 +67,7 @@ def _questions_and_pipeline(request: EvalRequest, settings: Settings) -> tuple[l
     items = bench.select(groups, request.limit, request.seed, excluded)
     if not items:
         asked = " ".join(f"--{name} {value}" for name, value in (("articles", request.articles), ("outside", request.outside)) if value)
-        raise ValueError(f"no questions in {request.source()} for {asked}")
+        raise GoldError(f"no questions in {request.source()} for {asked}")
     return items, bench.pipeline(asking, index_path=request.index, progress=request.progress), bench.graded
 
 

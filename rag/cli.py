@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import logging
 import socket
 import sys
 from collections.abc import Callable
@@ -19,11 +20,13 @@ from rag.ingest import CorpusError
 from rag.library import LibraryError
 from rag.pipeline import Pipeline, QuestionError, clean_question
 from rag.reader_model import ReaderModelError
-from rag.request import CLI_LABELS, AskRequest, iso_date
+from rag.request import CLI_LABELS, AskRequest, RequestError, iso_date
 from rag.schema import Answer
 from rag.store import IndexStoreError
 
-_USER_ERRORS = (CorpusError, LibraryError, QuestionError, IndexStoreError, ModelLoadError, ReaderModelError, ValidationError, ValueError, FileNotFoundError)
+# Mistakes a user can make and fix: one line, no trace. Anything else is a bug: one line that says so,
+# and the trace with --debug.
+_USER_ERRORS = (CorpusError, LibraryError, QuestionError, IndexStoreError, ModelLoadError, ReaderModelError, ValidationError)
 
 
 class CliError(Exception):
@@ -72,12 +75,14 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="rag", description="Ask questions of a folder of news articles; answers are quoted and cited.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="{index,ask,serve,eval}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", help="on an unexpected error, print its whole trace")
 
-    index = commands.add_parser("index", help="build or update the index of a folder of articles")
+    index = commands.add_parser("index", parents=[common], help="build or update the index of a folder of articles")
     _add_corpus_options(index, positional=True)
     index.add_argument("--rebuild", action="store_true", help="re-embed everything instead of updating")
 
-    ask = commands.add_parser("ask", help="answer a question from the articles")
+    ask = commands.add_parser("ask", parents=[common], help="answer a question from the articles")
     ask.add_argument("question")
     _add_corpus_options(ask)
     ask.add_argument("--json", action="store_true", help="print the answer as one JSON object")
@@ -87,12 +92,12 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--until", type=_iso_date, default=None, help="only articles published on or before YYYY-MM-DD")
     ask.add_argument("--source", default=None, help="only articles whose source, byline or path contains this")
 
-    serve = commands.add_parser("serve", help="serve the chat on http://127.0.0.1:7860")
+    serve = commands.add_parser("serve", parents=[common], help="serve the chat on http://127.0.0.1:7860")
     _add_corpus_options(serve)
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=_whole_number(), default=7860)
 
-    evaluate = commands.add_parser("eval", help="score answers against a gold file or a public benchmark")
+    evaluate = commands.add_parser("eval", parents=[common], help="score answers against a gold file or a public benchmark")
     _add_corpus_options(evaluate)
     questions = evaluate.add_mutually_exclusive_group(required=True)
     questions.add_argument("--gold", type=Path, help="gold questions (JSON Lines) about the --corpus folder")
@@ -171,7 +176,10 @@ def format_answer(answer: Answer) -> str:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    request = AskRequest.of(CLI_LABELS, question=args.question, k=args.k, retriever=args.retriever, since=args.since, until=args.until, source=args.source)
+    try:
+        request = AskRequest.of(CLI_LABELS, question=args.question, k=args.k, retriever=args.retriever, since=args.since, until=args.until, source=args.source)
+    except RequestError as exc:
+        raise CliError(str(exc)) from exc
     pipeline = _pipeline(args)
     clean_question(args.question, pipeline.settings.max_question_chars)  # a bad question fails before any indexing
     _ensure_index(pipeline)
@@ -195,11 +203,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     _ensure_index(pipeline)
     from ui.app import serve
 
+    # The server's log: each question with its outcome and time, and refused requests, one line each.
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "gradio", "uvicorn.access"):  # their per-request lines would drown ours
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     serve(pipeline, host=args.host, port=args.port)
     return 0
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    from eval.runner import GoldError
     from eval.suite import EvalRequest, run_eval
 
     retrievers = [r.strip() for r in (args.retriever or "hybrid").split(",") if r.strip()]
@@ -213,7 +226,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
         retrievers=retrievers, limit=args.limit, seed=args.seed, articles=args.articles, outside=args.outside, report=args.report,
         verbose=args.verbose, progress=sys.stderr.isatty(),
     )
-    run_eval(request, Settings())
+    try:
+        run_eval(request, Settings())
+    except GoldError as exc:
+        raise CliError(str(exc)) from exc
     return 0
 
 
@@ -231,12 +247,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"rag: error: {exc}", file=sys.stderr)
         return 2
     except _USER_ERRORS as exc:
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        message = _first_line(exc)
         if isinstance(exc, ValidationError):
             problem = exc.errors()[0]
             message = f"setting {'.'.join(str(p) for p in problem['loc'])}: {problem['msg']}"
         print(f"rag: error: {message}", file=sys.stderr)
         return 1
+    except Exception as exc:
+        if args.debug:
+            raise
+        print(f"rag: error: unexpected {type(exc).__name__}: {_first_line(exc)} (a bug: run again with --debug for the trace)", file=sys.stderr)
+        return 1
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
 if __name__ == "__main__":

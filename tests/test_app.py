@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 from eval.concurrency import ask_concurrently, free_port
 from rag.schema import Answer, Citation
 from ui import render
-from ui.app import chat_turn, serve
+from rag.pipeline import QuestionError
+from ui.app import ask, chat_turn, serve
 from ui.uploads import add_uploads
 
 EVIL = """---
@@ -50,6 +51,17 @@ def test_answer_is_the_quoted_sentence_with_the_span_in_bold_and_markers(news_pi
     message = render.answer_message(news_pipeline.ask("Who is the Foreign Ministry spokesperson?"))
     assert "“<strong>Hua Chunying</strong>" in message and ">[1]</a>" in message and "confidence" in message
     assert "\n" not in message  # one HTML block: Markdown leaves it alone
+
+
+def test_the_server_logs_each_question_and_each_refusal_in_one_line(news_pipeline, caplog):
+    caplog.set_level("INFO", logger="ui.app")
+    ask(news_pipeline, "Who is the Foreign Ministry spokesperson?")
+    with pytest.raises(QuestionError):
+        ask(news_pipeline, "   ")
+    lines = [r.getMessage() for r in caplog.records if r.name == "ui.app"]
+    assert len(lines) == 2
+    assert lines[0].startswith("asked 'Who is the Foreign Ministry spokesperson?': answered (confidence ") and lines[0].endswith(" ms")
+    assert lines[1] == "refused '   ': the question is empty"
 
 
 def test_sources_panel_shows_title_date_source_file_and_highlighted_passage(news_pipeline):

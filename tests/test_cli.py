@@ -84,6 +84,18 @@ def test_user_mistakes_are_one_line_errors(workdir, capsys, args, message):
     assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err
 
 
+def test_a_bug_is_one_line_that_says_so_and_debug_shows_the_trace(workdir, capsys, monkeypatch):
+    def broken(*args, **kwargs):
+        raise ValueError("a bug, not the user's mistake")
+
+    monkeypatch.setattr("rag.pipeline.Pipeline.ask", broken)
+    assert main(["ask", "Who is the Foreign Ministry spokesperson?", "--corpus", "seeds"]) == 1
+    last = capsys.readouterr().err.strip().splitlines()[-1]  # after the indexing report
+    assert last == "rag: error: unexpected ValueError: a bug, not the user's mistake (a bug: run again with --debug for the trace)"
+    with pytest.raises(ValueError, match="a bug"):
+        main(["ask", "Who is the Foreign Ministry spokesperson?", "--corpus", "seeds", "--debug"])
+
+
 def test_bad_date_is_rejected_by_the_parser(workdir, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["ask", "Who?", "--since", "05/02/2020"])

@@ -8,7 +8,10 @@ are off, and the chat renders no LaTeX (KaTeX would be its only other asset).
 from __future__ import annotations
 
 import json
+import logging
 import os
+import reprlib
+import time
 from collections.abc import Iterator, Sequence
 
 import gradio as gr
@@ -25,6 +28,9 @@ from ui import render
 from ui.sessions import ReleaseRestSessions
 from ui.uploads import add_uploads
 
+log = logging.getLogger(__name__)
+_LOGGED = reprlib.Repr()  # a question in the log: quoted, cut at 120 characters
+_LOGGED.maxstring = 120
 TITLE = "Ask the news"
 EXAMPLES = [
     "Who is the Foreign Ministry spokesperson?",
@@ -101,8 +107,18 @@ def ask(
     history: Sequence[Turn] = (),
 ) -> Answer:
     """The page's settings or the API's arguments turned into one pipeline call; RequestError / QuestionError on bad input."""
-    request = AskRequest.of(question=question, k=k, retriever=retriever, since=since, until=until, source=source)
-    return pipeline.ask(request.question, k=request.k, retriever=request.retriever, filters=request.filters(), history=history)
+    started = time.perf_counter()
+    try:
+        request = AskRequest.of(question=question, k=k, retriever=retriever, since=since, until=until, source=source)
+        answer = pipeline.ask(request.question, k=request.k, retriever=request.retriever, filters=request.filters(), history=history)
+    except (QuestionError, RequestError) as exc:
+        log.info("refused %s: %s", _LOGGED.repr(question), exc)  # the user's mistake, told to them: one line here
+        raise
+    log.info(
+        "asked %s: %s (confidence %.2f) in %.0f ms", _LOGGED.repr(question), "answered" if answer.found else "not found",
+        answer.score, (time.perf_counter() - started) * 1000,
+    )
+    return answer
 
 
 def chat_turn(
