@@ -203,10 +203,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     _ensure_index(pipeline)
     from ui.app import serve
 
-    # The server's log: each question with its outcome and time, and refused requests, one line each.
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("httpx", "gradio", "uvicorn.access"):  # their per-request lines would drown ours
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    # The server's log: each question with its outcome and time, and refused requests, one line each
+    # (ours at INFO; the libraries' only from WARNING: their per-request lines would drown ours).
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for ours in ("rag", "ui"):
+        logging.getLogger(ours).setLevel(logging.INFO)
+    logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets itself to DEBUG
     serve(pipeline, host=args.host, port=args.port)
     return 0
 
