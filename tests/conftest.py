@@ -24,6 +24,12 @@ SEEDS = ROOT / "seeds"
 SEED_FILE = "000_2479b7865a29b2a5.txt"
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
+# Tests of unreadable or read-only files run under `setpriv` as root (skipped without it).
+AS_ROOT = os.geteuid() == 0
+# Root reads any file; without these two capabilities it obeys file permissions like anyone else.
+UNPRIVILEGED = ["setpriv", "--bounding-set=-dac_override,-dac_read_search"] if AS_ROOT else []
+PERMISSIONS_TESTABLE = not AS_ROOT or shutil.which("setpriv") is not None
+
 EXTRA_ARTICLES = {
     "markets.md": """---
 title: Central bank holds rates steady

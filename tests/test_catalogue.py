@@ -20,12 +20,8 @@ import pytest
 
 from eval.crash_test import RAG
 from rag.pipeline import Pipeline
-from tests.conftest import SEED_FILE, make_corpus
+from tests.conftest import PERMISSIONS_TESTABLE, SEED_FILE, UNPRIVILEGED, make_corpus
 
-AS_ROOT = os.geteuid() == 0
-# Root reads any file; without these two capabilities it obeys file permissions like anyone else.
-UNPRIVILEGED = ["setpriv", "--bounding-set=-dac_override,-dac_read_search"] if AS_ROOT else []
-PERMISSIONS_TESTABLE = not AS_ROOT or shutil.which("setpriv") is not None
 GOOD_JSONL = '{"title": "Ferry strike ends", "text": "The ferry strike in Portmore ended on Sunday after nine days."}'
 DEEP = "[" * 100_000 + "]" * 100_000
 # issue 9's YAML alias bomb: each line repeats the one before nine times; author would be 9^8 "lol"s (310 MB).

@@ -32,8 +32,7 @@ from rag.store import (
     IndexUnwritable,
     Manifest,
 )
-from tests.conftest import make_corpus
-from tests.test_catalogue import PERMISSIONS_TESTABLE, UNPRIVILEGED
+from tests.conftest import PERMISSIONS_TESTABLE, UNPRIVILEGED, make_corpus
 
 
 def test_missing_index_says_run_rag_index(tmp_path):
