@@ -91,6 +91,13 @@ def test_highlight_marks_the_sentence_and_bolds_the_span():
     )
 
 
+@pytest.mark.parametrize("score, level", [(0.95, "high"), (0.7, "high"), (0.55, "medium"), (0.4, "medium"), (0.2, "low")])
+def test_an_answer_says_its_confidence_in_words_beside_the_number(news_pipeline, score, level):
+    answer = news_pipeline.ask("How many coastal roads did the rain close?").model_copy(update={"score": score})
+    message = render.answer_message(answer, 0.16)
+    assert f'<span class="level level-{level}">{level}</span> <span class="confidence">confidence {score:.2f}</span> (answers need 0.16)' in message
+
+
 def test_citation_text_names_quote_title_date_and_place(news_pipeline):
     citation = news_pipeline.ask("How many coastal roads did the rain close?").citations[0]
     text = render.citation_text(citation)

@@ -75,6 +75,10 @@ CSS = """
 #chat .answer p { margin: 0 0 0.35rem; }
 #chat .answer .meta, #chat .followup { color: var(--body-text-color-subdued); font-size: 0.9em; }
 #chat .answer .confidence { color: var(--body-text-color); font-weight: 600; }
+#chat .answer .level { padding: 0 0.4em; border-radius: var(--radius-sm); font-weight: 600; color: #fff; }
+#chat .answer .level-high { background: #1a7f37; }
+#chat .answer .level-medium { background: #9a6700; }
+#chat .answer .level-low { background: #cf222e; }
 #chat .answer .marker { text-decoration: none; font-weight: 600; }
 #chat .problem { font-weight: 600; }
 #sources .sources h2 { margin: 0 0 0.5rem; font-size: 1.1rem; }

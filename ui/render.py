@@ -54,11 +54,21 @@ def question_message(question: str) -> str:
     return _one_block(f'<div class="question">{html.escape(question)}</div>')
 
 
-def _confidence(score: float, threshold: float | None) -> str:
-    """The confidence, and the bar an answer must clear, so a "not found" at 0.52 beside an answer at
-    0.59 explains itself."""
+# The span reader's confidence is a calibrated probability that the shown answer is right
+# (rag/models/reader/README.md): in words, high from 0.7, medium from 0.4, low below.
+CONFIDENCE_LEVELS = ((0.7, "high"), (0.4, "medium"), (0.0, "low"))
+
+
+def confidence_level(score: float) -> str:
+    return next(name for floor, name in CONFIDENCE_LEVELS if score >= floor)
+
+
+def _confidence(score: float, threshold: float | None, level: bool = True) -> str:
+    """The confidence, in words for an answer, and the bar an answer must clear, so a "not found" at
+    0.52 beside an answer at 0.59 explains itself."""
     bar = f" (answers need {threshold:.2f})" if threshold is not None else ""
-    return f'<span class="confidence">confidence {score:.2f}</span>{bar}'
+    words = f'<span class="level level-{confidence_level(score)}">{confidence_level(score)}</span> ' if level else ""
+    return f'{words}<span class="confidence">confidence {score:.2f}</span>{bar}'
 
 
 def answer_message(answer: Answer, threshold: float | None = None) -> str:
@@ -73,7 +83,7 @@ def answer_message(answer: Answer, threshold: float | None = None) -> str:
         body = f'<p class="listing">{html.escape(text or "")} {markers}</p>'
     elif not answer.found:
         related = " The nearest passages are shown under <em>Related</em>." if answer.related else ""
-        body = f'<p class="not-found"><strong>{NOT_FOUND}</strong>: {_confidence(answer.score, threshold)}.{related}</p>'
+        body = f'<p class="not-found"><strong>{NOT_FOUND}</strong>: {_confidence(answer.score, threshold, level=False)}.{related}</p>'
     else:
         first = answer.citations[0]
         quote = highlight(answer.answer or "", first.start, span=_span(first))
