@@ -96,13 +96,19 @@ def _read_json(path: Path):
         raise GoldError(f"cannot read benchmark file {path}: {exc}") from exc
 
 
-def load_squad(path: Path) -> Benchmark:
-    """A SQuAD v1.1 or v2.0 JSON file."""
+def _squad_articles(path: Path) -> list[dict]:
+    """The article list of a SQuAD v1.1 or v2.0 JSON file."""
     data = _read_json(path)
     if not isinstance(data, dict) or not isinstance(data.get("data"), list):
         raise GoldError(f"{path}: not a SQuAD file (no top-level \"data\" list)")
+    return data["data"]
+
+
+def load_squad(path: Path) -> Benchmark:
+    """A SQuAD v1.1 or v2.0 JSON file."""
+    wikis = _squad_articles(path)
     articles, items, groups = [], [], []
-    for group, wiki in enumerate(data["data"]):
+    for group, wiki in enumerate(wikis):
         title = wiki["title"].replace("_", " ")
         for number, paragraph in enumerate(wiki["paragraphs"]):
             # The path doubles as the gold `doc`: readable in citations and unique in the file.
@@ -113,15 +119,12 @@ def load_squad(path: Path) -> Benchmark:
                 items.append(GoldItem(id=qa["id"], question=qa["question"], answers=answers, doc=doc if answers else None))
                 groups.append(group)
     return Benchmark(name=Path(path).stem, source=str(path), articles=articles, items=items, groups=groups,
-                     group_titles=[wiki["title"] for wiki in data["data"]])
+                     group_titles=[wiki["title"] for wiki in wikis])
 
 
 def squad_titles(path: Path) -> frozenset[str]:
     """The article titles of a SQuAD file."""
-    data = _read_json(path)
-    if not isinstance(data, dict) or not isinstance(data.get("data"), list):
-        raise GoldError(f"{path}: not a SQuAD file (no top-level \"data\" list)")
-    return frozenset(wiki["title"] for wiki in data["data"])
+    return frozenset(wiki["title"] for wiki in _squad_articles(path))
 
 
 def load_beir(folder: Path, split: str = "test") -> Benchmark:

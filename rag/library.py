@@ -13,6 +13,8 @@ import os
 import shutil
 from pathlib import Path
 
+from rag.ingest import ArticleLoader
+
 SHIPPED_SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 SEEDS_DIR = "seeds"
 
@@ -35,8 +37,9 @@ class Library:
         stat and is neither copied nor re-indexed. Hidden files (an old index inside seeds/) are left out.
         """
         target = self.folder / SEEDS_DIR
+        files = ArticleLoader().iter_files  # the files an index would read: hidden ones left out
         try:
-            shipped = {path.relative_to(self.seeds) for path in _files(self.seeds)}
+            shipped = {path.relative_to(self.seeds) for path in files(self.seeds)}
             for relative in sorted(shipped):
                 source, copy = self.seeds / relative, target / relative
                 if copy.is_file() and filecmp.cmp(source, copy, shallow=True):
@@ -45,7 +48,7 @@ class Library:
                 partial = copy.with_name(f".{copy.name}.partial")
                 shutil.copy2(source, partial)
                 os.replace(partial, copy)  # the indexer never sees half a file
-            for path in _files(target):
+            for path in files(target) if target.is_dir() else []:
                 if path.relative_to(target) not in shipped:
                     path.unlink()
         except OSError as exc:
@@ -54,13 +57,3 @@ class Library:
                 "set RAG_DATA_DIR to a folder you can write, or name a folder of articles"
             ) from exc
 
-
-def _files(folder: Path) -> list[Path]:
-    """Files below folder, hidden ones and those in hidden folders left out; none when it does not exist."""
-    if not folder.is_dir():
-        return []
-    found = []
-    for root, dirs, names in os.walk(folder):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
-        found.extend(Path(root) / name for name in names if not name.startswith("."))
-    return found
