@@ -118,7 +118,7 @@ def tuning_set(name: str, pipeline: Pipeline, model: Path, items: list[GoldItem]
     return TuningSet(name, items, *found)
 
 
-def read_candidates(pipeline: Pipeline, items: list[GoldItem], k: int) -> tuple[list[tuple[float, int, float]], list[int], list[int]]:
+def read_candidates(pipeline: Pipeline, items: list[GoldItem], k: int) -> tuple[list[tuple[float, int, float, int]], list[int], list[int]]:
     """Per candidate answer: what its confidence is computed from, whether it is right, its question's number."""
     reader = pipeline.loaded().reader  # the product's, reading `model` (the settings' reader_model_path)
     features, labels, question_of = [], [], []

@@ -518,12 +518,7 @@ def closed(args) -> None:
     # out (of the sample drawn from all, so two models compared with the same --exclude-trained-by
     # are measured on the same questions).
     excluded = abstention_trained(args.exclude_trained_by or args.model)
-    examples = [
-        (article["title"], Example(qa["question"], paragraph["context"], None, answers=[a["text"] for a in qa["answers"]]))
-        for article in read_squad(args.data / V11_DEV_FILE)
-        for paragraph in article["paragraphs"]
-        for qa in paragraph["qas"]
-    ]
+    examples = [(article["title"], example) for article in read_squad(args.data / V11_DEV_FILE) for example in squad2_examples([article])]
     examples = [e for title, e in random.Random(args.seed).sample(examples, min(args.questions, len(examples))) if title not in excluded]
     scores = evaluate(model, tokenizer, examples, Recipe(), "cpu")
     print(json.dumps({"closed_squad_v1.1_dev": scores, "model": str(args.model), "int8": args.int8, "seed": args.seed,

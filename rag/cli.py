@@ -57,11 +57,14 @@ def _whole_number(most: int | None = None) -> Callable[[str], int]:
     return parse
 
 
+_CORPUS_HELP = "folder of articles (default: your library, outside the checkout: the shipped seeds/ and uploads; RAG_DATA_DIR moves it)"
+
+
 def _add_corpus_options(parser: argparse.ArgumentParser, positional: bool = False) -> None:
     if positional:
-        parser.add_argument("corpus", nargs="?", type=Path, default=None, help="folder of articles (default: your library, outside the checkout: the shipped seeds/ and uploads; RAG_DATA_DIR moves it)")
+        parser.add_argument("corpus", nargs="?", type=Path, default=None, help=_CORPUS_HELP)
     else:
-        parser.add_argument("--corpus", type=Path, default=None, help="folder of articles (default: your library, outside the checkout: the shipped seeds/ and uploads; RAG_DATA_DIR moves it)")
+        parser.add_argument("--corpus", type=Path, default=None, help=_CORPUS_HELP)
     parser.add_argument("--index", type=Path, default=None, help="index folder (default: CORPUS/.rag-index)")
 
 

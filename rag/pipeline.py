@@ -104,6 +104,9 @@ class Pipeline:
     def index(self, rebuild: bool = False, progress: bool = False) -> IndexReport:
         """Bring the index up to date with the corpus folder (incremental unless rebuild)."""
         self._refresh_library()
+        return self._index_folder(rebuild, progress)
+
+    def _index_folder(self, rebuild: bool, progress: bool) -> IndexReport:
         return self.index_articles(self.loader.load_folder(self.corpus), rebuild=rebuild, progress=progress)
 
     def index_articles(self, load: CorpusLoad, rebuild: bool = False, progress: bool = False) -> IndexReport:
@@ -139,7 +142,7 @@ class Pipeline:
         if self.is_current():
             return None
         try:
-            return self.index(progress=progress)
+            return self._index_folder(rebuild=False, progress=progress)  # the library was refreshed just above
         except IndexUnwritable as exc:
             if not self.store.exists():
                 raise
