@@ -67,7 +67,8 @@ def _confidence(score: float, threshold: float | None, level: bool = True) -> st
     """The confidence, in words for an answer, and the bar an answer must clear, so a "not found" at
     0.52 beside an answer at 0.59 explains itself."""
     bar = f" (answers need {threshold:.2f})" if threshold is not None else ""
-    words = f'<span class="level level-{confidence_level(score)}">{confidence_level(score)}</span> ' if level else ""
+    name = confidence_level(score)
+    words = f'<span class="level level-{name}">{name}</span> ' if level else ""
     return f'{words}<span class="confidence">confidence {score:.2f}</span>{bar}'
 
 
