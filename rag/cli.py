@@ -94,6 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--since", type=_iso_date, default=None, help="only articles published on or after YYYY-MM-DD")
     ask.add_argument("--until", type=_iso_date, default=None, help="only articles published on or before YYYY-MM-DD")
     ask.add_argument("--source", default=None, help="only articles whose source, byline or path contains this")
+    ask.add_argument(
+        "--no-time-filter", dest="time_filter", action="store_false",
+        help="search every date even when the question names one (\"in February 2020\", \"last week\")",
+    )
 
     serve = commands.add_parser("serve", parents=[common], help="serve the chat on http://127.0.0.1:7860")
     _add_corpus_options(serve)
@@ -149,6 +153,9 @@ def _highlight(text: str, start: int | None, end: int | None) -> str:
 
 def format_answer(answer: Answer) -> str:
     lines = []
+    if answer.time_scope is not None:
+        undo = "; --no-time-filter searches every date" if answer.time_scope.filters_dates and answer.time_scope.applied else ""
+        lines.append(f"({answer.time_scope.label()}{undo})")
     if answer.listing is not None:
         lines.append(answer.answer if answer.found else f"No article mentions “{answer.listing}”.")
         sources = answer.citations
@@ -186,7 +193,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     pipeline = _pipeline(args)
     clean_question(args.question, pipeline.settings.max_question_chars)  # a bad question fails before any indexing
     _ensure_index(pipeline)
-    answer = pipeline.ask(request.question, k=request.k, retriever=request.retriever, filters=request.filters())
+    answer = pipeline.ask(request.question, k=request.k, retriever=request.retriever, filters=request.filters(), time_filter=args.time_filter)
     print(json.dumps(answer.contract(), ensure_ascii=False) if args.json else format_answer(answer))
     return 0
 

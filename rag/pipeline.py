@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import threading
@@ -18,6 +19,7 @@ from rag.embedding import Encoder
 from rag.followup import Turn, resolve
 from rag.indexing import IndexBuilder, IndexReport
 from rag.library import Library
+from rag.question_time import QuestionTime, TimeScope
 from rag.ingest import ArticleLoader, CorpusLoad
 from rag.reader import Evidence, Reader, SentenceReader
 from rag.reader_model import SHIPPED_READER
@@ -74,6 +76,8 @@ class LoadedIndex:
 
     def __init__(self, generation: str, data: IndexData, retriever: Retriever, reader: Reader):
         self.generation, self.data, self.retriever, self.reader = generation, data, retriever, reader
+        # "last week" in a question counts from here; None when no article is dated
+        self.newest = max((a.published for a in data.articles.values() if a.published), default=None)
 
 
 class Pipeline:
@@ -98,6 +102,7 @@ class Pipeline:
         self.loader = ArticleLoader(self.settings.max_file_bytes, skip_dir_names=(self.store.path.name,))
         self._loaded: LoadedIndex | None = None
         self._load_lock = threading.Lock()
+        self.question_time = QuestionTime()
 
     # ---- indexing -------------------------------------------------------------------------------
 
@@ -205,19 +210,51 @@ class Pipeline:
         retriever: RetrieverMode | None = None,
         filters: Filters | None = None,
         history: Sequence[Turn] = (),
+        time_filter: bool = True,
     ) -> Answer:
-        """Answer a question; with the earlier turns of a chat, a follow-up is searched with their subject."""
+        """Answer a question; with the earlier turns of a chat, a follow-up is searched with their subject.
+
+        A time the question names ("in February 2020", "last week") filters by publication date unless
+        time_filter is off or the request sets dates itself; "latest" puts the newest articles first."""
         question = clean_question(question, self.settings.max_question_chars)
-        topic = listing_topic(question)
+        filters = filters or Filters()
+        scope = self.time_scope(question, filters) if time_filter else None
+        topic = listing_topic(question.replace(scope.text, " ") if scope and scope.text else question)
         if topic is not None:
-            return self._article_list(question, topic, retriever, filters)
+            return self._article_list(question, topic, retriever, filters, scope)
         resolved = resolve(question, history)
         # after a list of articles, "When was it published?" asks about one of them, not about what it says
         follow_up = resolved.search != question and not history[-1].listed
-        answer = self.answer(resolved.read, resolved.focus(self.retrieve(resolved.search, k, retriever, filters)), follow_up)
-        if resolved.search == question:
-            return answer
-        return answer.model_copy(update={"question": question, "query": resolved.search})
+        passages, scope = self._scoped_retrieve(resolved.search, k, retriever, filters, scope)
+        answer = self.answer(resolved.read, resolved.focus(passages), follow_up)
+        update = {"time_scope": scope} if scope else {}
+        if resolved.search != question:
+            update |= {"question": question, "query": resolved.search}
+        return answer.model_copy(update=update) if update else answer
+
+    def time_scope(self, question: str, filters: Filters) -> TimeScope | None:
+        """The time the question names, unless the request's own dates already say which articles."""
+        if filters.since or filters.until:
+            return None
+        return self.question_time.scope(question, self.loaded().newest)
+
+    def _scoped_retrieve(
+        self, query: str, k: int | None, retriever: RetrieverMode | None, filters: Filters, scope: TimeScope | None
+    ) -> tuple[list[Passage], TimeScope | None]:
+        """Passages within the question's dates, newest first for "latest"; when no article falls in the
+        dates, every date is searched and the scope says so."""
+        if scope is None:
+            return self.retrieve(query, k, retriever, filters), None
+        passages = []
+        if scope.filters_dates:
+            passages = self.retrieve(query, k, retriever, filters.model_copy(update={"since": scope.since, "until": scope.until}))
+            if not passages:
+                scope = scope.model_copy(update={"applied": False})
+        if not passages:
+            passages = self.retrieve(query, k, retriever, filters)
+        if scope.latest:  # stable: among equally new articles the retrieval order stays
+            passages = sorted(passages, key=lambda p: p.article.published or dt.date.min, reverse=True)
+        return passages, scope
 
     def answer(self, question: str, passages: list[Passage], follow_up: bool = False) -> Answer:
         """Read the answer out of already retrieved passages (ask = clean + retrieve + answer); a question
@@ -247,10 +284,12 @@ class Pipeline:
             passages=passages,
         )
 
-    def _article_list(self, question: str, topic: str, retriever: RetrieverMode | None, filters: Filters | None) -> Answer:
+    def _article_list(
+        self, question: str, topic: str, retriever: RetrieverMode | None, filters: Filters, scope: TimeScope | None
+    ) -> Answer:
         """Every article that names the topic, newest first, each cited at its first mention. BM25 by
         default: the topic's own words are what must be there."""
-        passages = self.retrieve(topic, MAX_K, retriever if retriever and retriever != "hybrid" else "bm25", filters)
+        passages, scope = self._scoped_retrieve(topic, MAX_K, retriever if retriever and retriever != "hybrid" else "bm25", filters, scope)
         found = mentions(topic, passages)
         citations = [self._citation(n, m.passage, m.start, m.end, (m.mention_start, m.mention_end)) for n, m in enumerate(found, start=1)]
         count = "1 article mentions" if len(found) == 1 else f"{len(found)} articles mention"
@@ -261,6 +300,7 @@ class Pipeline:
             score=1.0 if found else 0.0,
             citations=citations,
             listing=topic,
+            time_scope=scope,
             passages=passages,
         )
 

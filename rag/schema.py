@@ -7,6 +7,8 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from rag.question_time import TimeScope
+
 
 _SHARED_FIELD_SETS: dict[frozenset[str], set[str]] = {}
 
@@ -107,6 +109,7 @@ class Answer(BaseModel):
         None, description="the article's own field that answered (byline, published, updated, title, dateline); None: read from its text"
     )
     listing: str | None = Field(None, description="the topic of a question that asks for articles; citations are the articles")
+    time_scope: TimeScope | None = Field(None, description="the time the question named, searched as a filter on publication dates")
     # Not in the JSON contract: what retrieval returned, for evaluation and display.
     passages: list[Passage] = Field(default_factory=list, exclude=True)
     query: str | None = Field(None, exclude=True, description="what was searched for when a follow-up added the chat's subject")
@@ -130,4 +133,5 @@ class Answer(BaseModel):
             # extensions of the contract, present only on the answers they describe
             **({"fact": self.fact} if self.fact else {}),
             **({"articles": [c.listed() for c in self.citations]} if self.listing is not None else {}),
+            **({"time_filter": self.time_scope.contract()} if self.time_scope else {}),
         }

@@ -44,6 +44,20 @@ was expected to stay below 3 percent this year. Analysts at Northbank had foreca
 }
 
 
+# The same story on three days with three figures: only the day a question names tells them apart.
+BANK_STORIES = {
+    "boe-0302.md": ("1987-03-02", "Bank of England raises growth forecast", "The Bank of England forecast growth of 2.5 percent for the year."),
+    "boe-0303.md": ("1987-03-03", "Bank of England revises forecast", "The Bank of England forecast growth of 3.1 percent for the year."),
+    "boe-0305.md": ("1987-03-05", "Bank of England holds forecast", "The Bank of England forecast growth of 2.8 percent for the year."),
+}
+
+
+def write_bank_stories(folder: Path) -> Path:
+    for name, (date, title, text) in BANK_STORIES.items():
+        (folder / name).write_text(f"---\ntitle: {title}\ndate: {date}\nsource: Example Wire\n---\n{text}\n", encoding="utf-8")
+    return folder
+
+
 @pytest.fixture(scope="session")
 def settings() -> Settings:
     return Settings()

@@ -10,8 +10,9 @@ from eval.concurrency import ask_concurrently, free_port
 from rag.schema import Answer, Citation
 from ui import render
 from rag.pipeline import QuestionError
-from ui.app import ask, chat_turn, serve
+from ui.app import ask, chat_turn, serve, time_chip
 from ui.uploads import add_uploads
+from tests.conftest import write_bank_stories
 
 EVIL = """---
 title: "<script>alert('title')</script> Harbour <b>upgrade</b> plan"
@@ -260,3 +261,21 @@ def test_twenty_concurrent_questions_all_get_answers(served):
     replies = ask_concurrently(served, questions)
     assert [r.error for r in replies] == [None] * 20
     assert all(r.answer["question"] == q and "found" in r.answer for r, q in zip(replies, questions))
+
+
+def test_a_time_in_the_question_shows_as_a_chip_that_asks_again_over_every_date(tmp_path, settings, encoder):
+    from rag.pipeline import Pipeline
+
+    corpus = tmp_path / "bank"
+    corpus.mkdir()
+    pipeline = Pipeline(settings, corpus=write_bank_stories(corpus), encoder=encoder)
+    pipeline.index()
+    question = "What growth did the Bank of England forecast on March 3?"
+    _, chat, turns, _ = last(chat_turn(pipeline, question, [], [], 5, "hybrid", None, None, ""))
+    assert "searched articles of 1987-03-03 (“on March 3”)" in chat[-1]["content"] and "3.1 percent" in chat[-1]["content"]
+    chip = time_chip(turns)
+    assert chip["visible"] and chip["value"] == "✕ searched articles of 1987-03-03 (“on March 3”) · search every date"
+    _, chat, turns, _ = last(chat_turn(pipeline, question, chat, turns, 5, "hybrid", None, None, "", time_filter=False))
+    assert "(every date)" in chat[-2]["content"] and "searched articles" not in chat[-1]["content"]
+    assert time_chip(turns) == {"__type__": "update", "visible": False}
+    assert time_chip([]) == {"__type__": "update", "visible": False}

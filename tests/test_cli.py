@@ -16,7 +16,7 @@ import pytest
 from rag.cli import main
 from rag.ingest import normalize_text
 from rag.store import IndexStore
-from tests.conftest import ROOT, SEED_FILE, SEEDS
+from tests.conftest import ROOT, SEED_FILE, SEEDS, write_bank_stories
 
 RAG = str(Path(sys.executable).parent / "rag")
 
@@ -181,3 +181,19 @@ def test_serve_on_a_busy_port_is_one_line(workdir, capsys):
         assert main(["serve", "--port", str(port)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"127.0.0.1:{port}" in err and "--port" in err
+
+
+def test_a_time_in_the_question_is_shown_and_can_be_turned_off(tmp_path, capsys):
+    corpus = tmp_path / "bank"
+    corpus.mkdir()
+    write_bank_stories(corpus)
+    question = "What growth did the Bank of England forecast on March 3?"
+    assert main(["ask", question, "--corpus", str(corpus)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("(searched articles of 1987-03-03 (“on March 3”); --no-time-filter searches every date)\n")
+    assert "3.1 percent" in out
+    assert main(["ask", question, "--corpus", str(corpus), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["time_filter"]["since"] == "1987-03-03" and data["time_filter"]["applied"] is True
+    assert main(["ask", question, "--corpus", str(corpus), "--json", "--no-time-filter"]) == 0
+    assert "time_filter" not in json.loads(capsys.readouterr().out)

@@ -1,10 +1,13 @@
+import datetime as dt
 import os
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rag.pipeline import QuestionError, clean_question
+from rag.pipeline import Pipeline, QuestionError, clean_question
+from rag.retrieve import Filters
+from tests.conftest import write_bank_stories
 
 
 def test_answer_offsets_point_into_the_article(news_pipeline):
@@ -106,3 +109,54 @@ def test_while_another_process_indexes_the_current_index_answers(fresh_pipeline)
         )
         assert pipeline.ask("Who is the Foreign Ministry spokesperson?").found
     assert pipeline.ensure_index().added == ["new.txt"]
+
+
+@pytest.fixture(scope="module")
+def bank_pipeline(tmp_path_factory, settings, encoder):
+    """The same story on three days with three figures: only the day a question names can tell them apart."""
+    pipeline = Pipeline(settings, corpus=write_bank_stories(tmp_path_factory.mktemp("bank")), encoder=encoder)
+    pipeline.index()
+    return pipeline
+
+
+def test_a_day_named_in_the_question_filters_the_articles(bank_pipeline):
+    answer = bank_pipeline.ask("What growth did the Bank of England forecast on March 3?")
+    assert answer.time_scope.since.isoformat() == answer.time_scope.until.isoformat() == "1987-03-03"
+    assert answer.time_scope.applied and answer.time_scope.text == "on March 3"
+    assert {p.article.published.isoformat() for p in answer.passages} == {"1987-03-03"}
+    assert answer.found and answer.span == "3.1 percent"
+    assert answer.contract()["time_filter"]["label"] == "searched articles of 1987-03-03 (“on March 3”)"
+
+
+def test_the_time_filter_can_be_turned_off(bank_pipeline):
+    answer = bank_pipeline.ask("What growth did the Bank of England forecast on March 3?", time_filter=False)
+    assert answer.time_scope is None and "time_filter" not in answer.contract()
+    assert len({p.article.id for p in answer.passages}) == 3
+
+
+def test_dates_that_match_no_article_search_every_date_and_say_so(bank_pipeline):
+    answer = bank_pipeline.ask("What growth did the Bank of England forecast in 2019?")
+    assert not answer.time_scope.applied
+    assert answer.time_scope.label() == "no article is dated “in 2019”, so all dates were searched"
+    assert len({p.article.id for p in answer.passages}) == 3 and answer.found
+
+
+def test_relative_times_count_from_the_newest_article_and_latest_puts_it_first(bank_pipeline):
+    yesterday = bank_pipeline.ask("What did the Bank of England forecast yesterday?")
+    assert yesterday.time_scope.relative_to.isoformat() == "1987-03-05"
+    assert yesterday.time_scope.since.isoformat() == "1987-03-04" and not yesterday.time_scope.applied
+    latest = bank_pipeline.ask("What is the latest Bank of England growth forecast?")
+    assert latest.time_scope.latest and latest.passages[0].article.published.isoformat() == "1987-03-05"
+    assert latest.span == "2.8 percent"
+
+
+def test_dates_set_in_the_request_win_over_the_question(bank_pipeline):
+    filters = Filters(since=dt.date(1987, 3, 5))
+    answer = bank_pipeline.ask("What did the Bank of England forecast on March 3?", filters=filters)
+    assert answer.time_scope is None and {p.article.published.isoformat() for p in answer.passages} == {"1987-03-05"}
+
+
+def test_a_list_of_articles_before_a_day(bank_pipeline):
+    answer = bank_pipeline.ask("Which articles mention the Bank of England before March 4, 1987?")
+    assert answer.listing == "Bank of England"
+    assert [c.published.isoformat() for c in answer.citations] == ["1987-03-03", "1987-03-02"]

@@ -1,0 +1,189 @@
+"""A time named in a question ("on March 2, 1987", "in February 2020", "last week", "before 2019")
+as a filter on publication dates, and "latest" as newest first.
+
+dateparser reads the dates; this module decides which words of a question may be one. Only words
+after a preposition of time ("on", "in", "during", "since", "before", "after", "until", "between …
+and …", "from … to …"), or a relative phrase standing alone ("yesterday", "last week", "3 days ago"),
+are tried, and a parse counts only when it names a month, a year, a date or a relative period: so
+"the 2020 Olympics", "Route 66", "5G" or "on Wednesday" (a day of the article's own story) never
+become filters. dateparser's own search_dates was tried and is not used: it misses "in February
+2020" in a question that also says "5G", and takes "the 2020" of "the 2020 Olympics" as a date.
+
+Relative times count from the newest article in the corpus, not from today: an archive's "last
+week" is the week before its latest story, and the answer says so.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import threading
+from dataclasses import dataclass
+
+from pydantic import BaseModel
+
+# A word with its place in the question; trailing punctuation is not part of a date.
+_WORD = re.compile(r"[^\s,;:?!()\"“”]+")
+_POINT = {"on", "in", "during"}  # the period itself ("of" and "for" are content: "the forecast for 2020")
+_FROM = {"since", "from"}  # from its start on
+_AFTER = {"after"}  # from the day after it
+_BEFORE = {"before"}  # up to the day before it
+_UNTIL = {"until", "till", "through", "by"}  # up to its end
+_RANGE_END = {"and", "to", "until", "till", "through"}
+_RELATIVE = {"yesterday", "today", "last", "this", "past", "ago", "previous"}
+_RELATIVE_START = {"yesterday", "today", "last", "this", "past", "previous"}
+_LATEST = re.compile(r"\b(latest|most recent|newest|recent news)\b", re.IGNORECASE)
+_MONTHS = {
+    m.lower()
+    for m in "January February March April May June July August September October November December "
+    "Jan Feb Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec".split()
+}
+_YEAR = re.compile(r"(1[89]|20|21)\d\d")
+_ISO = re.compile(r"\d{4}-\d{2}-\d{2}")
+_PERIOD_UNITS = {"day", "days", "week", "weeks", "month", "months", "year", "years"}
+_LONGEST = 5  # words in one date: "the 2nd of March 1987" is the longest form worth trying
+
+
+class TimeScope(BaseModel):
+    """The publication dates a question asks about, the words it came from, and how to say it."""
+
+    since: dt.date | None = None
+    until: dt.date | None = None
+    text: str = ""  # the question's words that named the time ("" for "latest" alone)
+    relative_to: dt.date | None = None  # set when the time counts from the newest article
+    latest: bool = False  # "latest", "most recent": the newest relevant articles first
+    applied: bool = True  # False: no article fell in the dates, so all dates were searched
+
+    @property
+    def filters_dates(self) -> bool:
+        return self.since is not None or self.until is not None
+
+    def label(self) -> str:
+        """What was understood, as the answer shows it: "searched articles of 1987-03-02", "newest first"."""
+        parts = []
+        if self.filters_dates and not self.applied:
+            parts.append(f"no article is dated “{self.text}”, so all dates were searched")
+        elif self.filters_dates:
+            if self.since == self.until:
+                dates = f"of {self.since.isoformat()}"
+            elif self.since and self.until:
+                dates = f"from {self.since.isoformat()} to {self.until.isoformat()}"
+            elif self.since:
+                dates = f"from {self.since.isoformat()} on"
+            else:
+                dates = f"up to {self.until.isoformat()}"
+            relative = f", counted from the newest article ({self.relative_to.isoformat()})" if self.relative_to else ""
+            parts.append(f"articles {dates} (“{self.text}”{relative})")
+        if self.latest:
+            parts.append("newest first")
+        text = ", ".join(parts)
+        return text if self.filters_dates and not self.applied else "searched " + text
+
+    def contract(self) -> dict:
+        """The `time_filter` key of `rag ask --json` (an extension of the contract)."""
+        return {**self.model_dump(mode="json"), "label": self.label()}
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    first: dt.date  # the period's first and last day
+    last: dt.date
+    relative: bool
+    end: int  # index of the word after it
+
+
+class QuestionTime:
+    """Finds the time a question names; dateparser is imported on first use (it loads its language data)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def scope(self, question: str, newest: dt.date | None) -> TimeScope | None:
+        """The question's time as a filter, or None. `newest`: the newest article's date (None: no article
+        is dated, so nothing is filtered by date)."""
+        latest = bool(_LATEST.search(question))
+        if newest is None:
+            return TimeScope(latest=True) if latest else None
+        words = [(m.group(), m.start(), m.end()) for m in _WORD.finditer(question)]
+        for i, (word, start, _) in enumerate(words):
+            found = self._scope_at(words, i, word.lower(), newest)
+            if found is not None:
+                since, until, end_word, relative = found
+                text = question[start : words[end_word - 1][2]]
+                return TimeScope(since=since, until=until, text=text, relative_to=newest if relative else None, latest=latest)
+        return TimeScope(latest=True) if latest else None
+
+    def _scope_at(self, words, i: int, word: str, newest: dt.date):
+        """(since, until, index of the word after, relative) for a time starting at words[i], else None."""
+        if word == "between" or word in _FROM:
+            first = self._date_at(words, i + 1, newest, stop=_RANGE_END)
+            if first is not None and first.end < len(words) and words[first.end][0].lower() in _RANGE_END:
+                second = self._date_at(words, first.end + 1, newest)
+                if second is not None:
+                    # "between March 1 and March 5, 1987": the first date takes its year from the second
+                    first = self._date_at(words, i + 1, second.last, stop=_RANGE_END) or first
+                    return first.first, second.last, second.end, first.relative or second.relative
+            if word == "between" or first is None:
+                return None
+            return first.first, None, first.end, first.relative
+        preposition = word in _POINT | _AFTER | _BEFORE | _UNTIL
+        if not (preposition or word in _RELATIVE_START or word.isdigit()):
+            return None
+        parsed = self._date_at(words, i + 1 if preposition else i, newest)
+        if parsed is None or not preposition and not parsed.relative:  # "3 days ago", "last week" stand alone
+            return None
+        if word in _AFTER:
+            return parsed.last + dt.timedelta(days=1), None, parsed.end, parsed.relative
+        if word in _BEFORE:
+            return None, parsed.first - dt.timedelta(days=1), parsed.end, parsed.relative
+        if word in _UNTIL:
+            return None, parsed.last, parsed.end, parsed.relative
+        return parsed.first, parsed.last, parsed.end, parsed.relative
+
+    def _date_at(self, words, i: int, reference: dt.date, stop: set[str] = frozenset()) -> _Parsed | None:
+        """The longest run of words from words[i] that dateparser reads as a month, year, date or relative period."""
+        for n in range(min(_LONGEST, len(words) - i), 0, -1):
+            run = [w.lower() for w, _, _ in words[i : i + n]]
+            if any(w in stop for w in run) or not _names_a_time(run):
+                continue
+            if run[0] == "the" and not set(run) & (_MONTHS | _RELATIVE | _PERIOD_UNITS):
+                continue  # "the 2020 Olympics": a name, not a time ("the 2nd of March" is one)
+            parsed = self._parse(" ".join(w for w, _, _ in words[i : i + n]), reference)
+            if parsed is not None:
+                first, last = parsed
+                return _Parsed(first, last, bool(set(run) & _RELATIVE), i + n)
+        return None
+
+    def _parse(self, text: str, reference: dt.date) -> tuple[dt.date, dt.date] | None:
+        """The first and last day of the period dateparser reads in the text, relative to the reference."""
+        from dateparser.date import DateDataParser
+
+        # A date without a year is the latest one on or before the reference, as a reader of the archive means it.
+        settings = {"RELATIVE_BASE": dt.datetime.combine(reference, dt.time()), "PREFER_DATES_FROM": "past"}
+        with self._lock:  # dateparser's parsers keep per-call state
+            data = DateDataParser(languages=["en"], settings=settings).get_date_data(text)
+        if data.date_obj is None:
+            return None
+        date, period = data.date_obj.date(), data.period
+        if period == "day":
+            return date, date
+        if period == "week":
+            monday = date - dt.timedelta(days=date.weekday())
+            return monday, monday + dt.timedelta(days=6)
+        if period == "month":
+            first = date.replace(day=1)
+            return first, (first + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+        if period == "year":
+            return date.replace(month=1, day=1), date.replace(month=12, day=31)
+        return None  # a time of day alone is not a date
+
+
+def _names_a_time(run: list[str]) -> bool:
+    """Whether the words name a month, a year, an ISO date or a relative period; a day of the week or a
+    bare number alone does not ("on Wednesday" is the story's own day; "66" is a route)."""
+    words = set(run)
+    if words & _MONTHS or any(_YEAR.fullmatch(w) or _ISO.fullmatch(w) for w in run):
+        return True
+    if words & {"yesterday", "today"}:
+        return True
+    return bool(words & (_RELATIVE - {"yesterday", "today"})) and bool(words & _PERIOD_UNITS)
