@@ -98,6 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-time-filter", dest="time_filter", action="store_false",
         help="search every date even when the question names one (\"in February 2020\", \"last week\")",
     )
+    ask.add_argument(
+        "--no-source-filter", dest="source_filter", action="store_false",
+        help="search every source even when the question names one (\"What did Xinhua say …\")",
+    )
 
     serve = commands.add_parser("serve", parents=[common], help="serve the chat on http://127.0.0.1:7860")
     _add_corpus_options(serve)
@@ -156,6 +160,9 @@ def format_answer(answer: Answer) -> str:
     if answer.time_scope is not None:
         undo = "; --no-time-filter searches every date" if answer.time_scope.filters_dates and answer.time_scope.applied else ""
         lines.append(f"({answer.time_scope.label()}{undo})")
+    if answer.source_scope is not None:
+        undo = "; --no-source-filter searches every source" if answer.source_scope.applied else ""
+        lines.append(f"({answer.source_scope.label()}{undo})")
     if answer.listing is not None:
         lines.append(answer.answer if answer.found else f"No article mentions “{answer.listing}”.")
         sources = answer.citations
@@ -193,7 +200,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
     pipeline = _pipeline(args)
     clean_question(args.question, pipeline.settings.max_question_chars)  # a bad question fails before any indexing
     _ensure_index(pipeline)
-    answer = pipeline.ask(request.question, k=request.k, retriever=request.retriever, filters=request.filters(), time_filter=args.time_filter)
+    answer = pipeline.ask(
+        request.question, k=request.k, retriever=request.retriever, filters=request.filters(), time_filter=args.time_filter,
+        source_filter=args.source_filter,
+    )
     print(json.dumps(answer.contract(), ensure_ascii=False) if args.json else format_answer(answer))
     return 0
 

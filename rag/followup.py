@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, Field
 
+from rag.question_source import SourceScope
 from rag.question_time import TimeScope
 from rag.schema import Answer, Passage
 from rag.text import STOPWORDS, TOKEN_PATTERN
@@ -27,14 +28,16 @@ class Turn(BaseModel):
     articles: list[str] = Field(default_factory=list, description="ids of the articles the answer cited")
     listed: bool = Field(False, description="the answer was a list of articles: a follow-up's 'it' is one of them")
     time_scope: TimeScope | None = Field(None, description="the dates the question named and the answer searched")
+    source_scope: SourceScope | None = Field(None, description="the source the question named and the answer searched")
 
     @classmethod
     def of(cls, answer: Answer) -> Turn:
         if not answer.found:
-            return cls(question=answer.question, time_scope=answer.time_scope)
+            return cls(question=answer.question, time_scope=answer.time_scope, source_scope=answer.source_scope)
         articles = list(dict.fromkeys(c.article_id for c in answer.citations))
         return cls(
-            question=answer.question, answer=answer.span, articles=articles, listed=answer.listing is not None, time_scope=answer.time_scope
+            question=answer.question, answer=answer.span, articles=articles, listed=answer.listing is not None,
+            time_scope=answer.time_scope, source_scope=answer.source_scope,
         )
 
 

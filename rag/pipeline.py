@@ -8,6 +8,7 @@ import re
 import threading
 import unicodedata
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -19,6 +20,7 @@ from rag.embedding import Encoder
 from rag.followup import Turn, resolve
 from rag.indexing import IndexBuilder, IndexReport
 from rag.library import Library
+from rag.question_source import SourceScope, source_names, source_scope
 from rag.question_time import QuestionTime, TimeScope
 from rag.ingest import ArticleLoader, CorpusLoad
 from rag.reader import Evidence, Reader, SentenceReader
@@ -71,6 +73,31 @@ def _reads_as_english(question: str) -> bool:
     return latin * 2 >= len(letters) or len(_LATIN_WORD.findall(question)) >= 2
 
 
+@dataclass(frozen=True)
+class Scopes:
+    """What the question itself narrows the search to: a time, a source."""
+
+    time: TimeScope | None = None
+    source: SourceScope | None = None
+
+    def narrow(self, filters: Filters) -> Filters:
+        update = {}
+        if self.time and self.time.filters_dates:
+            update |= {"since": self.time.since, "until": self.time.until}
+        if self.source:
+            update["source"] = self.source.source
+        return filters.model_copy(update=update) if update else filters
+
+    def unmatched(self) -> Scopes:
+        """The scopes of a search that found nothing within them and so searched without them."""
+        time = self.time.model_copy(update={"applied": False}) if self.time and self.time.filters_dates else self.time
+        source = self.source.model_copy(update={"applied": False}) if self.source else None
+        return Scopes(time, source)
+
+    def answer_fields(self) -> dict:
+        return {name: scope for name, scope in (("time_scope", self.time), ("source_scope", self.source)) if scope}
+
+
 class LoadedIndex:
     """One index generation with the retriever and reader built on it; swapped whole on reload."""
 
@@ -78,6 +105,7 @@ class LoadedIndex:
         self.generation, self.data, self.retriever, self.reader = generation, data, retriever, reader
         # "last week" in a question counts from here; None when no article is dated
         self.newest = max((a.published for a in data.articles.values() if a.published), default=None)
+        self.sources = source_names(value for a in data.articles.values() for value in (a.source, a.byline))
 
 
 class Pipeline:
@@ -211,23 +239,29 @@ class Pipeline:
         filters: Filters | None = None,
         history: Sequence[Turn] = (),
         time_filter: bool = True,
+        source_filter: bool = True,
     ) -> Answer:
         """Answer a question; with the earlier turns of a chat, a follow-up is searched with their subject.
 
         A time the question names ("in February 2020", "last week") filters by publication date unless
-        time_filter is off or the request sets dates itself; "latest" puts the newest articles first."""
+        time_filter is off or the request sets dates itself; "latest" puts the newest articles first. A
+        source it names ("What did Xinhua say …") filters by source and byline unless source_filter is off
+        or the request names a source itself."""
         question = clean_question(question, self.settings.max_question_chars)
         filters = filters or Filters()
-        scope = self.time_scope(question, filters) if time_filter else None
-        topic = listing_topic(question.replace(scope.text, " ") if scope and scope.text else question)
+        scopes = Scopes(
+            self.time_scope(question, filters) if time_filter else None,
+            self.source_scope(question, filters) if source_filter else None,
+        )
+        topic = listing_topic(question.replace(scopes.time.text, " ") if scopes.time and scopes.time.text else question)
         if topic is not None:
-            return self._article_list(question, topic, retriever, filters, scope)
+            return self._article_list(question, topic, retriever, filters, scopes)
         resolved = resolve(question, history)
         # after a list of articles, "When was it published?" asks about one of them, not about what it says
         follow_up = resolved.search != question and not history[-1].listed
-        passages, scope = self._scoped_retrieve(resolved.search, k, retriever, filters, scope)
+        passages, scopes = self._scoped_retrieve(resolved.search, k, retriever, filters, scopes)
         answer = self.answer(resolved.read, resolved.focus(passages), follow_up)
-        update = {"time_scope": scope} if scope else {}
+        update = scopes.answer_fields()
         if resolved.search != question:
             update |= {"question": question, "query": resolved.search}
         return answer.model_copy(update=update) if update else answer
@@ -238,23 +272,24 @@ class Pipeline:
             return None
         return self.question_time.scope(question, self.loaded().newest)
 
+    def source_scope(self, question: str, filters: Filters) -> SourceScope | None:
+        """The source the question names, unless the request names one itself."""
+        if filters.source:
+            return None
+        return source_scope(question, self.loaded().sources)
+
     def _scoped_retrieve(
-        self, query: str, k: int | None, retriever: RetrieverMode | None, filters: Filters, scope: TimeScope | None
-    ) -> tuple[list[Passage], TimeScope | None]:
-        """Passages within the question's dates, newest first for "latest"; when no article falls in the
-        dates, every date is searched and the scope says so."""
-        if scope is None:
-            return self.retrieve(query, k, retriever, filters), None
-        passages = []
-        if scope.filters_dates:
-            passages = self.retrieve(query, k, retriever, filters.model_copy(update={"since": scope.since, "until": scope.until}))
-            if not passages:
-                scope = scope.model_copy(update={"applied": False})
-        if not passages:
-            passages = self.retrieve(query, k, retriever, filters)
-        if scope.latest:  # stable: among equally new articles the retrieval order stays
+        self, query: str, k: int | None, retriever: RetrieverMode | None, filters: Filters, scopes: Scopes
+    ) -> tuple[list[Passage], Scopes]:
+        """Passages within the dates and from the source the question names, newest first for "latest";
+        when no article matches them, every date and source is searched and the scopes say so."""
+        narrowed = scopes.narrow(filters)
+        passages = self.retrieve(query, k, retriever, narrowed)
+        if not passages and narrowed != filters:
+            passages, scopes = self.retrieve(query, k, retriever, filters), scopes.unmatched()
+        if scopes.time and scopes.time.latest:  # stable: among equally new articles the retrieval order stays
             passages = sorted(passages, key=lambda p: p.article.published or dt.date.min, reverse=True)
-        return passages, scope
+        return passages, scopes
 
     def answer(self, question: str, passages: list[Passage], follow_up: bool = False) -> Answer:
         """Read the answer out of already retrieved passages (ask = clean + retrieve + answer); a question
@@ -284,12 +319,10 @@ class Pipeline:
             passages=passages,
         )
 
-    def _article_list(
-        self, question: str, topic: str, retriever: RetrieverMode | None, filters: Filters, scope: TimeScope | None
-    ) -> Answer:
+    def _article_list(self, question: str, topic: str, retriever: RetrieverMode | None, filters: Filters, scopes: Scopes) -> Answer:
         """Every article that names the topic, newest first, each cited at its first mention. BM25 by
         default: the topic's own words are what must be there."""
-        passages, scope = self._scoped_retrieve(topic, MAX_K, retriever if retriever and retriever != "hybrid" else "bm25", filters, scope)
+        passages, scopes = self._scoped_retrieve(topic, MAX_K, retriever if retriever and retriever != "hybrid" else "bm25", filters, scopes)
         found = mentions(topic, passages)
         citations = [self._citation(n, m.passage, m.start, m.end, (m.mention_start, m.mention_end)) for n, m in enumerate(found, start=1)]
         count = "1 article mentions" if len(found) == 1 else f"{len(found)} articles mention"
@@ -300,8 +333,8 @@ class Pipeline:
             score=1.0 if found else 0.0,
             citations=citations,
             listing=topic,
-            time_scope=scope,
             passages=passages,
+            **scopes.answer_fields(),
         )
 
     def _fact_answer(self, question: str, fact: ArticleFact, passages: list[Passage]) -> Answer:

@@ -7,6 +7,7 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from rag.question_source import SourceScope
 from rag.question_time import TimeScope
 
 
@@ -110,6 +111,7 @@ class Answer(BaseModel):
     )
     listing: str | None = Field(None, description="the topic of a question that asks for articles; citations are the articles")
     time_scope: TimeScope | None = Field(None, description="the time the question named, searched as a filter on publication dates")
+    source_scope: SourceScope | None = Field(None, description="the source the question named, searched as a filter on source and byline")
     # Not in the JSON contract: what retrieval returned, for evaluation and display.
     passages: list[Passage] = Field(default_factory=list, exclude=True)
     query: str | None = Field(None, exclude=True, description="what was searched for when a follow-up added the chat's subject")
@@ -134,4 +136,5 @@ class Answer(BaseModel):
             **({"fact": self.fact} if self.fact else {}),
             **({"articles": [c.listed() for c in self.citations]} if self.listing is not None else {}),
             **({"time_filter": self.time_scope.contract()} if self.time_scope else {}),
+            **({"source_filter": self.source_scope.contract()} if self.source_scope else {}),
         }

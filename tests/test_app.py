@@ -10,7 +10,7 @@ from eval.concurrency import ask_concurrently, free_port
 from rag.schema import Answer, Citation
 from ui import render
 from rag.pipeline import QuestionError
-from ui.app import ask, chat_turn, serve, time_chip
+from ui.app import ask, chat_turn, scope_chips, serve
 from ui.uploads import add_uploads
 from tests.conftest import write_bank_stories
 
@@ -273,9 +273,9 @@ def test_a_time_in_the_question_shows_as_a_chip_that_asks_again_over_every_date(
     question = "What growth did the Bank of England forecast on March 3?"
     _, chat, turns, _ = last(chat_turn(pipeline, question, [], [], 5, "hybrid", None, None, ""))
     assert "searched articles of 1987-03-03 (“on March 3”)" in chat[-1]["content"] and "3.1 percent" in chat[-1]["content"]
-    chip = time_chip(turns)
-    assert chip["visible"] and chip["value"] == "✕ searched articles of 1987-03-03 (“on March 3”) · search every date"
+    chip, no_source = scope_chips(turns)
+    assert not no_source["visible"] and chip["visible"] and chip["value"] == "✕ searched articles of 1987-03-03 (“on March 3”) · search every date"
     _, chat, turns, _ = last(chat_turn(pipeline, question, chat, turns, 5, "hybrid", None, None, "", time_filter=False))
     assert "(every date)" in chat[-2]["content"] and "searched articles" not in chat[-1]["content"]
-    assert time_chip(turns) == {"__type__": "update", "visible": False}
-    assert time_chip([]) == {"__type__": "update", "visible": False}
+    hidden = {"__type__": "update", "visible": False}
+    assert scope_chips(turns) == scope_chips([]) == (hidden, hidden)

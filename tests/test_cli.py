@@ -197,3 +197,11 @@ def test_a_time_in_the_question_is_shown_and_can_be_turned_off(tmp_path, capsys)
     assert data["time_filter"]["since"] == "1987-03-03" and data["time_filter"]["applied"] is True
     assert main(["ask", question, "--corpus", str(corpus), "--json", "--no-time-filter"]) == 0
     assert "time_filter" not in json.loads(capsys.readouterr().out)
+
+
+def test_a_source_in_the_question_is_shown_and_can_be_turned_off(workdir, capsys):
+    question = "What did Xinhua say about the 5G report?"
+    assert main(["ask", question, "--corpus", "seeds"]) == 0
+    assert "(searched articles from Xinhua (“did Xinhua”); --no-source-filter searches every source)\n" in capsys.readouterr().out
+    assert main(["ask", question, "--corpus", "seeds", "--json", "--no-source-filter"]) == 0
+    assert "source_filter" not in json.loads(capsys.readouterr().out)

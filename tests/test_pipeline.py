@@ -160,3 +160,18 @@ def test_a_list_of_articles_before_a_day(bank_pipeline):
     answer = bank_pipeline.ask("Which articles mention the Bank of England before March 4, 1987?")
     assert answer.listing == "Bank of England"
     assert [c.published.isoformat() for c in answer.citations] == ["1987-03-03", "1987-03-02"]
+
+
+def test_a_source_named_in_the_question_filters_by_source_and_byline(news_pipeline):
+    answer = news_pipeline.ask("How many roads did Coast Daily say were closed?")
+    assert answer.source_scope.source == "Coast Daily" and answer.source_scope.applied
+    assert {p.article.source for p in answer.passages} == {"Coast Daily"} and answer.span == "14"
+    assert answer.contract()["source_filter"]["label"] == "searched articles from Coast Daily (“did Coast Daily”)"
+    everywhere = news_pipeline.ask("How many roads did Coast Daily say were closed?", source_filter=False)
+    assert everywhere.source_scope is None and len({p.article.id for p in everywhere.passages}) > 1
+
+
+def test_a_source_and_a_time_with_no_article_between_them_search_everything_and_say_so(news_pipeline):
+    answer = news_pipeline.ask("What did Coast Daily say about the storm in 2020?")
+    assert not answer.source_scope.applied and not answer.time_scope.applied
+    assert len({p.article.id for p in answer.passages}) > 1

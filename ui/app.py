@@ -74,7 +74,7 @@ CSS = """
 #chat .empty-chat { max-width: 26rem; margin: 0 auto; text-align: center; color: var(--body-text-color-subdued); }
 #chat .answer p { margin: 0 0 0.35rem; }
 #chat .answer .meta, #chat .followup { color: var(--body-text-color-subdued); font-size: 0.9em; }
-#chat .time-scope { display: inline-block; margin-top: 0.3rem; padding: 0.05rem 0.6rem; border-radius: 999px;
+#chat .scope { display: inline-block; margin-top: 0.3rem; padding: 0.05rem 0.6rem; border-radius: 999px;
   border: 1px solid var(--border-color-accent); font-size: 0.85em; }
 #chat .answer .confidence { color: var(--body-text-color); font-weight: 600; }
 #chat .answer .level { padding: 0 0.4em; border-radius: var(--radius-sm); font-weight: 600; color: #fff; }
@@ -112,13 +112,15 @@ def ask(
     source: str | None = None,
     history: Sequence[Turn] = (),
     time_filter: bool = True,
+    source_filter: bool = True,
 ) -> Answer:
     """The page's settings or the API's arguments turned into one pipeline call; RequestError / QuestionError on bad input."""
     started = time.perf_counter()
     try:
         request = AskRequest.of(question=question, k=k, retriever=retriever, since=since, until=until, source=source)
         answer = pipeline.ask(
-            request.question, k=request.k, retriever=request.retriever, filters=request.filters(), history=history, time_filter=time_filter
+            request.question, k=request.k, retriever=request.retriever, filters=request.filters(), history=history,
+            time_filter=time_filter, source_filter=source_filter,
         )
     except (QuestionError, RequestError) as exc:
         log.info("refused %s: %s", _LOGGED.repr(question), exc)  # the user's mistake, told to them: one line here
@@ -141,18 +143,20 @@ def chat_turn(
     until: str | None,
     source: str | None,
     time_filter: bool = True,
+    source_filter: bool = True,
 ) -> Iterator[tuple[str, list[dict], list[Turn], str]]:
     """One question from the box: yields (box, chat, turns, sources panel) twice, the question
     at once and then the answer. A blank box changes nothing; a bad input keeps the question in the box.
-    time_filter off: a time the question names is not a filter (the "search every date" chip)."""
+    time_filter / source_filter off: a time / source the question names is not a filter (the chips)."""
     if not (message or "").strip():
         yield message, chat, turns, gr.skip()
         return
-    shown = message if time_filter else f"{message} (every date)"
+    widened = [what for what, on in (("every date", time_filter), ("every source", source_filter)) if not on]
+    shown = f"{message} ({', '.join(widened)})" if widened else message
     chat = [*chat, {"role": "user", "content": render.question_message(shown)}]
     yield "", chat, turns, gr.skip()
     try:
-        answer = ask(pipeline, message, k, retriever, since, until, source, history=turns, time_filter=time_filter)
+        answer = ask(pipeline, message, k, retriever, since, until, source, history=turns, time_filter=time_filter, source_filter=source_filter)
     except (QuestionError, RequestError, ReaderModelError) as exc:
         yield message, [*chat, {"role": "assistant", "content": render.error_message(str(exc))}], turns, gr.skip()
         return
@@ -160,13 +164,19 @@ def chat_turn(
     yield "", [*chat, reply], [*turns, Turn.of(answer)], render.sources_panel(answer)
 
 
-def time_chip(turns: list[Turn]) -> dict:
-    """The chip under the chat while the last answer searched only the dates its question named; a click
-    asks the question again over every date."""
-    scope = turns[-1].time_scope if turns else None
-    if scope is None or not scope.filters_dates or not scope.applied:
-        return gr.update(visible=False)
-    return gr.update(visible=True, value=f"✕ {scope.label()} · search every date")
+def scope_chips(turns: list[Turn]) -> tuple[dict, dict]:
+    """The chips under the chat while the last answer searched only the dates / the source its question
+    named; a click asks the question again over every date / every source."""
+    time = turns[-1].time_scope if turns else None
+    source = turns[-1].source_scope if turns else None
+    time_chip = (
+        gr.update(visible=True, value=f"✕ {time.label()} · search every date")
+        if time and time.filters_dates and time.applied else gr.update(visible=False)
+    )
+    source_chip = (
+        gr.update(visible=True, value=f"✕ {source.label()} · search every source") if source and source.applied else gr.update(visible=False)
+    )
+    return time_chip, source_chip
 
 
 def build_app(pipeline: Pipeline) -> gr.Blocks:
@@ -181,11 +191,15 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
         for n, (box, *outputs) in enumerate(chat_turn(pipeline, *args)):
             yield (gr.skip() if n > 0 and box == "" else box), *outputs
 
-    def every_date(chat: list[dict], turns: list[Turn], *settings) -> Iterator[tuple]:
-        """The chip's undo: the last question again with no time filter."""
-        if turns:  # the box keeps whatever is being typed
-            for _, *outputs in chat_turn(pipeline, turns[-1].question, chat, turns, *settings, time_filter=False):
-                yield gr.skip(), *outputs
+    def widen(**scope_off: bool):
+        """A chip's undo: the last question again without the time or source it named."""
+
+        def again(chat: list[dict], turns: list[Turn], *settings) -> Iterator[tuple]:
+            if turns:  # the box keeps whatever is being typed
+                for _, *outputs in chat_turn(pipeline, turns[-1].question, chat, turns, *settings, **scope_off):
+                    yield gr.skip(), *outputs
+
+        return again
 
     def upload(files: list[str] | None, progress=gr.Progress(track_tqdm=True)) -> tuple[str, str, None]:
         if not files:
@@ -243,7 +257,9 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
                     with gr.Column(scale=2, min_width=160), gr.Row():  # the two buttons wrap together
                         send = gr.Button("Ask", variant="primary", min_width=70)
                         clear = gr.Button("Clear", elem_id="clear", min_width=70)
-                time_chip_button = gr.Button(elem_id="time-chip", visible=False, size="sm", variant="secondary")
+                with gr.Row():
+                    time_chip = gr.Button(elem_id="time-chip", visible=False, size="sm", variant="secondary")
+                    source_chip = gr.Button(elem_id="source-chip", visible=False, size="sm", variant="secondary")
                 examples = gr.Examples(EXAMPLES, inputs=question, label="Example questions")
             with gr.Column(scale=2, min_width=300):
                 sources = gr.HTML(render.sources_panel(None), elem_id="sources", js_on_load=COPY_JS)
@@ -272,11 +288,12 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
         options = dict(
             concurrency_limit=ASK_CONCURRENCY, concurrency_id="ask", trigger_mode="always_last", api_visibility="private"
         )
-        chip = dict(fn=time_chip, inputs=turns, outputs=time_chip_button, queue=False, api_visibility="private")
+        chip = dict(fn=scope_chips, inputs=turns, outputs=[time_chip, source_chip], queue=False, api_visibility="private")
         question.submit(respond, chat_inputs, chat_outputs, **options).then(**chip)
         send.click(respond, chat_inputs, chat_outputs, **options).then(**chip)
         examples.load_input_event.then(respond, chat_inputs, chat_outputs, **options).then(**chip)
-        time_chip_button.click(every_date, chat_inputs[1:], chat_outputs, **options).then(**chip)
+        time_chip.click(widen(time_filter=False), chat_inputs[1:], chat_outputs, **options).then(**chip)
+        source_chip.click(widen(source_filter=False), chat_inputs[1:], chat_outputs, **options).then(**chip)
         fresh_start = dict(
             fn=lambda: ("", [], [], render.sources_panel(None)), outputs=chat_outputs, queue=False, api_visibility="private"
         )

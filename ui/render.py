@@ -78,8 +78,9 @@ def answer_message(answer: Answer, threshold: float | None = None) -> str:
     if answer.query:
         carried = answer.query.removeprefix(answer.question).strip()
         context = f'<div class="followup">read as a follow-up about: {html.escape(carried)}</div>'
-    if answer.time_scope is not None:
-        context += f'<div class="time-scope">{html.escape(answer.time_scope.label())}</div>'
+    for scope in (answer.time_scope, answer.source_scope):
+        if scope is not None:
+            context += f'<div class="scope">{html.escape(scope.label())}</div>'
     markers = " ".join(f'<a class="marker" href="#source-{c.n}">[{c.n}]</a>' for c in answer.citations)
     if answer.listing is not None:
         text = answer.answer if answer.found else f"No article mentions “{answer.listing}”."

@@ -1,0 +1,61 @@
+"""A source named in a question ("What did Xinhua say …", "according to Reuters …") as a filter on the
+articles' source and byline.
+
+Only names the corpus itself has as a source or byline are looked for, and only where the question
+says it is their word: after "according to", "did", "does", "from", "by" or "in", or before "said",
+"reported", "wrote" and the like. "Which articles mention Xinhua?" or "Who runs Reuters?" name the
+agency as a topic and are not filtered.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from pydantic import BaseModel
+
+_BEFORE_NAME = r"(?:according\s+to|did|does|do|from|by|in)\s+(?:the\s+)?"
+_AFTER_NAME = r"(?:'s?)?\s+(?:say|says|said|report|reports|reported|write|writes|wrote|announce|announces|announced|claim|claims|claimed|publish|published)\b"
+_SPLIT = re.compile(r",|;|/|\band\b|\bfor\b", re.IGNORECASE)
+_BY = re.compile(r"^\s*by\s+", re.IGNORECASE)
+_SHORTEST = 3  # characters: shorter "names" (initials, "AP" aside) match inside too many questions
+
+
+class SourceScope(BaseModel):
+    """The source a question names, the words it came from, and whether any article is from it."""
+
+    source: str  # as the corpus spells it
+    text: str  # the question's words that named it
+    applied: bool = True  # False: no article matched with the question's other filters, so every source was searched
+
+    def label(self) -> str:
+        if not self.applied:
+            return f"no article is from {self.source} with these filters, so every source was searched"
+        return f"searched articles from {self.source} (“{self.text}”)"
+
+    def contract(self) -> dict:
+        """The `source_filter` key of `rag ask --json` (an extension of the contract)."""
+        return {**self.model_dump(mode="json"), "label": self.label()}
+
+
+def source_names(values: Iterable[str | None]) -> list[str]:
+    """The names in the articles' source and byline fields ("By Xinhua" gives "Xinhua"), longest first
+    so that "Reuters Breakingviews" is found before "Reuters"."""
+    names = set()
+    for value in values:
+        for part in _SPLIT.split(value or ""):
+            name = " ".join(_BY.sub("", part).split())
+            if len(name) >= _SHORTEST or name.isupper() and len(name) >= 2:
+                names.add(name)
+    return sorted(names, key=lambda n: (-len(n), n))
+
+
+def source_scope(question: str, names: Iterable[str]) -> SourceScope | None:
+    """The first known source the question gives as the speaker or publisher, or None."""
+    for name in names:
+        escaped = r"\s+".join(re.escape(word) for word in name.split())
+        pattern = re.compile(rf"\b{_BEFORE_NAME}{escaped}\b|\b{escaped}{_AFTER_NAME}", re.IGNORECASE)
+        match = pattern.search(question)
+        if match:
+            return SourceScope(source=name, text=match.group())
+    return None
