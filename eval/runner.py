@@ -7,13 +7,13 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from tqdm.auto import tqdm
 
 from eval.metrics import contains_answer, dedupe, exact_match, f1_score, first_relevant_rank, ndcg_at, percentile, recall_at, reciprocal_rank
 from rag.config import RetrieverMode
-from rag.pipeline import Pipeline
-from rag.schema import Article
+from rag.pipeline import Pipeline, QuestionError
+from rag.schema import Answer, Article, Passage
 
 RECALL_KS = (1, 5, 10)
 
@@ -29,6 +29,7 @@ class GoldItem(BaseModel):
     doc: str | None
     # Not in gold files: graded relevance of several docs (BEIR qrels); None means `doc` alone is relevant.
     relevance: dict[str, int] | None = None
+    kind: str | None = Field(None, description="optional: what the question tests (article, time, source, listing, …); the report adds by_kind")
 
     @property
     def answerable(self) -> bool:
@@ -74,6 +75,7 @@ class QuestionResult(BaseModel):
     f1: float
     contains_answer: float
     latency_ms: float
+    kind: str | None = None
 
     @property
     def gold_rank(self) -> int | None:
@@ -91,6 +93,7 @@ class EvalReport(BaseModel):
     answer: dict[str, float] | None = None
     latency_ms: dict[str, float]
     index: dict[str, float | int]
+    by_kind: dict[str, dict[str, float | int]] | None = None  # extension: the answer figures per gold `kind`
 
     def contract(self) -> dict:
         return self.model_dump(exclude_none=True)
@@ -138,9 +141,11 @@ class EvalRunner:
         # Each retriever's run pays for its own query encoding: no vector cached by an earlier run.
         self.pipeline.encoder.encode_query.cache_clear()
         started = time.perf_counter()
-        passages = self.pipeline.retrieve(item.question, k=max(self.chunk_depth, k), retriever=retriever)
-        answer = self.pipeline.answer(item.question, passages[:k]) if self.read else None
-        latency = (time.perf_counter() - started) * 1000
+        answer = self._answer(item.question, k, retriever) if self.read else None
+        answered = time.perf_counter()
+        passages = self._search(item.question, max(self.chunk_depth, k), retriever)
+        # end to end through `ask`; a run that reads nothing times its search
+        latency = ((answered if self.read else time.perf_counter()) - started) * 1000
         relevance = item.relevance or ({item.doc: 1} if item.doc is not None else {})
         ranked_docs = dedupe(_doc_key(p.article, relevance) for p in passages)[: self.doc_depth]
         found = answer is not None and answer.found and answer.score >= self.threshold
@@ -148,7 +153,7 @@ class EvalRunner:
         if answer is not None and answer.citations:
             cited = answer.citations[0]
             cited_doc = _doc_key(next(p.article for p in answer.passages if p.article.id == cited.article_id), relevance)
-        shown = (answer.answer or "") if answer is not None else ""
+        shown = shown_text(answer) if answer is not None else ""
         prediction = (answer.span or shown) if answer is not None else ""
         answer_contains = contains_answer(shown, item.answers) if item.answerable else 0.0
         return QuestionResult(
@@ -168,7 +173,23 @@ class EvalRunner:
             f1=f1_score(prediction, item.answers) if item.answerable and found else 0.0,
             contains_answer=answer_contains if found else 0.0,
             latency_ms=latency,
+            kind=item.kind,
         )
+
+    def _answer(self, question: str, k: int, retriever: RetrieverMode | None) -> Answer:
+        """The product's own path: question cleaning, the time and source the question names, lists of
+        articles, questions about an article itself; a question the product refuses is not found."""
+        try:
+            return self.pipeline.ask(question, k=k, retriever=retriever)
+        except QuestionError:
+            return Answer(question=question, found=False, score=0.0)
+
+    def _search(self, question: str, depth: int, retriever: RetrieverMode | None) -> list[Passage]:
+        """The same search as `ask`'s, deeper, for the ranking metrics."""
+        try:
+            return self.pipeline.search(question, k=depth, retriever=retriever)
+        except QuestionError:
+            return []
 
     def report(self, results: list[QuestionResult], graded: bool = False) -> EvalReport:
         """The contract's report; `graded` (BEIR) adds ndcg@10 and recall@100 and leaves `answer` out."""
@@ -180,16 +201,11 @@ class EvalRunner:
         if graded:
             retrieval["ndcg@10"] = _mean([ndcg_at(r.ranked_docs, r.relevance, 10) for r in judged])
             retrieval["recall@100"] = _mean([recall_at(r.ranked_docs, set(r.relevance), 100) for r in judged])
-        answer = None
-        if self.read:
-            answer = {
-                "exact_match": _mean([r.exact_match for r in answerable]),
-                "f1": _mean([r.f1 for r in answerable]),
-                "contains_answer": _mean([r.contains_answer for r in answerable]),
-                "citation_accuracy": _mean([float(r.found and r.first_cited_doc == r.gold_doc) for r in answerable]),
-                "abstain_accuracy": _mean([float(not r.found) for r in unanswerable]),
-                "false_abstain_rate": _mean([float(not r.found) for r in answerable]),
-            }
+        answer = answer_scores(results) if self.read else None
+        kinds = sorted({r.kind for r in results if r.kind})
+        by_kind = None
+        if self.read and kinds:
+            by_kind = {kind: {"questions": sum(r.kind == kind for r in results), **answer_scores([r for r in results if r.kind == kind])} for kind in kinds}
         latencies = [r.latency_ms for r in results]
         status = self.pipeline.status()
         manifest_seconds = self.pipeline.store.read_manifest().build_seconds
@@ -201,7 +217,30 @@ class EvalRunner:
             answer=answer,
             latency_ms={"p50": round(percentile(latencies, 50), 2), "p95": round(percentile(latencies, 95), 2)},
             index={"articles": status.articles, "chunks": status.chunks, "seconds": manifest_seconds},
+            by_kind=by_kind,
         )
+
+
+def shown_text(answer: Answer) -> str:
+    """What the user reads as the answer: the quoted sentence, or for a list of articles the line that
+    counts them and each listed article's sentence that names the topic."""
+    if answer.listing is None:
+        return answer.answer or ""
+    return " ".join([answer.answer or "", *(citation.listed()["sentence"] for citation in answer.citations)])
+
+
+def answer_scores(results: list[QuestionResult]) -> dict[str, float]:
+    """The contract's `answer` figures of some results: over the answerable ones, and abstention over the rest."""
+    answerable = [r for r in results if r.gold_answers]
+    unanswerable = [r for r in results if not r.gold_answers]
+    return {
+        "exact_match": _mean([r.exact_match for r in answerable]),
+        "f1": _mean([r.f1 for r in answerable]),
+        "contains_answer": _mean([r.contains_answer for r in answerable]),
+        "citation_accuracy": _mean([float(r.found and r.first_cited_doc == r.gold_doc) for r in answerable]),
+        "abstain_accuracy": _mean([float(not r.found) for r in unanswerable]),
+        "false_abstain_rate": _mean([float(not r.found) for r in answerable]),
+    }
 
 
 def format_table(report: EvalReport, title: str = "") -> str:
@@ -210,6 +249,12 @@ def format_table(report: EvalReport, title: str = "") -> str:
     rows += [(name, f"{value:.3f}") for name, value in (report.answer or {}).items()]
     rows += [(f"latency {name}", f"{value:.1f} ms") for name, value in report.latency_ms.items()]
     rows.append(("index", f"{report.index['articles']} articles, {report.index['chunks']} chunks, built in {report.index['seconds']:.1f}s"))
+    for kind, scores in (report.by_kind or {}).items():
+        rows.append((
+            f"kind {kind}",
+            f"{scores['questions']} q: contains {scores['contains_answer']:.3f}, EM {scores['exact_match']:.3f}, "
+            f"cited {scores['citation_accuracy']:.3f}, abstain {scores['abstain_accuracy']:.3f}, false abstain {scores['false_abstain_rate']:.3f}",
+        ))
     width = max(len(name) for name, _ in rows)
     lines = [title] if title else []
     lines += [f"{name:<{width}}  {value}" for name, value in rows]

@@ -249,10 +249,7 @@ class Pipeline:
         or the request names a source itself."""
         question = clean_question(question, self.settings.max_question_chars)
         filters = filters or Filters()
-        scopes = Scopes(
-            self.time_scope(question, filters) if time_filter else None,
-            self.source_scope(question, filters) if source_filter else None,
-        )
+        scopes = self._scopes(question, filters, time_filter, source_filter)
         topic = listing_topic(question.replace(scopes.time.text, " ") if scopes.time and scopes.time.text else question)
         if topic is not None:
             return self._article_list(question, topic, retriever, filters, scopes)
@@ -265,6 +262,22 @@ class Pipeline:
         if resolved.search != question:
             update |= {"question": question, "query": resolved.search}
         return answer.model_copy(update=update) if update else answer
+
+    def search(
+        self, question: str, k: int | None = None, retriever: RetrieverMode | None = None, filters: Filters | None = None,
+        time_filter: bool = True, source_filter: bool = True,
+    ) -> list[Passage]:
+        """The passages `ask` reads for a question asked on its own, to any depth k, within the time and
+        source the question names: what the eval ranks."""
+        question = clean_question(question, self.settings.max_question_chars)
+        filters = filters or Filters()
+        return self._scoped_retrieve(question, k, retriever, filters, self._scopes(question, filters, time_filter, source_filter))[0]
+
+    def _scopes(self, question: str, filters: Filters, time_filter: bool, source_filter: bool) -> Scopes:
+        return Scopes(
+            self.time_scope(question, filters) if time_filter else None,
+            self.source_scope(question, filters) if source_filter else None,
+        )
 
     def time_scope(self, question: str, filters: Filters) -> TimeScope | None:
         """The time the question names, unless the request's own dates already say which articles."""

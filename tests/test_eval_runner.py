@@ -1,6 +1,6 @@
 import pytest
 
-from eval.runner import EvalRunner, GoldError, GoldItem, read_gold
+from eval.runner import EvalRunner, GoldError, GoldItem, format_table, read_gold
 
 
 def test_gold_errors_name_file_and_line(tmp_path):
@@ -34,3 +34,22 @@ def test_the_models_load_before_the_first_timed_question(news_pipeline, monkeypa
     gold = [GoldItem(id="a", question="Who is the Foreign Ministry spokesperson?", answers=["Hua Chunying"], doc=None)]
     results = EvalRunner(news_pipeline).ask_all(gold)
     assert len(results) == 1 and len(asked) == 2  # an untimed first question pays for loading, then the timed one
+
+
+def test_questions_go_through_ask_and_the_report_has_a_table_per_kind(news_pipeline):
+    gold = [
+        GoldItem(id="a", question="How many roads did Coast Daily say were closed?", answers=["14"], doc="storm.json", kind="source"),
+        GoldItem(id="b", question="Who wrote this article?", answers=["Xinhua"], doc="000_2479b7865a29b2a5.txt", kind="article"),
+        GoldItem(id="c", question="Which articles mention the central bank?", answers=["central bank"], doc="markets.md", kind="listing"),
+        GoldItem(id="d", question="Who won the 2022 World Cup?", answers=[], doc=None, kind="unanswerable"),
+        GoldItem(id="e", question="这篇文章讲什么？", answers=[], doc=None),  # refused by the product: not found
+    ]
+    runner = EvalRunner(news_pipeline)
+    results = runner.ask_all(gold)
+    report = runner.report(results)
+    assert [r.contains_answer for r in results[:3]] == [1.0, 1.0, 1.0]  # the source filter, the byline, the list
+    assert not results[4].found and results[4].ranked_docs == []
+    assert sorted(report.by_kind) == ["article", "listing", "source", "unanswerable"]
+    assert report.by_kind["source"]["questions"] == 1 and report.by_kind["unanswerable"]["abstain_accuracy"] == 1.0
+    assert "by_kind" in report.contract() and "kind listing" in format_table(report)
+    assert "by_kind" not in runner.report(results[4:]).contract()
