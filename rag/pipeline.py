@@ -104,7 +104,8 @@ class LoadedIndex:
     def __init__(self, generation: str, data: IndexData, retriever: Retriever, reader: Reader):
         self.generation, self.data, self.retriever, self.reader = generation, data, retriever, reader
         # "last week" in a question counts from here; None when no article is dated
-        self.newest = max((a.published for a in data.articles.values() if a.published), default=None)
+        self.published = sorted({a.published for a in data.articles.values() if a.published})
+        self.newest = self.published[-1] if self.published else None
         self.sources = source_names(value for a in data.articles.values() for value in (a.source, a.byline))
 
 
@@ -283,7 +284,9 @@ class Pipeline:
         """The time the question names, unless the request's own dates already say which articles."""
         if filters.since or filters.until:
             return None
-        return self.question_time.scope(question, self.loaded().newest)
+        loaded = self.loaded()
+        scope = self.question_time.scope(question, loaded.newest)
+        return scope.in_latest_year_with(loaded.published) if scope else None
 
     def source_scope(self, question: str, filters: Filters) -> SourceScope | None:
         """The source the question names, unless the request names one itself."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pydantic import BaseModel
@@ -53,6 +54,23 @@ class TimeScope(BaseModel):
     relative_to: dt.date | None = None  # set when the time counts from the newest article
     latest: bool = False  # "latest", "most recent": the newest relevant articles first
     applied: bool = True  # False: no article fell in the dates, so all dates were searched
+    yearless: bool = False  # "on March 3": the day or month of the latest year that has articles then
+
+    def in_latest_year_with(self, published: Sequence[dt.date]) -> TimeScope:
+        """A yearless time moved to the latest year, up to the one parsed, in which an article was
+        published within it: in an archive of 1987 and 2022 stories, "on March 3" is 1987's if 2022
+        has none."""
+        if not self.yearless or self.since is None or self.until is None:
+            return self
+        for year in sorted({d.year for d in published if d.year <= self.since.year}, reverse=True):
+            shift = year - self.since.year
+            try:
+                since, until = self.since.replace(year=self.since.year + shift), self.until.replace(year=self.until.year + shift)
+            except ValueError:  # February 29 in a year without one
+                continue
+            if any(since <= d <= until for d in published):
+                return self.model_copy(update={"since": since, "until": until})
+        return self
 
     @property
     def filters_dates(self) -> bool:
@@ -110,7 +128,10 @@ class QuestionTime:
             if found is not None:
                 since, until, end_word, relative = found
                 text = question[start : words[end_word - 1][2]]
-                return TimeScope(since=since, until=until, text=text, relative_to=newest if relative else None, latest=latest)
+                yearless = not relative and not any(_YEAR.fullmatch(w) or _ISO.fullmatch(w) for w in _WORD.findall(text))
+                return TimeScope(
+                    since=since, until=until, text=text, relative_to=newest if relative else None, latest=latest, yearless=yearless
+                )
         return TimeScope(latest=True) if latest else None
 
     def _scope_at(self, words, i: int, word: str, newest: dt.date):

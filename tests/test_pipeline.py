@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from rag.pipeline import Pipeline, QuestionError, clean_question
 from rag.retrieve import Filters
-from tests.conftest import write_bank_stories
+from tests.conftest import make_corpus, write_bank_stories
 
 
 def test_answer_offsets_point_into_the_article(news_pipeline):
@@ -175,3 +175,13 @@ def test_a_source_and_a_time_with_no_article_between_them_search_everything_and_
     answer = news_pipeline.ask("What did Coast Daily say about the storm in 2020?")
     assert not answer.source_scope.applied and not answer.time_scope.applied
     assert len({p.article.id for p in answer.passages}) > 1
+
+
+def test_a_day_without_a_year_is_the_latest_one_with_articles(tmp_path, settings, encoder):
+    """Stories of 1987 beside stories of 2020-2022: "on March 3" is 1987's, the latest March 3 with news."""
+    corpus = write_bank_stories(make_corpus(tmp_path / "mixed"))
+    pipeline = Pipeline(settings, corpus=corpus, encoder=encoder)
+    pipeline.index()
+    answer = pipeline.ask("What growth did the Bank of England forecast on March 3?")
+    assert answer.time_scope.applied and answer.time_scope.since.isoformat() == "1987-03-03"
+    assert answer.span == "3.1 percent"

@@ -98,8 +98,21 @@ def test_labels_and_the_json_key():
     assert unmatched.label() == "no article is dated “on March 2, 1987”, so all dates were searched"
     assert day.contract() == {
         "since": "1987-03-02", "until": "1987-03-02", "text": "on March 2, 1987", "relative_to": None, "latest": False,
-        "applied": True, "label": day.label(),
+        "applied": True, "yearless": False, "label": day.label(),
     }
+
+
+def test_a_time_without_a_year_moves_to_the_latest_year_with_articles_then():
+    scope = PARSER.scope("What did the Bank say on March 3?", NEWEST)
+    assert scope.yearless and scope.since == D(2019, 3, 3)
+    published = [D(1987, 3, 2), D(1987, 3, 3), D(2020, 2, 5)]
+    assert scope.in_latest_year_with(published).since == D(1987, 3, 3)
+    assert scope.in_latest_year_with([D(2020, 2, 5)]) == scope  # nowhere: left as parsed, then searched without
+    may = PARSER.scope("Who was chosen in May?", NEWEST).in_latest_year_with([D(2016, 5, 30), D(2018, 6, 1)])
+    assert (may.since, may.until) == (D(2016, 5, 1), D(2016, 5, 31))
+    dated = PARSER.scope("What happened on March 2, 1987?", NEWEST)
+    assert not dated.yearless and dated.in_latest_year_with([D(1986, 3, 2)]) == dated
+    assert not PARSER.scope("What happened last week?", NEWEST).yearless
 
 
 @settings(max_examples=150, deadline=None)
