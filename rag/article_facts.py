@@ -22,7 +22,11 @@ ArticleField = Literal["byline", "published", "updated", "title", "dateline"]
 
 # The article itself: "this article", "the story", "this piece"; or just "it", "this", where the rest of
 # the question can only be about an article ("Who wrote it?"; but "what is it called?" is not).
-_ARTICLE = r"(?:(?:this|the|that)\s+(?:news\s+)?(?:article|story|piece|dispatch|item|news\s+item))"
+# An article may be named by its outlet and topic: "the Continental Press story about the train order".
+_ARTICLE = (
+    r"(?:(?:this|the|that)\s+(?:\S+\s+){0,3}?(?:news\s+)?(?:article|story|piece|dispatch|item|news\s+item)"
+    r"(?:\s+(?:about|on|of|covering|headlined|titled)\s+.+?)?)"
+)
 _SELF = rf"(?:{_ARTICLE}|it|this)"
 _END = r"\s*\??\s*$"
 
@@ -36,6 +40,8 @@ _PATTERNS: list[tuple[ArticleField, str]] = [
     ("byline", rf"\bwho\s+(?:wrote|authored|filed|reported|penned|published|is\s+behind)\s+{_SELF}{_END}"),
     ("byline", rf"\bwho(?:'s|\s+is|\s+was)\s+the\s+(?:author|writer|reporter)(?:\s+of\s+{_SELF})?{_END}"),
     ("byline", rf"\b(?:which|what)\s+(?:news\s+)?(?:agency|outlet|wire(?:\s+service)?|newspaper|publication|source|media(?:\s+outlet)?)\b.*\b(?:wrote|published|filed|reported|ran|carried|released|produced)\s+{_SELF}{_END}"),
+    # an agency or newspaper asked for by what it reported: "Which agency reported the refinery fire?"
+    ("byline", r"\b(?:which|what)\s+(?:news\s+)?(?:agency|outlet|wire(?:\s+service)?|newspaper|paper|publication|media\s+outlet)\s+(?:first\s+)?(?:wrote|published|filed|reported|ran|carried|broke)\b"),
     ("byline", rf"\b(?:what|whose)\s+(?:is\s+the\s+)?byline\b"),
     ("byline", rf"\bwho\s+is\s+{_SELF}\s+by{_END}"),
     ("title", rf"\bwhat(?:'s|\s+is|\s+was)\s+the\s+(?:headline|title)(?:\s+of\s+{_SELF})?{_END}"),

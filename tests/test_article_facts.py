@@ -24,6 +24,18 @@ def seed_pipeline(tmp_path_factory, settings, encoder) -> Pipeline:
     [
         # about the article itself
         ("Who wrote this article?", "byline"),
+        # an article named by its topic or outlet
+        ("Who wrote the story about the snow leopard cubs at Larkhaven Zoo?", "byline"),
+        ("Who wrote the Continental Press story about the Lisbon train order?", "byline"),
+        ("Who is the author of the article on tin quotas?", "byline"),
+        ("Which agency filed the report on the Oruna earthquake?", "byline"),
+        ("Which newspaper reported the Tarrow mayoral election?", "byline"),
+        ("Which outlet ran the story headlined 'Coastal highway shut as gale hits Penrith Bay'?", "byline"),
+        ("From which city was the story about the Cerro Alba copper mine strike filed?", "dateline"),
+        ("When was the story about the marathon published?", "published"),
+        ("When was the report on 5G security published?", None),
+        ("Which newspaper is the largest in Tarrow?", None),
+        ("What did the story say about rain?", None),
         ("Who wrote it?", "byline"),
         ("Which news agency wrote the story?", "byline"),
         ("What outlet published this piece?", "byline"),
