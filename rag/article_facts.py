@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from rag.chunking import dateline
 from rag.schema import Article, Passage
 
-ArticleField = Literal["byline", "published", "updated", "title", "dateline"]
+ArticleField = Literal["byline", "source", "published", "updated", "title", "dateline"]
 
 # The article itself: "this article", "the story", "this piece"; or just "it", "this", where the rest of
 # the question can only be about an article ("Who wrote it?"; but "what is it called?" is not).
@@ -39,9 +39,9 @@ _PATTERNS: list[tuple[ArticleField, str]] = [
     ("published", rf"\b(?:publication|publishing|release)\s+(?:date|time)(?:\s+of\s+{_SELF})?{_END}"),
     ("byline", rf"\bwho\s+(?:wrote|authored|filed|reported|penned|published|is\s+behind)\s+{_SELF}{_END}"),
     ("byline", rf"\bwho(?:'s|\s+is|\s+was)\s+the\s+(?:author|writer|reporter)(?:\s+of\s+{_SELF})?{_END}"),
-    ("byline", rf"\b(?:which|what)\s+(?:news\s+)?(?:agency|outlet|wire(?:\s+service)?|newspaper|publication|source|media(?:\s+outlet)?)\b.*\b(?:wrote|published|filed|reported|ran|carried|released|produced)\s+{_SELF}{_END}"),
+    ("source", rf"\b(?:which|what)\s+(?:news\s+)?(?:agency|outlet|wire(?:\s+service)?|newspaper|publication|source|media(?:\s+outlet)?)\b.*\b(?:wrote|published|filed|reported|ran|carried|released|produced)\s+{_SELF}{_END}"),
     # an agency or newspaper asked for by what it reported: "Which agency reported the refinery fire?"
-    ("byline", r"\b(?:which|what)\s+(?:news\s+)?(?:agency|outlet|wire(?:\s+service)?|newspaper|paper|publication|media\s+outlet)\s+(?:first\s+)?(?:wrote|published|filed|reported|ran|carried|broke)\b"),
+    ("source", r"\b(?:which|what)\s+(?:news\s+)?(?:agency|outlet|wire(?:\s+service)?|newspaper|paper|publication|media\s+outlet)\s+(?:first\s+)?(?:wrote|published|filed|reported|ran|carried|broke)\b"),
     ("byline", rf"\b(?:what|whose)\s+(?:is\s+the\s+)?byline\b"),
     ("byline", rf"\bwho\s+is\s+{_SELF}\s+by{_END}"),
     ("title", rf"\bwhat(?:'s|\s+is|\s+was)\s+the\s+(?:headline|title)(?:\s+of\s+{_SELF})?{_END}"),
@@ -100,9 +100,12 @@ def article_fact(question: str, passages: list[Passage], follow_up: bool = False
             return None
         value = _when(day, time)
         return ArticleFact(field=field, passage=first, answer=f"{field.capitalize()} {value} ({_origin(article)})", span=value)
-    if field == "byline":
+    if field == "source" and article.source and article.source != article.byline:
+        # "Which newspaper …?" asks for the outlet, not its reporter; without an outlet the byline answers
+        return ArticleFact(field=field, passage=first, answer=f"{article.source} (source)", span=article.source)
+    if field in ("byline", "source"):
         author = article.byline or article.source
-        return ArticleFact(field=field, passage=first, answer=f"By {author} (byline)", span=author) if author else None
+        return ArticleFact(field="byline", passage=first, answer=f"By {author} (byline)", span=author) if author else None
     if field == "title":
         return ArticleFact(field=field, passage=first, answer=f"{article.title} (headline)", span=article.title)
     found = dateline(article.text)

@@ -107,7 +107,7 @@ class Answer(BaseModel):
     citations: list[Citation] = []
     related: list[Citation] = []
     fact: str | None = Field(
-        None, description="the article's own field that answered (byline, published, updated, title, dateline); None: read from its text"
+        None, description="the article's own field that answered (byline, source, published, updated, title, dateline); None: read from its text"
     )
     listing: str | None = Field(None, description="the topic of a question that asks for articles; citations are the articles")
     time_scope: TimeScope | None = Field(None, description="the time the question named, searched as a filter on publication dates")

@@ -28,17 +28,17 @@ def seed_pipeline(tmp_path_factory, settings, encoder) -> Pipeline:
         ("Who wrote the story about the snow leopard cubs at Larkhaven Zoo?", "byline"),
         ("Who wrote the Continental Press story about the Lisbon train order?", "byline"),
         ("Who is the author of the article on tin quotas?", "byline"),
-        ("Which agency filed the report on the Oruna earthquake?", "byline"),
-        ("Which newspaper reported the Tarrow mayoral election?", "byline"),
-        ("Which outlet ran the story headlined 'Coastal highway shut as gale hits Penrith Bay'?", "byline"),
+        ("Which agency filed the report on the Oruna earthquake?", "source"),
+        ("Which newspaper reported the Tarrow mayoral election?", "source"),
+        ("Which outlet ran the story headlined 'Coastal highway shut as gale hits Penrith Bay'?", "source"),
         ("From which city was the story about the Cerro Alba copper mine strike filed?", "dateline"),
         ("When was the story about the marathon published?", "published"),
         ("When was the report on 5G security published?", None),
         ("Which newspaper is the largest in Tarrow?", None),
         ("What did the story say about rain?", None),
         ("Who wrote it?", "byline"),
-        ("Which news agency wrote the story?", "byline"),
-        ("What outlet published this piece?", "byline"),
+        ("Which news agency wrote the story?", "source"),
+        ("What outlet published this piece?", "source"),
         ("Who is the author?", "byline"),
         ("Who's the reporter of this story?", "byline"),
         ("What is the byline?", "byline"),
@@ -116,3 +116,21 @@ def test_the_json_names_the_field_that_answered(seed_pipeline):
     contract = json.loads(json.dumps(seed_pipeline.ask("Who wrote this article?").contract()))
     assert contract["fact"] == "byline" and contract["span"] == "Xinhua"
     assert list(contract)[:7] == ["question", "found", "answer", "span", "score", "citations", "related"]
+
+
+def test_which_newspaper_is_the_outlet_not_its_reporter(tmp_path, settings, encoder):
+    from rag.pipeline import Pipeline
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "mayor.md").write_text(
+        "---\ntitle: Okafor elected mayor\ndate: 2023-05-05\nsource: Tarrow Standard\nbyline: Bernard Quill\n---\n"
+        "Rosalind Okafor was elected mayor of Tarrow on Thursday with 54.2 percent of the vote.\n",
+        encoding="utf-8",
+    )
+    pipeline = Pipeline(settings, corpus=corpus, encoder=encoder)
+    pipeline.index()
+    outlet = pipeline.ask("Which newspaper reported the Tarrow mayoral election?")
+    assert (outlet.fact, outlet.span, outlet.answer) == ("source", "Tarrow Standard", "Tarrow Standard (source)")
+    reporter = pipeline.ask("Who wrote the story about the mayoral election?")
+    assert (reporter.fact, reporter.span) == ("byline", "Bernard Quill")
