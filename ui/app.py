@@ -13,6 +13,7 @@ import os
 import reprlib
 import time
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import gradio as gr
 from starlette.middleware import Middleware
@@ -31,6 +32,7 @@ from ui.uploads import add_uploads
 log = logging.getLogger(__name__)
 _LOGGED = reprlib.Repr()  # a question in the log: quoted, cut at 120 characters
 _LOGGED.maxstring = 120
+HERE = Path(__file__).resolve().parent
 TITLE = "Ask the news"
 EXAMPLES = [
     "Who is the Foreign Ministry spokesperson?",
@@ -43,63 +45,9 @@ EXAMPLES = [
 ASK_CONCURRENCY = 4
 UPLOAD_COPIES_KEPT_S = 3600
 
-COPY_JS = """
-element.addEventListener('click', (event) => {
-  const button = event.target.closest('button.copy');
-  if (!button) return;
-  const text = button.dataset.citation;
-  const done = () => {
-    button.textContent = 'Copied';
-    setTimeout(() => { button.textContent = 'Copy citation'; }, 1500);
-  };
-  const fallback = () => {  // plain http on a LAN address has no clipboard API
-    const area = document.createElement('textarea');
-    area.value = text;
-    document.body.appendChild(area);
-    area.select();
-    document.execCommand('copy');
-    area.remove();
-    done();
-  };
-  if (navigator.clipboard && window.isSecureContext) navigator.clipboard.writeText(text).then(done, fallback);
-  else fallback();
-});
-"""
-
-CSS = """
-#header .header { display: flex; flex-wrap: wrap; justify-content: space-between; align-items: baseline; gap: 0.3rem 2rem; }
-#header h1 { margin: 0; font-size: 1.6rem; font-weight: 700; }
-#header .tagline, #header .status { margin: 0.2rem 0 0; color: var(--body-text-color-subdued); }
-#header .status { font-size: 0.9rem; }
-#chat .empty-chat { max-width: 26rem; margin: 0 auto; text-align: center; color: var(--body-text-color-subdued); }
-#chat .answer p { margin: 0 0 0.35rem; }
-#chat .answer .meta, #chat .followup { color: var(--body-text-color-subdued); font-size: 0.9em; }
-#chat .scope { display: inline-block; margin-top: 0.3rem; padding: 0.05rem 0.6rem; border-radius: 999px;
-  border: 1px solid var(--border-color-accent); font-size: 0.85em; }
-#chat .answer .confidence { color: var(--body-text-color); font-weight: 600; }
-#chat .answer .level { padding: 0 0.4em; border-radius: var(--radius-sm); font-weight: 600; color: #fff; }
-#chat .answer .level-high { background: #1a7f37; }
-#chat .answer .level-medium { background: #9a6700; }
-#chat .answer .level-low { background: #cf222e; }
-#chat .answer .marker { text-decoration: none; font-weight: 600; }
-#chat .problem { font-weight: 600; }
-#sources .sources h2 { margin: 0 0 0.5rem; font-size: 1.1rem; }
-#sources .sources.empty p, #sources .hint { color: var(--body-text-color-subdued); }
-#sources .source { border: 1px solid var(--border-color-primary); border-radius: var(--radius-lg);
-  padding: 0.6rem 0.8rem; margin-bottom: 0.6rem; background: var(--background-fill-primary); }
-#sources .source h3 { margin: 0; font-size: 1rem; overflow-wrap: anywhere; }
-#sources .source .meta { margin: 0.15rem 0 0.4rem; font-size: 0.85rem; color: var(--body-text-color-subdued);
-  overflow-wrap: anywhere; }
-#sources .passage { margin: 0; padding-left: 0.6rem; border-left: 3px solid var(--border-color-accent);
-  white-space: pre-line; overflow-wrap: anywhere; font-size: 0.92rem; }
-#sources mark { background: rgba(255, 204, 0, 0.35); color: inherit; }
-#sources .copy { margin-top: 0.4rem; font-size: 0.85rem; padding: 0.15rem 0.6rem; cursor: pointer;
-  border: 1px solid var(--border-color-primary); border-radius: var(--radius-md);
-  background: var(--button-secondary-background-fill); }
-#upload-result .bad { color: var(--error-text-color); font-weight: 600; }
-#upload-result .ok { color: var(--color-accent); font-weight: 600; }
-#upload-result ul { padding-left: 1.2rem; }
-"""
+# The page's script and styles live beside this file (issue 10: not strings inside the app).
+COPY_JS = (HERE / "copy_citation.js").read_text(encoding="utf-8")
+CSS = (HERE / "app.css").read_text(encoding="utf-8")
 
 
 def ask(
