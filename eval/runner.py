@@ -103,9 +103,10 @@ def doc_matches(article: Article, doc: str) -> bool:
     return doc in (article.id, article.path, Path(article.path).name)
 
 
-def _doc_key(article: Article, relevant: Iterable[str]) -> str:
-    """The gold doc this article is (gold files name it by file name or path), else its id."""
-    return next((doc for doc in relevant if doc_matches(article, doc)), article.id)
+def _stands_for(passage: Passage, relevant: Iterable[str]) -> str:
+    """The gold doc a passage is, itself or as a wire copy of it that the product showed in its place
+    (issue 11: a copy of the gold article counts as the gold article)."""
+    return next((doc for doc in relevant for article in (passage.article, *passage.copies) if doc_matches(article, doc)), passage.article.id)
 
 
 def _mean(values: list[float]) -> float:
@@ -147,12 +148,12 @@ class EvalRunner:
         # end to end through `ask`; a run that reads nothing times its search
         latency = ((answered if self.read else time.perf_counter()) - started) * 1000
         relevance = item.relevance or ({item.doc: 1} if item.doc is not None else {})
-        ranked_docs = dedupe(_doc_key(p.article, relevance) for p in passages)[: self.doc_depth]
+        ranked_docs = dedupe(_stands_for(p, relevance) for p in passages)[: self.doc_depth]
         found = answer is not None and answer.found and answer.score >= self.threshold
         cited_doc = None
         if answer is not None and answer.citations:
             cited = answer.citations[0]
-            cited_doc = _doc_key(next(p.article for p in answer.passages if p.article.id == cited.article_id), relevance)
+            cited_doc = _stands_for(next(p for p in answer.passages if p.article.id == cited.article_id), relevance)
         shown = shown_text(answer) if answer is not None else ""
         prediction = (answer.span or shown) if answer is not None else ""
         answer_contains = contains_answer(shown, item.answers) if item.answerable else 0.0

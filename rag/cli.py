@@ -189,6 +189,8 @@ def format_answer(answer: Answer) -> str:
         else:
             passage = c.passage
         lines.append("    " + " ".join(passage.split()))
+        if c.also_in:
+            lines.append("    also in: " + "; ".join(c.also_in))
     return "\n".join(lines)
 
 

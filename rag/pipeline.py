@@ -20,6 +20,7 @@ from rag.embedding import Encoder
 from rag.followup import Turn, resolve
 from rag.indexing import IndexBuilder, IndexReport
 from rag.library import Library
+from rag.near_duplicates import WireCopies
 from rag.question_source import SourceScope, source_names, source_scope
 from rag.question_time import QuestionTime, TimeScope
 from rag.ingest import ArticleLoader, CorpusLoad
@@ -27,7 +28,7 @@ from rag.reader import Evidence, Reader, SentenceReader
 from rag.reader_model import SHIPPED_READER
 from rag.span_reader import SentenceSimilarity, SpanReader, answer_key, read_calibration
 from rag.retrieve import Filters, RetrievalRequest, Retriever
-from rag.schema import Answer, Citation, Passage
+from rag.schema import Answer, Article, Citation, Passage
 from rag.store import IndexData, IndexStore, IndexStoreError, IndexUnwritable
 
 
@@ -132,6 +133,7 @@ class Pipeline:
         self._loaded: LoadedIndex | None = None
         self._load_lock = threading.Lock()
         self.question_time = QuestionTime()
+        self.wire_copies = WireCopies()
 
     # ---- indexing -------------------------------------------------------------------------------
 
@@ -305,7 +307,24 @@ class Pipeline:
             passages, scopes = self.retrieve(query, k, retriever, filters), scopes.unmatched()
         if scopes.time and scopes.time.latest:  # stable: among equally new articles the retrieval order stays
             passages = sorted(passages, key=lambda p: p.article.published or dt.date.min, reverse=True)
-        return passages, scopes
+        return self.one_per_story(passages), scopes
+
+    def one_per_story(self, passages: list[Passage]) -> list[Passage]:
+        """Wire copies of one story shown once: a passage of a copy of an article retrieved higher up is
+        dropped, and that passage's article lists it (issue 11: "also in: …")."""
+        kept: list[Passage] = []
+        for passage in passages:
+            original = next(
+                (n for n, p in enumerate(kept) if p.article.id != passage.article.id and self.wire_copies.same_story(p.article, passage.article)),
+                None,
+            )
+            if original is None:
+                kept.append(passage)
+            elif all(c.id != passage.article.id for c in kept[original].copies):
+                kept[original] = kept[original].model_copy(update={"copies": [*kept[original].copies, passage.article]})
+        # every passage of an article carries its copies, whichever of them is cited
+        copies = {p.article.id: p.copies for p in kept if p.copies}
+        return [p.model_copy(update={"copies": copies[p.article.id]}) if p.article.id in copies and not p.copies else p for p in kept]
 
     def answer(self, question: str, passages: list[Passage], follow_up: bool = False) -> Answer:
         """Read the answer out of already retrieved passages (ask = clean + retrieve + answer); a question
@@ -406,6 +425,7 @@ class Pipeline:
             passage_start=passage.chunk.start,
             span_start=span[0] if span else None,
             span_end=span[1] if span else None,
+            also_in=[_copy_name(copy, self._display_path(copy.path)) for copy in passage.copies],
         )
 
     def _evidence_citation(self, n: int, evidence: Evidence, passage: Passage) -> Citation:
@@ -414,6 +434,11 @@ class Pipeline:
 
     def _passage_citation(self, n: int, passage: Passage) -> Citation:
         return self._citation(n, passage, passage.chunk.start, passage.chunk.end, None)
+
+
+def _copy_name(article: Article, path: str) -> str:
+    outlet = article.source or article.byline
+    return f"{article.title} ({outlet}, {path})" if outlet else f"{article.title} ({path})"
 
 
 def reader_threshold(settings: Settings) -> float:

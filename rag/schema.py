@@ -69,6 +69,7 @@ class Passage(BaseModel):
     score: float = Field(description="fused retrieval score")
     dense_rank: int | None = None
     bm25_rank: int | None = None
+    copies: list[Article] = Field(default_factory=list, description="retrieved wire copies of the same story, shown once, here")
 
 
 class Citation(BaseModel):
@@ -85,12 +86,13 @@ class Citation(BaseModel):
     passage_start: int = 0
     span_start: int | None = None
     span_end: int | None = None
+    also_in: list[str] = Field(default_factory=list, description="the same story elsewhere: each copy's title, outlet and file")
 
     CONTRACT_KEYS: ClassVar[tuple[str, ...]] = ("n", "article_id", "title", "published", "path", "start", "end", "passage")
 
     def contract(self) -> dict:
         data = self.model_dump(mode="json", include=set(self.CONTRACT_KEYS))
-        return {key: data[key] for key in self.CONTRACT_KEYS}
+        return {key: data[key] for key in self.CONTRACT_KEYS} | ({"also_in": self.also_in} if self.also_in else {})
 
     def listed(self) -> dict:
         """An entry of a list of articles: the citation with its source and the sentence that mentions the topic."""

@@ -58,6 +58,21 @@ def write_bank_stories(folder: Path) -> Path:
     return folder
 
 
+WIRE_STORY = (
+    "Heavy rain closed 14 coastal roads in Brighton on Tuesday. The storm brought winds of 90 kilometres per hour, "
+    "the Met Office said. Emergency crews rescued two fishermen near the harbour.\n\nSchools in the area will stay "
+    "shut on Wednesday while engineers check the sea wall, the council said."
+)
+
+
+def write_wire_copies(folder: Path) -> Path:
+    """One story from Coast Daily (wire.md) and Harbor Wire's copy under another headline, its last paragraph cut (copy.md)."""
+    (folder / "wire.md").write_text(f"---\ntitle: Storm closes coastal roads\ndate: 2022-08-02\nsource: Coast Daily\n---\n{WIRE_STORY}\n", encoding="utf-8")
+    trimmed = WIRE_STORY.split("\n\n")[0]
+    (folder / "copy.md").write_text(f"---\ntitle: Gale shuts coast roads\ndate: 2022-08-02\nsource: Harbor Wire\n---\n{trimmed}\n", encoding="utf-8")
+    return folder
+
+
 @pytest.fixture(scope="session")
 def settings() -> Settings:
     return Settings()

@@ -279,3 +279,12 @@ def test_a_time_in_the_question_shows_as_a_chip_that_asks_again_over_every_date(
     assert "(every date)" in chat[-2]["content"] and "searched articles" not in chat[-1]["content"]
     hidden = {"__type__": "update", "visible": False}
     assert scope_chips(turns) == scope_chips([]) == (hidden, hidden)
+
+
+def test_a_citation_says_where_else_the_story_ran():
+    citation = Citation(
+        n=1, article_id="a", title="Storm closes coastal roads", published=None, path="wire.md", start=0, end=5, passage="Heavy rain",
+        also_in=["Gale shuts coast roads (Harbor Wire, copy.md)"],
+    )
+    answer = Answer(question="q", found=True, answer="Heavy", span="Heavy", score=0.9, citations=[citation])
+    assert '<p class="also-in">also in: Gale shuts coast roads (Harbor Wire, copy.md)</p>' in render.sources_panel(answer)

@@ -1,6 +1,7 @@
 import pytest
 
 from eval.runner import EvalRunner, GoldError, GoldItem, format_table, read_gold
+from tests.conftest import write_wire_copies
 
 
 def test_gold_errors_name_file_and_line(tmp_path):
@@ -53,3 +54,16 @@ def test_questions_go_through_ask_and_the_report_has_a_table_per_kind(news_pipel
     assert report.by_kind["source"]["questions"] == 1 and report.by_kind["unanswerable"]["abstain_accuracy"] == 1.0
     assert "by_kind" in report.contract() and "kind listing" in format_table(report)
     assert "by_kind" not in runner.report(results[4:]).contract()
+
+
+def test_a_wire_copy_of_the_gold_article_counts_as_the_gold_article(tmp_path, settings, encoder):
+    from rag.pipeline import Pipeline
+
+    corpus = tmp_path / "copies"
+    corpus.mkdir()
+    pipeline = Pipeline(settings, corpus=write_wire_copies(corpus), encoder=encoder)
+    pipeline.index()
+    gold = [GoldItem(id=doc, question="How many coastal roads did the rain close?", answers=["14"], doc=doc) for doc in ("wire.md", "copy.md")]
+    runner = EvalRunner(pipeline)
+    report = runner.report(runner.ask_all(gold))
+    assert report.retrieval["recall@1"] == 1.0 and report.answer["citation_accuracy"] == 1.0

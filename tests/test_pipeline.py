@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from rag.pipeline import Pipeline, QuestionError, clean_question
 from rag.retrieve import Filters
-from tests.conftest import make_corpus, write_bank_stories
+from tests.conftest import make_corpus, write_bank_stories, write_wire_copies
 
 
 def test_answer_offsets_point_into_the_article(news_pipeline):
@@ -185,3 +185,16 @@ def test_a_day_without_a_year_is_the_latest_one_with_articles(tmp_path, settings
     answer = pipeline.ask("What growth did the Bank of England forecast on March 3?")
     assert answer.time_scope.applied and answer.time_scope.since.isoformat() == "1987-03-03"
     assert answer.span == "3.1 percent"
+
+
+def test_a_wire_copy_is_shown_once_with_where_else_it_ran(tmp_path, settings, encoder):
+    corpus = write_wire_copies(make_corpus(tmp_path / "copies", extra=False))
+    pipeline = Pipeline(settings, corpus=corpus, encoder=encoder)
+    pipeline.index()
+    answer = pipeline.ask("How many coastal roads did the rain close?")
+    assert answer.span == "14" and len({p.article.title for p in answer.passages} & {"Storm closes coastal roads", "Gale shuts coast roads"}) == 1
+    [also] = answer.citations[0].also_in
+    assert also.startswith(("Gale shuts coast roads (Harbor Wire, ", "Storm closes coastal roads (Coast Daily, "))
+    assert answer.contract()["citations"][0]["also_in"] == [also]
+    listed = pipeline.ask("Which articles mention the coastal roads?")
+    assert len(listed.citations) == 1 and listed.contract()["articles"][0]["also_in"] == [also]

@@ -153,8 +153,15 @@ def _card(c: Citation, answer_span: str | None) -> str:
         f'<article class="source" id="source-{c.n}">'
         f'<h3><span class="marker">[{c.n}]</span> {html.escape(c.title)}</h3>'
         f'<p class="meta">{" · ".join(html.escape(m) for m in meta if m)}</p>'
-        f'<blockquote class="passage">{_passage(c, sentence, span)}</blockquote>{copy}</article>'
+        f'<blockquote class="passage">{_passage(c, sentence, span)}</blockquote>{_also_in(c)}{copy}</article>'
     )
+
+
+def _also_in(c: Citation) -> str:
+    """The same story under other outlets or headlines, shown once (issue 11: wire copies)."""
+    if not c.also_in:
+        return ""
+    return f'<p class="also-in">also in: {"; ".join(html.escape(copy) for copy in c.also_in)}</p>'
 
 
 EMPTY_SOURCES = (
