@@ -8,7 +8,6 @@ import re
 import threading
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -21,8 +20,7 @@ from rag.followup import Turn, resolve
 from rag.indexing import IndexBuilder, IndexReport
 from rag.library import Library
 from rag.near_duplicates import WireCopies
-from rag.question_source import SourceScope, source_names, source_scope
-from rag.question_time import QuestionTime, TimeScope
+from rag.question_scope import QuestionScoper, Scopes
 from rag.ingest import ArticleLoader, CorpusLoad
 from rag.reader import Evidence, Reader, SentenceReader
 from rag.reader_model import SHIPPED_READER
@@ -74,40 +72,12 @@ def _reads_as_english(question: str) -> bool:
     return latin * 2 >= len(letters) or len(_LATIN_WORD.findall(question)) >= 2
 
 
-@dataclass(frozen=True)
-class Scopes:
-    """What the question itself narrows the search to: a time, a source."""
-
-    time: TimeScope | None = None
-    source: SourceScope | None = None
-
-    def narrow(self, filters: Filters) -> Filters:
-        update = {}
-        if self.time and self.time.filters_dates:
-            update |= {"since": self.time.since, "until": self.time.until}
-        if self.source:
-            update["source"] = self.source.source
-        return filters.model_copy(update=update) if update else filters
-
-    def unmatched(self) -> Scopes:
-        """The scopes of a search that found nothing within them and so searched without them."""
-        time = self.time.model_copy(update={"applied": False}) if self.time and self.time.filters_dates else self.time
-        source = self.source.model_copy(update={"applied": False}) if self.source else None
-        return Scopes(time, source)
-
-    def answer_fields(self) -> dict:
-        return {name: scope for name, scope in (("time_scope", self.time), ("source_scope", self.source)) if scope}
-
-
 class LoadedIndex:
     """One index generation with the retriever and reader built on it; swapped whole on reload."""
 
     def __init__(self, generation: str, data: IndexData, retriever: Retriever, reader: Reader):
         self.generation, self.data, self.retriever, self.reader = generation, data, retriever, reader
-        # "last week" in a question counts from here; None when no article is dated
-        self.published = sorted({a.published for a in data.articles.values() if a.published})
-        self.newest = self.published[-1] if self.published else None
-        self.sources = source_names(value for a in data.articles.values() for value in (a.source, a.byline))
+        self.scoper = QuestionScoper(data.articles.values())
 
 
 class Pipeline:
@@ -132,7 +102,6 @@ class Pipeline:
         self.loader = ArticleLoader(self.settings.max_file_bytes, skip_dir_names=(self.store.path.name,))
         self._loaded: LoadedIndex | None = None
         self._load_lock = threading.Lock()
-        self.question_time = QuestionTime()
         self.wire_copies = WireCopies()
 
     # ---- indexing -------------------------------------------------------------------------------
@@ -252,7 +221,7 @@ class Pipeline:
         or the request names a source itself."""
         question = clean_question(question, self.settings.max_question_chars)
         filters = filters or Filters()
-        scopes = self._scopes(question, filters, time_filter, source_filter)
+        scopes = self.loaded().scoper.scopes(question, filters, time_filter, source_filter)
         topic = listing_topic(question.replace(scopes.time.text, " ") if scopes.time and scopes.time.text else question)
         if topic is not None:
             return self._article_list(question, topic, retriever, filters, scopes)
@@ -274,27 +243,8 @@ class Pipeline:
         source the question names: what the eval ranks."""
         question = clean_question(question, self.settings.max_question_chars)
         filters = filters or Filters()
-        return self._scoped_retrieve(question, k, retriever, filters, self._scopes(question, filters, time_filter, source_filter))[0]
-
-    def _scopes(self, question: str, filters: Filters, time_filter: bool, source_filter: bool) -> Scopes:
-        return Scopes(
-            self.time_scope(question, filters) if time_filter else None,
-            self.source_scope(question, filters) if source_filter else None,
-        )
-
-    def time_scope(self, question: str, filters: Filters) -> TimeScope | None:
-        """The time the question names, unless the request's own dates already say which articles."""
-        if filters.since or filters.until:
-            return None
-        loaded = self.loaded()
-        scope = self.question_time.scope(question, loaded.newest)
-        return scope.in_latest_year_with(loaded.published) if scope else None
-
-    def source_scope(self, question: str, filters: Filters) -> SourceScope | None:
-        """The source the question names, unless the request names one itself."""
-        if filters.source:
-            return None
-        return source_scope(question, self.loaded().sources)
+        scopes = self.loaded().scoper.scopes(question, filters, time_filter, source_filter)
+        return self._scoped_retrieve(question, k, retriever, filters, scopes)[0]
 
     def _scoped_retrieve(
         self, query: str, k: int | None, retriever: RetrieverMode | None, filters: Filters, scopes: Scopes
