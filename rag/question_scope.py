@@ -25,7 +25,7 @@ class Scopes:
     source: SourceScope | None = None
 
     def narrow(self, filters: Filters) -> Filters:
-        update = {}
+        update: dict[str, object] = {}
         if self.time and self.time.filters_dates:
             update |= {"since": self.time.since, "until": self.time.until}
         if self.source:

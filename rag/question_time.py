@@ -82,14 +82,13 @@ class TimeScope(BaseModel):
         if self.filters_dates and not self.applied:
             parts.append(f"no article is dated “{self.text}”, so all dates were searched")
         elif self.filters_dates:
-            if self.since == self.until:
-                dates = f"of {self.since.isoformat()}"
-            elif self.since and self.until:
-                dates = f"from {self.since.isoformat()} to {self.until.isoformat()}"
-            elif self.since:
-                dates = f"from {self.since.isoformat()} on"
+            since, until = (day.isoformat() if day else None for day in (self.since, self.until))
+            if since == until:
+                dates = f"of {since}"
+            elif since and until:
+                dates = f"from {since} to {until}"
             else:
-                dates = f"up to {self.until.isoformat()}"
+                dates = f"from {since} on" if since else f"up to {until}"
             relative = f", counted from the newest article ({self.relative_to.isoformat()})" if self.relative_to else ""
             parts.append(f"articles {dates} (“{self.text}”{relative})")
         if self.latest:
@@ -161,7 +160,7 @@ class QuestionTime:
             return None, parsed.last, parsed.end, parsed.relative
         return parsed.first, parsed.last, parsed.end, parsed.relative
 
-    def _date_at(self, words, i: int, reference: dt.date, stop: set[str] = frozenset()) -> _Parsed | None:
+    def _date_at(self, words, i: int, reference: dt.date, stop: frozenset[str] | set[str] = frozenset()) -> _Parsed | None:
         """The longest run of words from words[i] that dateparser reads as a month, year, date or relative period."""
         for n in range(min(_LONGEST, len(words) - i), 0, -1):
             run = [w.lower() for w, _, _ in words[i : i + n]]
