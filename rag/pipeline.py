@@ -193,6 +193,14 @@ class Pipeline:
             dense_index=manifest.dense_index,
         )
 
+    def articles(self) -> list[Article]:
+        """The indexed articles, newest first (undated last): the library as the page lists it."""
+        return sorted(
+            self.loaded().data.articles.values(),
+            key=lambda a: (a.published is not None, a.published or dt.date.min, a.published_time or dt.time(), a.title),
+            reverse=True,
+        )
+
     # ---- asking ---------------------------------------------------------------------------------
 
     def retrieve(self, query: str, k: int | None = None, retriever: RetrieverMode | None = None, filters: Filters | None = None) -> list[Passage]:

@@ -288,3 +288,10 @@ def test_a_citation_says_where_else_the_story_ran():
     )
     answer = Answer(question="q", found=True, answer="Heavy", span="Heavy", score=0.9, citations=[citation])
     assert '<p class="also-in">also in: Gale shuts coast roads (Harbor Wire, copy.md)</p>' in render.sources_panel(answer)
+
+
+def test_the_library_lists_every_article_newest_first(news_pipeline):
+    rows = render.library_rows(news_pipeline.articles())
+    assert [row[1] for row in rows] == ["2022-08-02", "2021-03-17", "2020-02-05 20:16"]
+    assert rows[0] == ["Storm closes coastal roads", "2022-08-02", "Coast Daily", "storm.json (record 1)"]
+    assert rows[2] == ["China calls for open, equitable environment for 5G technology", "2020-02-05 20:16", "Xinhua", "000_2479b7865a29b2a5.txt"]

@@ -149,12 +149,15 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
 
         return again
 
-    def upload(files: list[str] | None, progress=gr.Progress(track_tqdm=True)) -> tuple[str, str, None]:
+    def upload(files: list[str] | None, progress=gr.Progress(track_tqdm=True)) -> tuple:
         if not files:
-            return gr.skip(), gr.skip(), None
+            return gr.skip(), gr.skip(), None, gr.skip()
         progress(0, desc="reading files")
         outcomes, report = add_uploads(pipeline, files, step=lambda what: progress(None, desc=what))
-        return render.upload_report(outcomes, report), header_html(), None
+        return render.upload_report(outcomes, report), header_html(), None, library_rows()
+
+    def library_rows() -> list[list[str]]:
+        return render.library_rows(pipeline.articles())
 
     def ask_api(
         question: str,
@@ -227,6 +230,12 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
                 label="Articles (.txt .md .html .json .jsonl): indexed as soon as they arrive",
             )
             upload_result = gr.HTML(elem_id="upload-result", js_on_load=None)
+        with gr.Accordion("Library: the indexed articles", open=False):
+            # sortable by any column (click its header), searchable across all
+            library = gr.Dataframe(
+                value=library_rows(), headers=render.LIBRARY_COLUMNS, elem_id="library", interactive=False,
+                show_search="search", wrap=True, max_height=420,
+            )
         turns = gr.State([])
 
         chat_inputs = [question, chat, turns, k, retriever, since, until, source]
@@ -247,9 +256,10 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
         )
         clear.click(**fresh_start).then(**chip)
         chat.clear(**fresh_start).then(**chip)  # the chat's own trash button forgets the history and sources too
-        files.upload(upload, files, [upload_result, header, files], concurrency_limit=1, api_visibility="private")
+        files.upload(upload, files, [upload_result, header, files, library], concurrency_limit=1, api_visibility="private")
         # Another page (or `rag index`) may have added articles since this one was built.
         app.load(header_html, None, header, show_progress="hidden", api_visibility="private")
+        app.load(library_rows, None, library, show_progress="hidden", api_visibility="private")
         gr.api(ask_api, api_name="ask", concurrency_limit=ASK_CONCURRENCY, concurrency_id="ask")
     return app
 

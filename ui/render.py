@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Sequence
 
 from rag.indexing import IndexReport
 from rag.pipeline import IndexStatus
-from rag.schema import Answer, Citation
+from rag.schema import Answer, Article, Citation
 from ui.uploads import UploadOutcome
 
 NOT_FOUND = "Not found in the articles"
@@ -183,6 +184,21 @@ def sources_panel(answer: Answer | None) -> str:
             cards = ["<p>No passage came close to the question.</p>"]
     note = "" if answer.found else '<p class="hint">Nothing here answers the question; these passages came nearest.</p>'
     return f'<div class="sources"><h2>{heading}</h2>{note}{"".join(cards)}</div>'
+
+
+LIBRARY_COLUMNS = ["Title", "Published", "Source or byline", "File"]
+
+
+def library_rows(articles: Sequence[Article]) -> list[list[str]]:
+    """The library table: one row an article, as the pipeline orders them (plain text: the table escapes it)."""
+    rows = []
+    for article in articles:
+        when = article.published.isoformat() if article.published else "undated"
+        if article.published and article.published_time:
+            when += f" {article.published_time:%H:%M}"
+        where = article.path + (f" (record {article.record})" if article.record is not None else "")
+        rows.append([article.title, when, article.source or article.byline or "", where])
+    return rows
 
 
 def header(title: str, status: IndexStatus) -> str:
