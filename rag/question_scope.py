@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from rag.question_source import SourceScope, source_names, source_scope
+from rag.question_source import SourceNames, SourceScope, source_names
 from rag.question_time import QuestionTime, TimeScope
 from rag.retrieve import Filters
 from rag.schema import Article
@@ -49,7 +49,7 @@ class QuestionScoper:
         articles = list(articles)
         self.published: list[dt.date] = sorted({a.published for a in articles if a.published})
         self.newest = self.published[-1] if self.published else None  # None: no article is dated
-        self.sources = source_names(value for a in articles for value in (a.source, a.byline))
+        self.sources = SourceNames(source_names(value for a in articles for value in (a.source, a.byline)))
         self._time = QuestionTime()
 
     def scopes(self, question: str, filters: Filters, time_filter: bool = True, source_filter: bool = True) -> Scopes:
@@ -58,5 +58,5 @@ class QuestionScoper:
         if time_filter and not (filters.since or filters.until):
             found = self._time.scope(question, self.newest)
             time = found.in_latest_year_with(self.published) if found else None
-        source = source_scope(question, self.sources) if source_filter and not filters.source else None
+        source = self.sources.scope(question) if source_filter and not filters.source else None
         return Scopes(time, source)

@@ -50,12 +50,22 @@ def source_names(values: Iterable[str | None]) -> list[str]:
     return sorted(names, key=lambda n: (-len(n), n))
 
 
-def source_scope(question: str, names: Iterable[str]) -> SourceScope | None:
-    """The first known source the question gives as the speaker or publisher, or None."""
-    for name in names:
-        escaped = r"\s+".join(re.escape(word) for word in name.split())
-        pattern = re.compile(rf"\b{_BEFORE_NAME}{escaped}\b|\b{escaped}{_AFTER_NAME}", re.IGNORECASE)
-        match = pattern.search(question)
-        if match:
-            return SourceScope(source=name, text=match.group())
-    return None
+class SourceNames:
+    """A corpus's source names, each with its pattern compiled once (an index is asked many questions)."""
+
+    def __init__(self, names: Iterable[str]):
+        self.names = list(names)
+        self._patterns = [(name, _pattern(name)) for name in self.names]
+
+    def scope(self, question: str) -> SourceScope | None:
+        """The first (longest) known source the question gives as the speaker or publisher, or None."""
+        for name, pattern in self._patterns:
+            match = pattern.search(question)
+            if match:
+                return SourceScope(source=name, text=match.group())
+        return None
+
+
+def _pattern(name: str) -> re.Pattern[str]:
+    escaped = r"\s+".join(re.escape(word) for word in name.split())
+    return re.compile(rf"\b{_BEFORE_NAME}{escaped}\b|\b{escaped}{_AFTER_NAME}", re.IGNORECASE)

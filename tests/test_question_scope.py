@@ -17,7 +17,7 @@ ARTICLES = [
 
 def test_the_question_scopes_and_the_filters_they_make():
     scoper = QuestionScoper(ARTICLES)
-    assert scoper.newest == dt.date(2022, 8, 2) and scoper.sources == ["Example Wire", "Coast Daily"]
+    assert scoper.newest == dt.date(2022, 8, 2) and scoper.sources.names == ["Example Wire", "Coast Daily"]
     scopes = scoper.scopes("What did Example Wire say on March 3?", Filters())
     assert scopes.time.since == dt.date(1987, 3, 3) and scopes.source.source == "Example Wire"
     assert scopes.narrow(Filters(source="x")) == Filters(since=dt.date(1987, 3, 3), until=dt.date(1987, 3, 3), source="Example Wire")

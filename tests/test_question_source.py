@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from rag.question_source import SourceScope, source_names, source_scope
+from rag.question_source import SourceNames, SourceScope, source_names
 
-NAMES = source_names(["Xinhua", "By Xinhua", "Coast Daily", "By Jane Doe and John Roe, Reuters", "Reuters Breakingviews", "AP", None, "By X"])
+NAMES = SourceNames(source_names(["Xinhua", "By Xinhua", "Coast Daily", "By Jane Doe and John Roe, Reuters", "Reuters Breakingviews", "AP", None, "By X"]))
 
 
 def test_names_come_from_source_and_byline_fields_longest_first():
-    assert NAMES == ["Reuters Breakingviews", "Coast Daily", "Jane Doe", "John Roe", "Reuters", "Xinhua", "AP"]
+    assert NAMES.names == ["Reuters Breakingviews", "Coast Daily", "Jane Doe", "John Roe", "Reuters", "Xinhua", "AP"]
 
 
 @pytest.mark.parametrize(
@@ -32,7 +32,7 @@ def test_names_come_from_source_and_byline_fields_longest_first():
     ],
 )
 def test_a_source_is_a_filter_only_as_the_speaker_or_publisher(question, source, text):
-    scope = source_scope(question, NAMES)
+    scope = NAMES.scope(question)
     assert (scope.source, scope.text) == (source, text) if source else scope is None
 
 
