@@ -158,7 +158,11 @@ def test_any_question_box_input_gets_an_answer_or_a_clear_message(news_pipeline,
 
 @pytest.mark.parametrize(
     "since, until, message",
-    [("2022-13-01", None, "is not a date as YYYY-MM-DD"), ("2022-01-01", "2021-01-01", "is after the to date")],
+    [
+        ("2022-13-01", None, "is not a date as YYYY-MM-DD"),
+        ("yesterday", None, "the from date (since) &#x27;yesterday&#x27; is not a date as YYYY-MM-DD"),  # escaped in the page
+        ("2022-01-01", "2021-01-01", "is after the to date"),
+    ],
 )
 def test_bad_date_settings_get_a_plain_message(news_pipeline, since, until, message):
     box, chat, _, _ = last(chat_turn(news_pipeline, "Who is the spokesperson?", [], [], 5, "hybrid", since, until, ""))

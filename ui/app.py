@@ -219,8 +219,10 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
                 k = gr.Slider(1, 20, value=settings.k, step=1, label="Passages to read")
                 retriever = gr.Radio(list(RETRIEVER_MODES), value=settings.retriever, label="Retriever")
             with gr.Row():
-                since = gr.DateTime(include_time=False, type="string", label="Published on or after")
-                until = gr.DateTime(include_time=False, type="string", label="Published on or before")
+                # Text boxes, not gr.DateTime: its picker drops what it cannot parse ("yesterday") without a
+                # word, and the answer came back unfiltered (issue 13 item 6); here a bad date is told.
+                since = gr.Textbox(label="Published on or after", placeholder="YYYY-MM-DD", max_length=10, elem_id="since")
+                until = gr.Textbox(label="Published on or before", placeholder="YYYY-MM-DD", max_length=10, elem_id="until")
                 source = gr.Textbox(label="Source, byline or file contains", placeholder="e.g. Xinhua")
         with gr.Accordion("Add articles", open=False):
             files = gr.File(
