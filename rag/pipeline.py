@@ -271,18 +271,24 @@ class Pipeline:
         """Wire copies of one story shown once: a passage of a copy of an article retrieved higher up is
         dropped, and that passage's article lists it (issue 11: "also in: …")."""
         kept: list[Passage] = []
+        copies: dict[str, list[Article]] = {}  # each kept article's id: the copies shown in its place
+        originals: list[Article] = []
+        dropped: set[str] = set()
         for passage in passages:
-            original = next(
-                (n for n, p in enumerate(kept) if p.article.id != passage.article.id and self.wire_copies.same_story(p.article, passage.article)),
-                None,
-            )
-            if original is None:
-                kept.append(passage)
-            elif all(c.id != passage.article.id for c in kept[original].copies):
-                kept[original] = kept[original].model_copy(update={"copies": [*kept[original].copies, passage.article]})
+            article = passage.article
+            if article.id in dropped:
+                continue
+            if article.id not in copies:  # an article's first passage: is it a copy of one kept higher up?
+                original = next((o for o in originals if self.wire_copies.same_story(o, article)), None)
+                if original is not None:
+                    copies[original.id].append(article)
+                    dropped.add(article.id)
+                    continue
+                copies[article.id] = []
+                originals.append(article)
+            kept.append(passage)
         # every passage of an article carries its copies, whichever of them is cited
-        copies = {p.article.id: p.copies for p in kept if p.copies}
-        return [p.model_copy(update={"copies": copies[p.article.id]}) if p.article.id in copies and not p.copies else p for p in kept]
+        return [p.model_copy(update={"copies": copies[p.article.id]}) if copies[p.article.id] else p for p in kept]
 
     def answer(self, question: str, passages: list[Passage], follow_up: bool = False) -> Answer:
         """Read the answer out of already retrieved passages (ask = clean + retrieve + answer); a question

@@ -15,6 +15,7 @@ week" is the week before its latest story, and the answer says so.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import re
 import threading
@@ -32,7 +33,7 @@ _BEFORE = {"before"}  # up to the day before it
 _UNTIL = {"until", "till", "through", "by"}  # up to its end
 _RANGE_END = {"and", "to", "until", "till", "through"}
 _RELATIVE = {"yesterday", "today", "last", "this", "past", "ago", "previous"}
-_RELATIVE_START = {"yesterday", "today", "last", "this", "past", "previous"}
+_RELATIVE_START = _RELATIVE - {"ago"}  # the words a relative phrase standing alone may begin with
 _LATEST = re.compile(r"\b(latest|most recent|newest|recent news)\b", re.IGNORECASE)
 _MONTHS = {
     m.lower()
@@ -59,16 +60,17 @@ class TimeScope(BaseModel):
     def in_latest_year_with(self, published: Sequence[dt.date]) -> TimeScope:
         """A yearless time moved to the latest year, up to the one parsed, in which an article was
         published within it: in an archive of 1987 and 2022 stories, "on March 3" is 1987's if 2022
-        has none."""
+        has none. `published`: the articles' dates, sorted (a binary search per year, not a scan)."""
         if not self.yearless or self.since is None or self.until is None:
             return self
         for year in sorted({d.year for d in published if d.year <= self.since.year}, reverse=True):
             shift = year - self.since.year
             try:
-                since, until = self.since.replace(year=self.since.year + shift), self.until.replace(year=self.until.year + shift)
+                since, until = self.since.replace(year=year), self.until.replace(year=self.until.year + shift)
             except ValueError:  # February 29 in a year without one
                 continue
-            if any(since <= d <= until for d in published):
+            first_on_or_after = bisect.bisect_left(published, since)
+            if first_on_or_after < len(published) and published[first_on_or_after] <= until:
                 return self.model_copy(update={"since": since, "until": until})
         return self
 
