@@ -25,7 +25,7 @@ of the total weight: the two differ in how often an answer is right at the same 
 product that reads news should be calibrated on news at least as much as on Wikipedia. Candidate
 feature sets (the span's margin over "no answer"; log of the articles agreeing on it; the
 question's cosine with the quoted sentence, from the index's pooled sentence vectors; the retrieval
-rank of the best passage giving it) are compared by 5-fold cross-validated log loss (folds by
+rank of the best passage giving it; the share of the question's idf its article holds) are compared by 5-fold cross-validated log loss (folds by
 question) and the best kept; a fit that would let agreement lower the confidence is refused.
 The threshold handles the most questions right (the sets' weighted mean) while refusing at most
 --max-false-abstain of each set's answerable questions. Writes calibration.json into the model folder.
@@ -54,10 +54,10 @@ import rag.span_reader
 from rag.config import Settings
 from rag.pipeline import Pipeline
 from rag.reader_model import SHIPPED_READER
-from rag.span_reader import CALIBRATION_FILE, Calibration, agreeing, quoted_sentence
+from rag.span_reader import CALIBRATION_FILE, AnswerFeatures, Calibration, agreeing, quoted_sentence
 
-# Columns of the evidence (Calibration.confidence's arguments: margin, articles agreeing, similarity,
-# retrieval rank) each candidate calibration weighs.
+# Columns of AnswerFeatures (margin, articles agreeing, similarity, retrieval rank, coverage) each
+# candidate calibration weighs.
 FEATURE_SETS = {
     "margin": [0],
     "margin+rank": [0, 3],
@@ -66,6 +66,10 @@ FEATURE_SETS = {
     "margin+similarity+rank": [0, 2, 3],
     "margin+support+similarity": [0, 1, 2],
     "margin+support+similarity+rank": [0, 1, 2, 3],
+    "margin+coverage": [0, 4],
+    "margin+rank+coverage": [0, 3, 4],
+    "margin+similarity+rank+coverage": [0, 2, 3, 4],
+    "margin+support+rank+coverage": [0, 1, 3, 4],
 }
 NEWS_TUNING_GOLD = Path(__file__).resolve().parent / "gold" / "news-tuning.jsonl"
 THRESHOLDS = [t / 200 for t in range(0, 200)]
@@ -77,7 +81,7 @@ class TuningSet:
 
     name: str
     items: list[GoldItem]
-    features: list[tuple[float, int, float, int]]
+    features: list[AnswerFeatures]
     labels: list[int]
     question_of: list[int]
 
@@ -91,7 +95,7 @@ class TuningSet:
         """Each question's answer is its most confident candidate; what every threshold would give."""
         best: dict[int, tuple[float, int]] = {}
         for evidence, label, number in zip(self.features, self.labels, self.question_of):
-            confidence = calibration.confidence(*evidence)
+            confidence = calibration.confidence(evidence)
             if confidence > best.get(number, (-1.0, 0))[0]:
                 best[number] = (confidence, label)
         scores = [best.get(n, (0.0, 0))[0] for n in range(len(self.items))]
@@ -112,13 +116,13 @@ def tuning_set(name: str, pipeline: Pipeline, model: Path, items: list[GoldItem]
     cached = CACHE / f"calibration-candidates-{key.hexdigest()[:16]}.json"
     if cached.is_file():
         saved = json.loads(cached.read_text(encoding="utf-8"))
-        return TuningSet(name, items, [tuple(f) for f in saved["features"]], saved["labels"], saved["question_of"])
+        return TuningSet(name, items, [AnswerFeatures(*f) for f in saved["features"]], saved["labels"], saved["question_of"])
     found = read_candidates(pipeline, items, k)
     cached.write_text(json.dumps({"features": found[0], "labels": found[1], "question_of": found[2]}), encoding="utf-8")
     return TuningSet(name, items, *found)
 
 
-def read_candidates(pipeline: Pipeline, items: list[GoldItem], k: int) -> tuple[list[tuple[float, int, float, int]], list[int], list[int]]:
+def read_candidates(pipeline: Pipeline, items: list[GoldItem], k: int) -> tuple[list[AnswerFeatures], list[int], list[int]]:
     """Per candidate answer: what its confidence is computed from, whether it is right, its question's number."""
     reader = pipeline.loaded().reader  # the product's, reading `model` (the settings' reader_model_path)
     features, labels, question_of = [], [], []
@@ -187,16 +191,16 @@ def fit(x: np.ndarray, y: np.ndarray, weights: np.ndarray, columns: list[int]) -
     (the product's rule: an answer that several articles give is no less likely right)."""
     from sklearn.linear_model import LogisticRegression
 
-    design = np.column_stack([x[:, 0], np.log(x[:, 1]), x[:, 2], x[:, 3]])  # the columns Calibration weighs
+    design = np.column_stack([x[:, 0], np.log(x[:, 1]), x[:, 2], x[:, 3], x[:, 4]])  # the columns Calibration weighs
     fitted = LogisticRegression(C=1.0).fit(design[:, columns], y, sample_weight=weights)
-    coefficients = [0.0] * 4
+    coefficients = [0.0] * 5
     for column, weight in zip(columns, fitted.coef_[0]):
         coefficients[column] = float(weight)
     if coefficients[1] < 0:
         return None
     return Calibration(
         margin_weight=coefficients[0], support_weight=coefficients[1], similarity_weight=coefficients[2],
-        rank_weight=coefficients[3], bias=float(fitted.intercept_[0]),
+        rank_weight=coefficients[3], coverage_weight=coefficients[4], bias=float(fitted.intercept_[0]),
     )
 
 
@@ -212,7 +216,7 @@ def cv_log_loss(x: np.ndarray, y: np.ndarray, weights: np.ndarray, groups: np.nd
         calibration = fit(x[~test], y[~test], weights[~test], columns)
         if calibration is None:
             return None
-        predicted = [calibration.confidence(*evidence) for evidence in x[test]]
+        predicted = [calibration.confidence(AnswerFeatures(*evidence)) for evidence in x[test]]
         losses.append(log_loss(y[test], predicted, sample_weight=weights[test], labels=[0, 1]))
     return float(np.mean(losses))
 

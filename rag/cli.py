@@ -19,6 +19,7 @@ from rag.embedding import ModelLoadError
 from rag.ingest import CorpusError
 from rag.library import LibraryError
 from rag.pipeline import Pipeline, QuestionError, clean_question
+from rag.removal import RemovalError
 from rag.reader_model import ReaderModelError
 from rag.request import CLI_LABELS, AskRequest, RequestError, iso_date
 from rag.schema import Answer
@@ -26,7 +27,7 @@ from rag.store import IndexStoreError
 
 # Mistakes a user can make and fix: one line, no trace. Anything else is a bug: one line that says so,
 # and the trace with --debug.
-_USER_ERRORS = (CorpusError, LibraryError, QuestionError, IndexStoreError, ModelLoadError, ReaderModelError, ValidationError)
+_USER_ERRORS = (CorpusError, LibraryError, QuestionError, RemovalError, IndexStoreError, ModelLoadError, ReaderModelError, ValidationError)
 
 
 class CliError(Exception):
@@ -77,13 +78,19 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="rag", description="Ask questions of a folder of news articles; answers are quoted and cited.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{index,ask,serve,eval}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{index,ask,remove,serve,eval}")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--debug", action="store_true", help="on an unexpected error, print its whole trace")
 
     index = commands.add_parser("index", parents=[common], help="build or update the index of a folder of articles")
     _add_corpus_options(index, positional=True)
     index.add_argument("--rebuild", action="store_true", help="re-embed everything instead of updating")
+
+    remove = commands.add_parser(
+        "remove", parents=[common], help="take a file's articles out of the index (the file is kept in CORPUS/.removed/)"
+    )
+    remove.add_argument("file", help="the file's path in the corpus, as the chat's library lists it")
+    _add_corpus_options(remove)
 
     ask = commands.add_parser("ask", parents=[common], help="answer a question from the articles")
     ask.add_argument("question")
@@ -94,6 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--since", type=_iso_date, default=None, help="only articles published on or after YYYY-MM-DD")
     ask.add_argument("--until", type=_iso_date, default=None, help="only articles published on or before YYYY-MM-DD")
     ask.add_argument("--source", default=None, help="only articles whose source, byline or path contains this")
+    ask.add_argument(
+        "--article", dest="articles", action="append", default=None, metavar="ID_OR_FILE",
+        help="ask only about this article: its id, or its file's path in the corpus (repeat for several)",
+    )
     ask.add_argument(
         "--no-time-filter", dest="time_filter", action="store_false",
         help="search every date even when the question names one (\"in February 2020\", \"last week\")",
@@ -148,6 +159,13 @@ def cmd_index(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_remove(args: argparse.Namespace) -> int:
+    pipeline = _pipeline(args)
+    _ensure_index(pipeline)
+    print(pipeline.remove(args.file).summary())
+    return 0
+
+
 def _highlight(text: str, start: int | None, end: int | None) -> str:
     if start is None or end is None:
         return text
@@ -165,6 +183,10 @@ def format_answer(answer: Answer) -> str:
         lines.append(f"({answer.source_scope.label()}{undo})")
     if answer.listing is not None:
         lines.append(answer.answer if answer.found else f"No article mentions “{answer.listing}”.")
+        sources = answer.citations
+    elif answer.more is not None and answer.found:
+        lines.append(f"More on “{answer.more}”:")
+        lines += [f"“{c.passage[c.start - c.passage_start : c.end - c.passage_start]}” [{c.n}]" for c in answer.citations]
         sources = answer.citations
     elif answer.found:
         first = answer.citations[0]
@@ -196,14 +218,17 @@ def format_answer(answer: Answer) -> str:
 
 def cmd_ask(args: argparse.Namespace) -> int:
     try:
-        request = AskRequest.of(CLI_LABELS, question=args.question, k=args.k, retriever=args.retriever, since=args.since, until=args.until, source=args.source)
+        request = AskRequest.of(
+            CLI_LABELS, question=args.question, k=args.k, retriever=args.retriever, since=args.since, until=args.until, source=args.source,
+            articles=args.articles,
+        )
     except RequestError as exc:
         raise CliError(str(exc)) from exc
     pipeline = _pipeline(args)
     clean_question(args.question, pipeline.settings.max_question_chars)  # a bad question fails before any indexing
     _ensure_index(pipeline)
     answer = pipeline.ask(
-        request.question, k=request.k, retriever=request.retriever, filters=request.filters(), time_filter=args.time_filter,
+        request.question, k=request.k, retriever=request.retriever, filters=pipeline.filters(request), time_filter=args.time_filter,
         source_filter=args.source_filter,
     )
     print(json.dumps(answer.contract(), ensure_ascii=False) if args.json else format_answer(answer))
@@ -257,7 +282,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"index": cmd_index, "ask": cmd_ask, "serve": cmd_serve, "eval": cmd_eval}
+COMMANDS = {"index": cmd_index, "ask": cmd_ask, "remove": cmd_remove, "serve": cmd_serve, "eval": cmd_eval}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
-from bm25s.stopwords import STOPWORDS_EN
+from bm25s.stopwords import STOPWORDS_EN, STOPWORDS_EN_PLUS
 
 # What rag.text.terms splits and drops, as bm25s itself would: its default token pattern (words of two
 # or more characters) and its English stopwords.
 TOKEN_PATTERN = re.compile(r"(?u)\b\w\w+\b")
 STOPWORDS = frozenset(STOPWORDS_EN)
+# bm25s's longer English list, which also drops question words (who, what, did, …): what a question
+# asks about, not how it asks.
+FUNCTION_WORDS = frozenset(STOPWORDS_EN_PLUS)
 
 
 class LexicalIndex:
@@ -58,6 +62,11 @@ class LexicalIndex:
         """How many chunks hold the term (0 for a term no chunk holds)."""
         column = self._vocabulary.get(term)
         return int(self._document_frequency[column]) if column is not None else 0
+
+    def idf(self, term: str) -> float:
+        """BM25's inverse document frequency (Lucene's, never negative); highest for a term no chunk holds."""
+        frequency = self.document_frequency(term)
+        return math.log(1.0 + (self.documents - frequency + 0.5) / (frequency + 0.5))
 
     def scores(self, query_terms: Iterable[str], allowed: np.ndarray | None = None) -> np.ndarray:
         """The BM25 score of every chunk (0 where not allowed, all 0 when no term is in the index)."""

@@ -14,6 +14,7 @@ import shutil
 from pathlib import Path
 
 from rag.ingest import ArticleLoader
+from rag.removal import is_removed
 
 SHIPPED_SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 SEEDS_DIR = "seeds"
@@ -41,6 +42,8 @@ class Library:
         try:
             shipped = {path.relative_to(self.seeds) for path in files(self.seeds)}
             for relative in sorted(shipped):
+                if is_removed(self.folder, f"{SEEDS_DIR}/{relative.as_posix()}"):
+                    continue  # the user removed it from the library (rag/removal.py)
                 source, copy = self.seeds / relative, target / relative
                 if copy.is_file() and filecmp.cmp(source, copy, shallow=True):
                     continue

@@ -19,15 +19,31 @@ from rag.embedding import Encoder
 from rag.followup import Turn, resolve
 from rag.indexing import IndexBuilder, IndexReport
 from rag.library import Library
+from rag.more_sentences import asks_for_more, closest_sentences
 from rag.near_duplicates import WireCopies
 from rag.question_scope import QuestionScoper, Scopes
 from rag.ingest import ArticleLoader, CorpusLoad
 from rag.reader import Evidence, Reader, SentenceReader
 from rag.reader_model import SHIPPED_READER
-from rag.span_reader import SentenceSimilarity, SpanReader, answer_key, read_calibration
+from rag.removal import RemovalError, remove_file
+from rag.request import AskRequest
+from rag.span_reader import QuestionCoverage, SentenceSimilarity, SpanReader, answer_key, read_calibration
 from rag.retrieve import Filters, RetrievalRequest, Retriever
 from rag.schema import Answer, Article, Citation, Passage
 from rag.store import IndexData, IndexStore, IndexStoreError, IndexUnwritable
+
+
+class Removal(BaseModel):
+    """A file taken out of the library: its articles' titles, where the file is kept, the index update."""
+
+    path: str
+    titles: list[str]
+    kept: str
+    report: IndexReport
+
+    def summary(self) -> str:
+        what = f"“{self.titles[0]}”" if len(self.titles) == 1 else f"its {len(self.titles)} articles"
+        return f"removed {self.path} ({what}) from the index; the file is kept in {self.kept}: move it back to restore it"
 
 
 class QuestionError(ValueError):
@@ -121,6 +137,18 @@ class Pipeline:
             self.loaded()  # a serving pipeline switches to the new index now; `rag index` need not load it at all
         return report
 
+    def remove(self, relative: str) -> Removal:
+        """Take a file's articles out of the index: the file moves into CORPUS/.removed/ (kept, not
+        deleted), then the index is updated; RemovalError when it is no indexed file."""
+        articles = [a for a in self.articles() if a.path == relative]
+        if not articles:
+            raise RemovalError(f"no indexed article comes from the file '{relative}'")
+        emptied = len(articles) == len(self.loaded().data.articles)
+        kept = remove_file(self.corpus, relative)
+        # An update that finds no article keeps the old index (a folder gone missing must not empty it);
+        # after removing the last file, empty is what was asked for.
+        return Removal(path=relative, titles=[a.title for a in articles], kept=str(kept), report=self.index(rebuild=emptied))
+
     def _refresh_library(self) -> None:
         if self.library is not None:
             self.library.refresh()
@@ -173,7 +201,8 @@ class Pipeline:
             return SentenceReader(data, self.encoder, reader_threshold(s), s.reader_weights)
         # The shipped reader takes its frozen word embeddings from the packaged MiniLM, whatever encoder is set.
         return SpanReader(
-            s.reader_model_path or SHIPPED_READER, packaged_model_path(), s.abstain_threshold, SentenceSimilarity(data, self.encoder)
+            s.reader_model_path or SHIPPED_READER, packaged_model_path(), s.abstain_threshold,
+            similarity=SentenceSimilarity(data, self.encoder), coverage=QuestionCoverage(data),
         )
 
     @property
@@ -200,6 +229,22 @@ class Pipeline:
             key=lambda a: (a.published is not None, a.published or dt.date.min, a.published_time or dt.time(), a.title),
             reverse=True,
         )
+
+    def filters(self, request: AskRequest) -> Filters:
+        """A request's filters, its chosen articles found in the index; QuestionError names one it lacks."""
+        filters = request.filters()
+        if request.articles is None:
+            return filters
+        named: dict[str, set[str]] = {}  # an id names its article, a file's path every article in it
+        for article in self.loaded().data.articles.values():
+            named.setdefault(article.id, set()).add(article.id)
+            named.setdefault(article.path, set()).add(article.id)
+        chosen: set[str] = set()
+        for name in request.articles:
+            if name not in named:
+                raise QuestionError(f"no indexed article has the id or file '{name}': the library lists them")
+            chosen |= named[name]
+        return filters.model_copy(update={"articles": frozenset(chosen)})
 
     # ---- asking ---------------------------------------------------------------------------------
 
@@ -233,6 +278,9 @@ class Pipeline:
         topic = listing_topic(question.replace(scopes.time.text, " ") if scopes.time and scopes.time.text else question)
         if topic is not None:
             return self._article_list(question, topic, retriever, filters, scopes)
+        subject = asks_for_more(question)
+        if subject is not None:
+            return self._more(question, subject, history, retriever, filters, scopes)
         resolved = resolve(question, history)
         # after a list of articles, "When was it published?" asks about one of them, not about what it says
         follow_up = resolved.search != question and not history[-1].listed
@@ -263,8 +311,8 @@ class Pipeline:
         passages = self.retrieve(query, k, retriever, narrowed)
         if not passages and narrowed != filters:
             passages, scopes = self.retrieve(query, k, retriever, filters), scopes.unmatched()
-        if scopes.time and scopes.time.latest:  # stable: among equally new articles the retrieval order stays
-            passages = sorted(passages, key=lambda p: p.article.published or dt.date.min, reverse=True)
+        if scopes.time and scopes.time.latest:
+            passages = newest_first(passages)
         return self.one_per_story(passages), scopes
 
     def one_per_story(self, passages: list[Passage]) -> list[Passage]:
@@ -336,6 +384,38 @@ class Pipeline:
             **scopes.answer_fields(),
         )
 
+    def _more(
+        self, question: str, subject: str, history: Sequence[Turn], retriever: RetrieverMode | None, filters: Filters, scopes: Scopes
+    ) -> Answer:
+        """The other sentences on the subject (the conversation's when the question names none), from the
+        articles the previous answer cited, none quoted before in the chat."""
+        if not subject and not history:
+            raise QuestionError("there is nothing to say more about yet: ask a question first, or name a subject (“tell me more about …”)")
+        search = subject
+        if not subject:
+            previous = history[-1]
+            subject = previous.question  # shown, and carried on by a "tell me more" after this one
+            search = f"{previous.answer or ''} {resolve(previous.question, history[:-1]).search}".strip()
+            if previous.articles and filters.articles is None:
+                filters = filters.model_copy(update={"articles": frozenset(previous.articles)})
+        passages, scopes = self._scoped_retrieve(search, None, retriever, filters, scopes)
+        vector = self.encoder.encode_query(search)
+        sentences = self.loaded().data.sentences
+        quoted = {q for turn in history for q in turn.quoted}
+        chosen = closest_sentences(passages, lambda p: sentences.of_chunk(p.row) @ vector, quoted, self.settings.max_citations)
+        citations = [self._citation(n, passages[s.passage], s.start, s.end, None) for n, s in enumerate(chosen, start=1)]
+        return Answer(
+            question=question,
+            found=bool(chosen),
+            answer=" … ".join(passages[s.passage].chunk.slice(s.start, s.end) for s in chosen) or None,
+            score=1.0 if chosen else 0.0,  # quoted as they stand, not read as an answer to a question
+            citations=citations,
+            related=[] if chosen else [self._passage_citation(n, p) for n, p in enumerate(passages, start=1)],
+            more=subject,
+            passages=passages,
+            **scopes.answer_fields(),
+        )
+
     def _fact_answer(self, question: str, fact: ArticleFact, passages: list[Passage]) -> Answer:
         passage = passages[fact.passage]
         if fact.start is None:  # a header field: the article is cited, no sentence of it is quoted
@@ -398,6 +478,22 @@ class Pipeline:
 
     def _passage_citation(self, n: int, passage: Passage) -> Citation:
         return self._citation(n, passage, passage.chunk.start, passage.chunk.end, None)
+
+
+# "Latest" reorders only the passages that score at least this share of the best one: the k passages
+# also hold weak matches (a newer story about something else must not come first).
+LATEST_RELEVANT_SHARE = 0.5
+
+
+def newest_first(passages: list[Passage]) -> list[Passage]:
+    """The relevant passages newest first, then the rest in retrieval order; stable, so among equally
+    new articles the retrieval order stays."""
+    if not passages:
+        return passages
+    floor = LATEST_RELEVANT_SHARE * max(p.score for p in passages)
+    relevant = [p for p in passages if p.score >= floor]
+    rest = [p for p in passages if p.score < floor]
+    return sorted(relevant, key=lambda p: p.article.published or dt.date.min, reverse=True) + rest
 
 
 def _copy_name(article: Article, path: str) -> str:

@@ -16,6 +16,7 @@ from rag.retrieve import Filters
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 MAX_SOURCE_CHARS = 200
+MAX_CHOSEN_ARTICLES = 1000
 # How each field is named in a message: the page's label, then the API's argument name.
 PAGE_LABELS = {
     "question": "the question",
@@ -24,9 +25,10 @@ PAGE_LABELS = {
     "since": "the from date (since)",
     "until": "the to date (until)",
     "source": "the source",
+    "articles": "the chosen articles",
 }
 # The command line names its options.
-CLI_LABELS = {name: f"--{name}" for name in PAGE_LABELS} | {"question": "the question"}
+CLI_LABELS = {name: f"--{name}" for name in PAGE_LABELS} | {"question": "the question", "articles": "--article"}
 # pydantic's wording where a plainer one exists; other errors keep pydantic's ("should be a valid integer").
 _PLAIN = {
     "greater_than_equal": "must be at least {ge}",
@@ -59,6 +61,8 @@ class AskRequest(BaseModel):
     since: dt.date | None = None
     until: dt.date | None = None
     source: str | None = Field(None, max_length=MAX_SOURCE_CHARS)
+    # each an article's id or its file's path in the corpus, as the library lists it (Pipeline.chosen_articles)
+    articles: tuple[str, ...] | None = Field(None, max_length=MAX_CHOSEN_ARTICLES)
 
     @classmethod
     def of(cls, labels: dict[str, str] = PAGE_LABELS, **fields) -> AskRequest:
@@ -72,6 +76,11 @@ class AskRequest(BaseModel):
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("articles", mode="before")
+    @classmethod
+    def _none_chosen_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, (list, tuple)) and not value else value
 
     @field_validator("since", "until", mode="before")
     @classmethod
@@ -92,6 +101,8 @@ class AskRequest(BaseModel):
         return self
 
     def filters(self) -> Filters:
+        """The dates and the source; the chosen articles are named as the user names them, and only the
+        pipeline, which knows the index, turns them into article ids (Pipeline.chosen_articles)."""
         return Filters(since=self.since, until=self.until, source=self.source.strip() if self.source else None)
 
 

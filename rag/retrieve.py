@@ -26,9 +26,10 @@ class Filters(BaseModel):
     since: dt.date | None = None
     until: dt.date | None = None
     source: str | None = Field(None, description="case-insensitive part of the article's source, byline or path")
+    articles: frozenset[str] | None = Field(None, description="the ids of the only articles to search (Pipeline.chosen_articles)")
 
     def is_empty(self) -> bool:
-        return self.since is None and self.until is None and not self.source
+        return self.since is None and self.until is None and not self.source and self.articles is None
 
 
 class RetrievalRequest(BaseModel):
@@ -133,6 +134,8 @@ class Retriever:
         source = filters.source.lower() if filters.source else None
         allowed_articles = set()
         for article in self.index.articles.values():
+            if filters.articles is not None and article.id not in filters.articles:
+                continue
             if filters.since and (article.published is None or article.published < filters.since):
                 continue
             if filters.until and (article.published is None or article.published > filters.until):

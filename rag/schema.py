@@ -112,6 +112,7 @@ class Answer(BaseModel):
         None, description="the article's own field that answered (byline, source, published, updated, title, dateline); None: read from its text"
     )
     listing: str | None = Field(None, description="the topic of a question that asks for articles; citations are the articles")
+    more: str | None = Field(None, description="the subject of a question that asks for more; citations are the other sentences quoted")
     time_scope: TimeScope | None = Field(None, description="the time the question named, searched as a filter on publication dates")
     source_scope: SourceScope | None = Field(None, description="the source the question named, searched as a filter on source and byline")
     # Not in the JSON contract: what retrieval returned, for evaluation and display.
@@ -137,6 +138,7 @@ class Answer(BaseModel):
             # extensions of the contract, present only on the answers they describe
             **({"fact": self.fact} if self.fact else {}),
             **({"articles": [c.listed() for c in self.citations]} if self.listing is not None else {}),
+            **({"more": self.more} if self.more is not None else {}),
             **({"time_filter": self.time_scope.contract()} if self.time_scope else {}),
             **({"source_filter": self.source_scope.contract()} if self.source_scope else {}),
         }

@@ -4,7 +4,8 @@ Each passage (up to `max_length` tokens a window, with a stride for longer ones)
 span and the score of "no answer here" ([CLS]). A span is widened to whole words and quoted with
 its whole sentence. Spans that say the same thing in several passages are one answer, supported by
 each of them. The confidence is a logistic calibration, fitted on the SQuAD 2.0 tuning articles
-(eval/calibrate_reader.py), of the span's margin over "no answer" and of how many passages agree;
+and news tuning stories (eval/calibrate_reader.py), of features of the answer (AnswerFeatures: the
+span's margin over "no answer", the retrieval rank, how much of the question its article covers, …);
 it is stored with the model in calibration.json.
 """
 
@@ -15,7 +16,9 @@ import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from pydantic import BaseModel
@@ -27,26 +30,38 @@ from rag.reader_model import ReaderModelError, load_reader_model, repair_hint
 from rag.schema import Passage
 from rag.spans import best_spans, whole_words
 from rag.store import IndexData
+from rag.text import content_terms, terms
 
 CALIBRATION_FILE = "calibration.json"
 
 
+class AnswerFeatures(NamedTuple):
+    """What a candidate answer's confidence is computed from."""
+
+    margin: float  # the span's score over "no answer"
+    support: int  # articles giving the same answer
+    similarity: float  # the question's cosine with the quoted sentence
+    rank: int  # retrieval rank of the best passage giving it (0: the first)
+    coverage: float  # share of the question's idf the quoted sentence and its headline hold (QuestionCoverage)
+
+
 class Calibration(BaseModel):
     """confidence = sigmoid(margin_weight * margin + support_weight * log(articles agreeing)
-    + similarity_weight * the question's cosine with the quoted sentence
-    + rank_weight * the retrieval rank of the best passage giving the answer (0: the first) + bias)."""
+    + similarity_weight * similarity + rank_weight * rank + coverage_weight * coverage + bias)."""
 
     margin_weight: float = 1.0
     support_weight: float = 0.0
     similarity_weight: float = 0.0
     rank_weight: float = 0.0
+    coverage_weight: float = 0.0
     bias: float = 0.0
     threshold: float = 0.5  # below it the reader says "not found"
 
-    def confidence(self, margin: float, support: int, similarity: float = 0.0, rank: int = 0) -> float:
+    def confidence(self, features: AnswerFeatures) -> float:
         z = (
-            self.margin_weight * margin + self.support_weight * math.log(max(support, 1)) + self.similarity_weight * similarity
-            + self.rank_weight * rank + self.bias
+            self.margin_weight * features.margin + self.support_weight * math.log(max(features.support, 1))
+            + self.similarity_weight * features.similarity + self.rank_weight * features.rank
+            + self.coverage_weight * features.coverage + self.bias
         )
         return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
 
@@ -67,6 +82,31 @@ class SentenceSimilarity:
         if not overlapping:
             return 0.0
         return float(np.max(self.sentences.of_chunk(passage.row)[overlapping] @ self.encoder.encode_query(question)))
+
+
+class QuestionCoverage:
+    """How much of what the question asks about the quoted sentence says: the share of the idf of the
+    question's content terms found in that sentence or in its article's headline.
+
+    A span model always finds some span, and on news its margin over "no answer" is small for right
+    answers and wrong ones alike. "Who designed the Fenwick Arena?" over a story on the arena's
+    approval quotes a sentence about the council and a name from it; "designed" is nowhere near. The
+    terms the sentence lacks, weighed by how rare they are in the index, say so. The headline counts
+    because news sentences name their subject by pronoun ("the company said …").
+    """
+
+    def __init__(self, index: IndexData, cached_headlines: int = 4096):
+        self.lexical = index.lexical
+        self.headline_terms = lru_cache(maxsize=cached_headlines)(lambda title: frozenset(terms(title)))
+
+    def __call__(self, question: str, passage: Passage, start: int, end: int) -> float:
+        """The share for the sentence at [start, end) (article offsets) of the passage."""
+        asked = {term: self.lexical.idf(term) for term in content_terms(question)}
+        total = sum(asked.values())
+        if not total:
+            return 1.0
+        held = self.headline_terms(passage.article.title).union(terms(passage.chunk.slice(start, end)))
+        return sum(weight for term, weight in asked.items() if term in held) / total
 
 
 @dataclass(frozen=True)
@@ -126,6 +166,7 @@ class SpanReader:
         base_folder: Path,
         threshold: float | None = None,
         similarity: Callable[[str, Passage, int, int], float] | None = None,  # e.g. SentenceSimilarity
+        coverage: Callable[[str, Passage, int, int], float] | None = None,  # e.g. QuestionCoverage
         max_length: int = 256,
         stride: int = 96,
         max_answer_tokens: int = 30,
@@ -138,7 +179,9 @@ class SpanReader:
         self.threshold = self.calibration.threshold if threshold is None else threshold
         if similarity is None and self.calibration.similarity_weight:
             raise ValueError("this reader's calibration needs the index's sentence vectors: pass `similarity`")
-        self.similarity = similarity
+        if coverage is None and self.calibration.coverage_weight:
+            raise ValueError("this reader's calibration needs the index's term statistics: pass `coverage`")
+        self.similarity, self.coverage = similarity, coverage
         self.max_length, self.stride, self.max_answer_tokens = max_length, stride, max_answer_tokens
         self._loaded = None
         self._lock = threading.Lock()
@@ -179,22 +222,26 @@ class SpanReader:
             )
         return found
 
-    def evidence_features(self, question: str, passages: list[Passage], group: list[SpanCandidate]) -> tuple[float, int, float, int]:
-        """What the confidence is computed from: the best margin, the articles agreeing, the similarity,
-        the best retrieval rank among the passages giving the answer (passages come best first)."""
+    def evidence_features(self, question: str, passages: list[Passage], group: list[SpanCandidate]) -> AnswerFeatures:
+        """A candidate answer's features: the best margin, the articles agreeing, the similarity, the best
+        retrieval rank among the passages giving it (passages come best first), the question's coverage
+        by the quoted sentence of the best margin."""
         best = group[0]
-        support = len({passages[c.passage].article.id for c in group})
-        similarity = 0.0
+        passage = passages[best.passage]
+        similarity = coverage = 0.0
         if self.similarity is not None:
-            similarity = self.similarity(question, passages[best.passage], best.span_start, best.span_end)
-        return best.margin, support, similarity, min(c.passage for c in group)
+            similarity = self.similarity(question, passage, best.span_start, best.span_end)
+        if self.coverage is not None:
+            coverage = self.coverage(question, passage, *quoted_sentence(passage, best.span_start, best.span_end))
+        support = len({passages[c.passage].article.id for c in group})
+        return AnswerFeatures(best.margin, support, similarity, min(c.passage for c in group), coverage)
 
     def read(self, question: str, passages: list[Passage]) -> Reading:
         if not passages:
             return ranked_reading([], self.threshold)
         evidence = []
         for group in agreeing(self.candidates(question, passages)).values():
-            confidence = self.calibration.confidence(*self.evidence_features(question, passages, group))
+            confidence = self.calibration.confidence(self.evidence_features(question, passages, group))
             for candidate in group:
                 start, end = quoted_sentence(passages[candidate.passage], candidate.span_start, candidate.span_end)
                 evidence.append(

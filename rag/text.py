@@ -6,7 +6,7 @@ from functools import lru_cache
 
 import Stemmer
 
-from rag.lexical import STOPWORDS, TOKEN_PATTERN
+from rag.lexical import FUNCTION_WORDS, STOPWORDS, TOKEN_PATTERN
 
 _stemmer = Stemmer.Stemmer("english")
 
@@ -19,6 +19,11 @@ def _stem(word: str) -> str:
 def terms(text: str) -> list[str]:
     """Lower-cased, stop-word-free, stemmed terms of a text, in order."""
     return [_stem(w) for w in TOKEN_PATTERN.findall(text.lower()) if w not in STOPWORDS]
+
+
+def content_terms(text: str) -> set[str]:
+    """The stemmed terms of what a text is about: function and question words dropped too."""
+    return {_stem(w) for w in TOKEN_PATTERN.findall(text.lower()) if w not in FUNCTION_WORDS}
 
 
 def word_count(text: str) -> int:

@@ -174,6 +174,24 @@ def test_settings_filter_the_sources(news_pipeline):
     assert "Storm closes coastal roads" in panel and "China calls for open" not in panel
 
 
+def test_chosen_articles_are_the_only_ones_asked_and_the_chat_says_so(news_pipeline):
+    choices = dict((label, value) for label, value in render.article_choices(news_pipeline.articles()))
+    storm = choices["Storm closes coastal roads (2022-08-02)"]
+    _, chat, _, panel = last(chat_turn(news_pipeline, "What did the spokesperson say?", [], [], 5, "hybrid", None, None, "", [storm]))
+    assert "(only the 1 chosen article)" in chat[0]["content"]
+    assert "Storm closes coastal roads" in panel and "China calls for open" not in panel
+
+
+def test_tell_me_more_shows_each_other_sentence_quoted_with_its_marker(news_pipeline):
+    settings = (5, "hybrid", None, None, "")
+    _, chat, turns, _ = last(chat_turn(news_pipeline, "Who is the Foreign Ministry spokesperson?", [], [], *settings))
+    _, chat, turns, panel = last(chat_turn(news_pipeline, "What else did she say?", chat, turns, *settings))
+    reply = chat[-1]["content"]
+    assert reply.count('<p class="quote">') == reply.count('class="marker"') >= 2
+    assert "more on: Who is the Foreign Ministry spokesperson?" in reply and "confidence" not in reply
+    assert 'id="source-2"' in panel
+
+
 def test_follow_up_in_the_chat_uses_the_history(news_pipeline):
     settings = (5, "hybrid", None, None, "")
     _, chat, turns, _ = last(chat_turn(news_pipeline, "Who is the Foreign Ministry spokesperson?", [], [], *settings))
@@ -245,6 +263,8 @@ def test_api_takes_the_settings_by_name(served):
     result = json.loads(client.predict("What did the spokesperson say?", k=2, retriever="dense", since="2022-01-01", api_name="/ask"))
     cited = result["citations"] or result["related"]
     assert cited and all(c["published"] >= "2022-01-01" for c in cited) and len(cited) <= 2
+    chosen = json.loads(client.predict("What did the spokesperson say?", articles=["markets.md"], api_name="/ask"))
+    assert {c["title"] for c in chosen["citations"] + chosen["related"]} == {"Central bank holds rates steady"}
 
 
 @pytest.mark.parametrize(
@@ -253,6 +273,7 @@ def test_api_takes_the_settings_by_name(served):
         ("   ", {}, "the question is empty"),
         ("Who?", {"retriever": "magic"}, "retriever is one of"),
         ("Who?", {"k": -3}, "at least 1"),
+        ("Who?", {"articles": ["nowhere.md"]}, "no indexed article has the id or file 'nowhere.md'"),
     ],
 )
 def test_api_bad_input_is_an_error_with_the_reason(served, question, kwargs, message):

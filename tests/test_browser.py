@@ -212,12 +212,12 @@ def test_narrow_window_stacks_the_sources_under_the_chat(page_and_requests):
         page.set_viewport_size({"width": 1280, "height": 900})
 
 
-def test_an_example_question_is_asked_with_one_click(page_and_requests):
+def test_an_example_question_is_drawn_from_the_library_and_asked_with_one_click(page_and_requests):
     page, _, _ = page_and_requests
     before = page.locator("#chat .answer").count()
-    page.get_by_text("How should countries view 5G network risks?", exact=True).click()
+    page.get_by_text("When was the latest story about China published?", exact=True).click()
     wait_for(page, f"document.querySelectorAll('#chat .answer').length > {before}", "answer to the example question")
-    assert "objective manner" in page.locator("#chat .answer").last.inner_text()
+    assert "5 February 2020, 20:16" in page.locator("#chat .answer").last.inner_text()
 
 
 def test_clear_empties_the_chat_and_the_sources(page_and_requests):
@@ -225,6 +225,32 @@ def test_clear_empties_the_chat_and_the_sources(page_and_requests):
     page.click("#clear")
     wait_for(page, "document.querySelectorAll('#chat .answer').length === 0", "empty chat")
     wait_for(page, "document.querySelector('#sources .empty') !== null", "empty sources panel")
+
+
+def test_an_upload_is_listed_asked_about_alone_and_removed_from_the_library(page_and_requests, tmp_path):
+    page, _, _ = page_and_requests
+    story = tmp_path / "ferry.txt"
+    story.write_text("Ferry service resumes\n\nThe island ferry resumed service on Friday after a three-week strike.\n", encoding="utf-8")
+    page.get_by_text("Add articles", exact=True).click()
+    page.set_input_files("#upload input[type=file]", str(story))
+    wait_for(page, "document.querySelector('#upload-result')?.innerText.includes('ferry.txt')", "upload report")
+    page.get_by_text("Library: the indexed articles", exact=True).click()
+    wait_for(page, "document.querySelector('#library')?.innerText.includes('Ferry service resumes')", "the upload in the library")
+
+    page.click("#chosen-articles input")
+    page.get_by_role("option", name="Ferry service resumes (undated)").click()
+    page.keyboard.press("Escape")
+    answer = ask(page, "What resumed on Friday?")
+    assert "island ferry" in answer and "(only the 1 chosen article)" in page.locator("#chat .question").last.inner_text()
+    shot(page, "library")
+
+    page.click("#remove-file input")
+    page.get_by_role("option", name="uploads/ferry.txt").click()
+    page.click("#remove")
+    wait_for(page, "document.querySelector('#removal-result')?.innerText.includes('Removed uploads/ferry.txt')", "removal report")
+    wait_for(page, "!document.querySelector('#library').innerText.includes('Ferry service resumes')", "the library without the upload")
+    assert "2 articles" in page.inner_text("#header .status")
+    shot(page, "removed")
 
 
 def test_no_request_leaves_the_machine(page_and_requests):

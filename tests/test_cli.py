@@ -199,6 +199,26 @@ def test_a_time_in_the_question_is_shown_and_can_be_turned_off(tmp_path, capsys)
     assert "time_filter" not in json.loads(capsys.readouterr().out)
 
 
+def test_ask_only_about_chosen_articles(capsys, tmp_path):
+    question = "What growth did the Bank of England forecast?"
+    corpus = tmp_path / "bank"
+    corpus.mkdir()
+    write_bank_stories(corpus)
+    assert main(["ask", question, "--corpus", str(corpus), "--json", "--article", "boe-0302.md"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert {Path(c["path"]).name for c in data["citations"]} == {"boe-0302.md"} and data["span"] == "2.5 percent"
+    assert main(["ask", question, "--corpus", str(corpus), "--article", "nowhere.md"]) == 1
+    assert "no indexed article has the id or file 'nowhere.md'" in capsys.readouterr().err
+
+
+def test_tell_me_more_about_a_subject_quotes_sentences(workdir, capsys):
+    assert main(["ask", "Tell me more about the 5G security report", "--corpus", "seeds"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("More on “the 5G security report”:\n“") and "[2]" in out
+    assert main(["ask", "Tell me more", "--corpus", "seeds"]) == 1
+    assert "ask a question first" in capsys.readouterr().err
+
+
 def test_a_source_in_the_question_is_shown_and_can_be_turned_off(workdir, capsys):
     question = "What did Xinhua say about the 5G report?"
     assert main(["ask", question, "--corpus", "seeds"]) == 0

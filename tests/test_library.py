@@ -71,3 +71,47 @@ def test_the_default_corpus_is_the_library_and_uploads_never_touch_the_checkout(
     answer = pipeline.ask("Who is the Foreign Ministry spokesperson?")
     assert answer.found and answer.citations[0].path.endswith(f"library/seeds/{SEED_FILE}")
     assert snapshot(SHIPPED_SEEDS) == before
+
+
+def test_removing_a_file_takes_its_articles_out_keeps_the_file_and_a_shipped_one_stays_out(tmp_path, settings, encoder):
+    from rag.pipeline import Pipeline
+
+    before = snapshot(SHIPPED_SEEDS)
+    pipeline = Pipeline(settings.model_copy(update={"data_dir": tmp_path / "data"}), encoder=encoder)
+    incoming = tmp_path / "incoming"
+    incoming.mkdir()
+    (incoming / "harbour.txt").write_text("Harbour reopens\n\nThe harbour reopened on Monday after repairs.", encoding="utf-8")
+    pipeline.ensure_index()
+    add_uploads(pipeline, [incoming / "harbour.txt"])
+    assert pipeline.status().articles == 2
+
+    removal = pipeline.remove("uploads/harbour.txt")
+    assert removal.titles == ["Harbour reopens"] and pipeline.status().articles == 1
+    assert (pipeline.corpus / ".removed" / "uploads" / "harbour.txt").is_file() and "move it back" in removal.summary()
+    assert not pipeline.ask("When did the harbour reopen?").found or "harbour" not in pipeline.ask("When did the harbour reopen?").answer
+
+    pipeline.remove(f"seeds/{SEED_FILE}")
+    assert pipeline.status().articles == 0
+    pipeline.index()  # refreshing the library does not bring a removed shipped article back
+    assert pipeline.status().articles == 0 and not (pipeline.corpus / "seeds" / SEED_FILE).exists()
+    assert snapshot(SHIPPED_SEEDS) == before
+
+
+@pytest.mark.parametrize("path, message", [("nowhere.txt", "no indexed article comes from the file 'nowhere.txt'"), ("../etc/passwd", "no indexed article")])
+def test_removing_what_is_not_an_indexed_file_is_one_line_naming_it(news_pipeline, path, message):
+    from rag.removal import RemovalError
+
+    with pytest.raises(RemovalError, match=message):
+        news_pipeline.remove(path)
+
+
+@pytest.mark.parametrize("relative", ["../outside.txt", "/etc/passwd", ".removed/a.txt", "", "missing.txt"])
+def test_remove_file_moves_only_files_of_the_corpus(tmp_path, relative):
+    from rag.removal import RemovalError, remove_file
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (tmp_path / "outside.txt").write_text("x", encoding="utf-8")
+    with pytest.raises(RemovalError):
+        remove_file(corpus, relative)
+    assert (tmp_path / "outside.txt").is_file()

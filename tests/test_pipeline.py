@@ -5,7 +5,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rag.pipeline import Pipeline, QuestionError, clean_question
+from rag.followup import Turn
+from rag.pipeline import Pipeline, QuestionError, clean_question, newest_first
+from rag.schema import Article, Chunk, Passage
+from rag.request import AskRequest
 from rag.retrieve import Filters
 from tests.conftest import make_corpus, write_bank_stories, write_wire_copies
 
@@ -156,6 +159,18 @@ def test_dates_set_in_the_request_win_over_the_question(bank_pipeline):
     assert answer.time_scope is None and {p.article.published.isoformat() for p in answer.passages} == {"1987-03-05"}
 
 
+def test_chosen_articles_are_the_only_ones_searched_named_by_file_or_id(bank_pipeline):
+    request = AskRequest.of(question="What growth did the Bank of England forecast?", articles=["boe-0305.md"])
+    filters = bank_pipeline.filters(request)
+    answer = bank_pipeline.ask(request.question, filters=filters)
+    assert {p.article.path for p in answer.passages} == {"boe-0305.md"} and answer.span == "2.8 percent"
+    (chosen,) = filters.articles
+    assert bank_pipeline.filters(request.model_copy(update={"articles": (chosen,)})) == filters
+    with pytest.raises(QuestionError, match="no indexed article has the id or file 'boe-0399.md'"):
+        bank_pipeline.filters(request.model_copy(update={"articles": ("boe-0305.md", "boe-0399.md")}))
+    assert bank_pipeline.filters(request.model_copy(update={"articles": None})).articles is None
+
+
 def test_a_list_of_articles_before_a_day(bank_pipeline):
     answer = bank_pipeline.ask("Which articles mention the Bank of England before March 4, 1987?")
     assert answer.listing == "Bank of England"
@@ -198,3 +213,39 @@ def test_a_wire_copy_is_shown_once_with_where_else_it_ran(tmp_path, settings, en
     assert answer.contract()["citations"][0]["also_in"] == [also]
     listed = pipeline.ask("Which articles mention the coastal roads?")
     assert len(listed.citations) == 1 and listed.contract()["articles"][0]["also_in"] == [also]
+
+
+def test_asking_for_more_quotes_the_other_sentences_of_the_answers_article(news_pipeline):
+    first = news_pipeline.ask("Who is the Foreign Ministry spokesperson?")
+    history = [Turn.of(first)]
+    more = news_pipeline.ask("What else did she say?", history=history)
+    assert more.found and more.more == first.question and more.contract()["more"] == first.question
+    assert 1 < len(more.citations) <= news_pipeline.settings.max_citations
+    assert {c.article_id for c in more.citations} == {first.citations[0].article_id}
+    quoted = [(c.start, c.end) for c in more.citations]
+    assert quoted == sorted(quoted) and (first.citations[0].start, first.citations[0].end) not in quoted
+    for c in more.citations:  # each a whole sentence of the article, quoted as it stands
+        assert c.passage[c.start - c.passage_start : c.end - c.passage_start] in more.answer
+    again = news_pipeline.ask("Tell me more", history=[*history, Turn.of(more)])
+    assert again.more == first.question and not {(c.start, c.end) for c in again.citations} & set(quoted)
+
+
+def test_more_about_a_named_subject_needs_no_history_and_bare_more_does(news_pipeline):
+    storm = news_pipeline.ask("Tell me more about the storm in Brighton")
+    assert storm.found and storm.more == "the storm in Brighton"
+    assert storm.citations[0].title == "Storm closes coastal roads"
+    with pytest.raises(QuestionError, match="ask a question first"):
+        news_pipeline.ask("Tell me more")
+
+
+def passage_of(published: str, score: float) -> Passage:
+    text = f"A story of {published}."
+    chunk = Chunk(id=published, article_id=published, text=text, start=0, end=len(text), sentences=[(0, len(text))])
+    article = Article(id=published, title=published, path=f"{published}.txt", text=text, published=dt.date.fromisoformat(published))
+    return Passage(row=0, chunk=chunk, article=article, score=score)
+
+
+def test_latest_puts_the_newest_relevant_passages_first_not_a_newer_weak_match():
+    passages = [passage_of("2020-01-01", 2.0), passage_of("2021-06-01", 1.4), passage_of("2019-01-01", 1.1), passage_of("2024-01-01", 0.3)]
+    assert [p.article.id for p in newest_first(passages)] == ["2021-06-01", "2020-01-01", "2019-01-01", "2024-01-01"]
+    assert newest_first([]) == []

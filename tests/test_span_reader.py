@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import HealthCheck, given, settings as hypothesis_settings
@@ -11,7 +12,8 @@ from hypothesis import strategies as st
 from rag.config import packaged_model_path
 from rag.reader_model import SHIPPED_READER, ReaderModelError
 from rag.schema import Article, Chunk, Passage
-from rag.span_reader import Calibration, SpanCandidate, SpanReader, agreeing, answer_key, quoted_sentence
+from rag.lexical import LexicalIndex
+from rag.span_reader import AnswerFeatures, Calibration, QuestionCoverage, SpanCandidate, SpanReader, agreeing, answer_key, quoted_sentence
 
 @pytest.fixture(scope="module")
 def span_pipeline(news_pipeline, settings, encoder):
@@ -33,6 +35,11 @@ def passage(text: str = TEXT, start: int = 0) -> Passage:
 def no_similarity(question, passage, start, end) -> float:
     """For passages built by hand (no index): the calibration's similarity term left out."""
     return 0.0
+
+
+def full_coverage(question, passage, start, end) -> float:
+    """For passages built by hand (no index): every question counts as covered by the article."""
+    return 1.0
 
 
 def test_the_quote_is_the_whole_sentence_around_the_span():
@@ -58,19 +65,55 @@ def test_the_same_answer_in_other_words_case_or_punctuation_is_one_group():
     assert [c.passage for c in groups["a b"]] == [1, 0]  # best margin first
 
 
-def test_confidence_rises_with_the_margin_with_agreement_and_with_similarity():
-    calibration = Calibration(margin_weight=0.8, support_weight=0.5, similarity_weight=2.0, bias=-1.0)
-    assert calibration.confidence(1.0, 1) < calibration.confidence(3.0, 1) < calibration.confidence(3.0, 2)
-    assert calibration.confidence(3.0, 2, 0.2) < calibration.confidence(3.0, 2, 0.7)
-    assert 0.0 < calibration.confidence(-1e6, 1) < calibration.confidence(1e6, 5) < 1.0 + 1e-12
+def features(margin=1.0, support=1, similarity=0.0, rank=0, coverage=1.0) -> AnswerFeatures:
+    return AnswerFeatures(margin, support, similarity, rank, coverage)
 
 
-def test_a_calibration_that_uses_similarity_needs_the_index_sentence_vectors(tmp_path):
+def test_confidence_rises_with_margin_agreement_similarity_and_coverage_and_falls_with_rank():
+    calibration = Calibration(margin_weight=0.8, support_weight=0.5, similarity_weight=2.0, rank_weight=-1.0, coverage_weight=3.0, bias=-1.0)
+    confidence = calibration.confidence
+    assert confidence(features(1.0)) < confidence(features(3.0)) < confidence(features(3.0, support=2))
+    assert confidence(features(similarity=0.2)) < confidence(features(similarity=0.7))
+    assert confidence(features(coverage=0.3)) < confidence(features(coverage=0.9))
+    assert confidence(features(rank=3)) < confidence(features(rank=0))
+    assert 0.0 < confidence(features(-1e6)) < confidence(features(1e6, support=5)) < 1.0 + 1e-12
+
+
+@pytest.mark.parametrize("weights, needs", [({"similarity_weight": 1.5}, "sentence vectors"), ({"coverage_weight": 2.0}, "term statistics")])
+def test_a_calibration_that_uses_the_index_needs_it(tmp_path, weights, needs):
     folder = tmp_path / "reader"
     shutil.copytree(SHIPPED_READER, folder)
-    (folder / "calibration.json").write_text(Calibration(similarity_weight=1.5).model_dump_json(), encoding="utf-8")
-    with pytest.raises(ValueError, match="sentence vectors"):
-        SpanReader(folder, packaged_model_path())
+    (folder / "calibration.json").write_text(Calibration(**weights).model_dump_json(), encoding="utf-8")
+    with pytest.raises(ValueError, match=needs):
+        SpanReader(folder, packaged_model_path(), similarity=no_similarity if "coverage_weight" in weights else None)
+
+
+def test_coverage_is_the_share_of_the_questions_rare_terms_the_quoted_sentence_and_headline_hold():
+    from rag.text import terms
+
+    stories = {
+        "Harbour board picks chair": "The Dunmore harbour board elected Ann Lee as its chair on Monday. She takes office in May.",
+        "Port news": "The port board met on Monday to discuss dredging.",
+        "Rail": "The rail board approved new trains.",
+    }
+    coverage = QuestionCoverage(SimpleNamespace(lexical=LexicalIndex.build([terms(f"{t} {x}") for t, x in stories.items()])))
+
+    def of(question: str, title: str, sentence: int = 0) -> float:
+        text = stories[title]
+        bounds = [(0, text.index(".") + 1), (text.index(".") + 2, len(text))]
+        chunk = Chunk(id="c", article_id=title, text=text, start=0, end=len(text), sentences=bounds)
+        story = Passage(row=0, chunk=chunk, article=Article(id=title, title=title, path="a.txt", text=text), score=1.0)
+        return coverage(question, story, *bounds[sentence])
+
+    assert of("Who chairs the Dunmore harbour board?", "Harbour board picks chair") == pytest.approx(1.0)
+    # the other sentence names none of it; the headline names all but "Dunmore"
+    assert 0.5 < of("Who chairs the Dunmore harbour board?", "Harbour board picks chair", 1) < 0.9
+    # "Bayline" is in no article: the rarest term weighs most
+    assert of("Who chairs the Bayline board?", "Port news") < 0.3 < of("Who chairs the port board?", "Port news")
+    # question and function words are not what a question is about; with nothing else it is covered
+    assert of("Who did what, and when?", "Rail") == 1.0
+    # words are compared stemmed, as BM25 compares them
+    assert of("Which chairs were elected?", "Harbour board picks chair") == pytest.approx(1.0)
 
 
 def test_a_missing_model_file_is_one_line_that_names_it_and_the_fix(tmp_path):
@@ -86,7 +129,7 @@ def test_damaged_weights_are_one_line_that_names_the_file(tmp_path):
     folder = tmp_path / "reader"
     shutil.copytree(SHIPPED_READER, folder)
     (folder / "model.safetensors").write_bytes(b"not a safetensors file")
-    reader = SpanReader(folder, packaged_model_path(), similarity=no_similarity)
+    reader = SpanReader(folder, packaged_model_path(), similarity=no_similarity, coverage=full_coverage)
     with pytest.raises(ReaderModelError, match=r"model\.safetensors") as caught:
         reader.read("Who?", [passage()])
     assert "\n" not in str(caught.value)
@@ -95,7 +138,7 @@ def test_damaged_weights_are_one_line_that_names_the_file(tmp_path):
 def test_the_shipped_model_is_small_and_loads_offline(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     assert (SHIPPED_READER / "model.safetensors").stat().st_size <= 25_000_000
-    reader = SpanReader(SHIPPED_READER, packaged_model_path(), similarity=no_similarity)
+    reader = SpanReader(SHIPPED_READER, packaged_model_path(), similarity=no_similarity, coverage=full_coverage)
     reading = reader.read("At what rate did the bank keep its rate?", [passage()])
     best = reading.evidence[0]
     assert TEXT[best.span_start : best.span_end] == "1.5 percent"
@@ -106,7 +149,7 @@ def test_no_answer_is_quoted_from_a_link_to_another_story():
     text = "ALSO READ: Nation sets rapid pace with 5G development\n\nSpokesperson Hua Chunying told an online press briefing on Wednesday."
     chunk = Chunk(id="c", article_id="a", text=text, start=0, end=len(text), sentences=[(0, 52), (54, len(text))])
     teased = Passage(row=0, chunk=chunk, article=Article(id="a", title="t", path="a.txt", text=text), score=1.0)
-    reader = SpanReader(SHIPPED_READER, packaged_model_path(), threshold=0.0, similarity=no_similarity)
+    reader = SpanReader(SHIPPED_READER, packaged_model_path(), threshold=0.0, similarity=no_similarity, coverage=full_coverage)
     for question in ("What pace did the nation set?", "How fast is 5G developing?", "How did Hua brief reporters?"):
         for evidence in reader.read(question, [teased]).evidence:
             assert evidence.span_start >= 54

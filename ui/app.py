@@ -19,10 +19,13 @@ import gradio as gr
 from starlette.middleware import Middleware
 
 from rag.config import RETRIEVER_MODES, RetrieverMode
+from rag.example_questions import example_questions
 from rag.followup import Turn
 from rag.ingest import SUPPORTED_SUFFIXES
 from rag.pipeline import Pipeline, QuestionError
+from rag.store import IndexStoreError
 from rag.reader_model import ReaderModelError
+from rag.removal import RemovalError
 from rag.request import AskRequest, RequestError
 from rag.schema import Answer
 from ui import render
@@ -34,12 +37,6 @@ _LOGGED = reprlib.Repr()  # a question in the log: quoted, cut at 120 characters
 _LOGGED.maxstring = 120
 HERE = Path(__file__).resolve().parent
 TITLE = "Ask the news"
-EXAMPLES = [
-    "Who is the Foreign Ministry spokesperson?",
-    "What kind of environment should be provided for 5G technology?",
-    "Which organizations published the 5G security report?",
-    "How should countries view 5G network risks?",
-]
 # Questions answered at once; the queue holds the rest. The pipeline is thread-safe; on 2 cores,
 # 2 and 4 at a time measured alike (eval/concurrency.py) and 8 slower: torch threads compete.
 ASK_CONCURRENCY = 4
@@ -58,6 +55,7 @@ def ask(
     since: str | None = None,
     until: str | None = None,
     source: str | None = None,
+    articles: Sequence[str] | None = None,
     history: Sequence[Turn] = (),
     time_filter: bool = True,
     source_filter: bool = True,
@@ -65,9 +63,9 @@ def ask(
     """The page's settings or the API's arguments turned into one pipeline call; RequestError / QuestionError on bad input."""
     started = time.perf_counter()
     try:
-        request = AskRequest.of(question=question, k=k, retriever=retriever, since=since, until=until, source=source)
+        request = AskRequest.of(question=question, k=k, retriever=retriever, since=since, until=until, source=source, articles=articles)
         answer = pipeline.ask(
-            request.question, k=request.k, retriever=request.retriever, filters=request.filters(), history=history,
+            request.question, k=request.k, retriever=request.retriever, filters=pipeline.filters(request), history=history,
             time_filter=time_filter, source_filter=source_filter,
         )
     except (QuestionError, RequestError) as exc:
@@ -90,6 +88,7 @@ def chat_turn(
     since: str | None,
     until: str | None,
     source: str | None,
+    articles: Sequence[str] | None = None,
     time_filter: bool = True,
     source_filter: bool = True,
 ) -> Iterator[tuple[str, list[dict], list[Turn], str]]:
@@ -99,12 +98,16 @@ def chat_turn(
     if not (message or "").strip():
         yield message, chat, turns, gr.skip()
         return
-    widened = [what for what, on in (("every date", time_filter), ("every source", source_filter)) if not on]
-    shown = f"{message} ({', '.join(widened)})" if widened else message
+    scope = [what for what, on in (("every date", time_filter), ("every source", source_filter)) if not on]
+    if articles:
+        scope.append(f"only the {len(articles)} chosen article{'s' if len(articles) != 1 else ''}")
+    shown = f"{message} ({', '.join(scope)})" if scope else message
     chat = [*chat, {"role": "user", "content": render.question_message(shown)}]
     yield "", chat, turns, gr.skip()
     try:
-        answer = ask(pipeline, message, k, retriever, since, until, source, history=turns, time_filter=time_filter, source_filter=source_filter)
+        answer = ask(
+            pipeline, message, k, retriever, since, until, source, articles, history=turns, time_filter=time_filter, source_filter=source_filter
+        )
     except (QuestionError, RequestError, ReaderModelError) as exc:
         yield message, [*chat, {"role": "assistant", "content": render.error_message(str(exc))}], turns, gr.skip()
         return
@@ -159,6 +162,22 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
     def library_rows() -> list[list[str]]:
         return render.library_rows(pipeline.articles())
 
+    def library_choices() -> tuple[dict, dict]:
+        """The menus of articles to ask about and of files to remove, as the library now stands."""
+        articles = pipeline.articles()
+        files = sorted({a.path for a in articles})
+        return gr.update(choices=render.article_choices(articles)), gr.update(choices=files, value=None)
+
+    def remove(path: str | None) -> tuple:
+        if not path:
+            return render.removal_report(None, "choose a file to remove first"), gr.skip(), gr.skip()
+        try:
+            removal = pipeline.remove(path)
+        except (RemovalError, IndexStoreError) as exc:
+            return render.removal_report(None, str(exc)), gr.skip(), gr.skip()
+        log.info("removed %s from the library", path)
+        return render.removal_report(removal), header_html(), library_rows()
+
     def ask_api(
         question: str,
         k: int | None = None,
@@ -166,15 +185,16 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
         since: str | None = None,
         until: str | None = None,
         source: str | None = None,
+        articles: list[str] | None = None,
     ) -> str:
-        """Answer a question from the articles.
+        """Answer a question from the articles (only from `articles`, ids or files as the library lists them, when given).
 
         Returns the JSON text `rag ask --json` prints: found, answer, span, score, citations, related.
         """
         # Text, not a dict: gradio_client downloads every returned dict with a "path" key as a file,
         # and each citation has one. json.loads(result) gives the contract object.
         try:
-            return json.dumps(ask(pipeline, question, k, retriever, since, until, source).contract(), ensure_ascii=False)
+            return json.dumps(ask(pipeline, question, k, retriever, since, until, source, articles).contract(), ensure_ascii=False)
         except (QuestionError, RequestError, ReaderModelError) as exc:
             # the caller's mistake, said to the caller: no traceback in the server's console
             raise gr.Error(str(exc), print_exception=False) from exc
@@ -211,7 +231,9 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
                 with gr.Row():
                     time_chip = gr.Button(elem_id="time-chip", visible=False, size="sm", variant="secondary")
                     source_chip = gr.Button(elem_id="source-chip", visible=False, size="sm", variant="secondary")
-                examples = gr.Examples(EXAMPLES, inputs=question, label="Example questions")
+                # drawn from the library the server starts with (an empty one has none)
+                examples = example_questions(pipeline.articles())
+                example_box = gr.Examples(examples, inputs=question, label="Example questions") if examples else None
             with gr.Column(scale=2, min_width=300):
                 sources = gr.HTML(render.sources_panel(None), elem_id="sources", js_on_load=COPY_JS)
         with gr.Accordion("Settings", open=False):
@@ -238,9 +260,20 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
                 value=library_rows(), headers=render.LIBRARY_COLUMNS, elem_id="library", interactive=False,
                 show_search="search", wrap=True, max_height=420,
             )
+            chosen = gr.Dropdown(
+                choices=render.article_choices(pipeline.articles()), value=[], multiselect=True, elem_id="chosen-articles",
+                label="Ask only about these articles (none chosen: all of them)",
+            )
+            with gr.Row():
+                removable = gr.Dropdown(
+                    choices=sorted({a.path for a in pipeline.articles()}), value=None, elem_id="remove-file", scale=4,
+                    label="Remove a file's articles from the library (the file is kept in the library's .removed folder)",
+                )
+                remove_button = gr.Button("Remove", variant="stop", elem_id="remove", scale=1, min_width=90)
+            removal_result = gr.HTML(elem_id="removal-result", js_on_load=None)
         turns = gr.State([])
 
-        chat_inputs = [question, chat, turns, k, retriever, since, until, source]
+        chat_inputs = [question, chat, turns, k, retriever, since, until, source, chosen]
         chat_outputs = [question, chat, turns, sources]
         # A question sent before the previous one's event completes runs after it; Gradio's default
         # trigger mode ("once") would drop it without a sign.
@@ -250,7 +283,8 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
         chip = dict(fn=scope_chips, inputs=turns, outputs=[time_chip, source_chip], queue=False, api_visibility="private")
         question.submit(respond, chat_inputs, chat_outputs, **options).then(**chip)
         send.click(respond, chat_inputs, chat_outputs, **options).then(**chip)
-        examples.load_input_event.then(respond, chat_inputs, chat_outputs, **options).then(**chip)
+        if example_box is not None:
+            example_box.load_input_event.then(respond, chat_inputs, chat_outputs, **options).then(**chip)
         time_chip.click(widen(time_filter=False), chat_inputs[1:], chat_outputs, **options).then(**chip)
         source_chip.click(widen(source_filter=False), chat_inputs[1:], chat_outputs, **options).then(**chip)
         fresh_start = dict(
@@ -258,10 +292,17 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
         )
         clear.click(**fresh_start).then(**chip)
         chat.clear(**fresh_start).then(**chip)  # the chat's own trash button forgets the history and sources too
-        files.upload(upload, files, [upload_result, header, files, library], concurrency_limit=1, api_visibility="private")
+        menus = dict(fn=library_choices, outputs=[chosen, removable], queue=False, api_visibility="private")
+        files.upload(
+            upload, files, [upload_result, header, files, library], concurrency_limit=1, concurrency_id="library", api_visibility="private"
+        ).then(**menus)
+        remove_button.click(
+            remove, removable, [removal_result, header, library], concurrency_limit=1, concurrency_id="library", api_visibility="private"
+        ).then(**menus)
         # Another page (or `rag index`) may have added articles since this one was built.
         app.load(header_html, None, header, show_progress="hidden", api_visibility="private")
         app.load(library_rows, None, library, show_progress="hidden", api_visibility="private")
+        app.load(show_progress="hidden", **menus)
         gr.api(ask_api, api_name="ask", concurrency_limit=ASK_CONCURRENCY, concurrency_id="ask")
     return app
 

@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 
 from rag.indexing import IndexReport
-from rag.pipeline import IndexStatus
+from rag.pipeline import IndexStatus, Removal
 from rag.schema import Answer, Article, Citation
 from ui.uploads import UploadOutcome
 
@@ -86,6 +86,13 @@ def answer_message(answer: Answer, threshold: float | None = None) -> str:
     if answer.listing is not None:
         text = answer.answer if answer.found else f"No article mentions “{answer.listing}”."
         body = f'<p class="listing">{html.escape(text or "")} {markers}</p>'
+    elif answer.more is not None and answer.found:
+        quotes = "".join(
+            f'<p class="quote">“{html.escape(c.passage[c.start - c.passage_start : c.end - c.passage_start])}” '
+            f'<a class="marker" href="#source-{c.n}">[{c.n}]</a></p>'
+            for c in answer.citations
+        )
+        body = f'{quotes}<p class="meta">more on: {html.escape(answer.more)}</p>'
     elif not answer.found:
         related = " The nearest passages are shown under <em>Related</em>." if answer.related else ""
         body = f'<p class="not-found"><strong>{NOT_FOUND}</strong>: {_confidence(answer.score, threshold, level=False)}.{related}</p>'
@@ -199,6 +206,19 @@ def library_rows(articles: Sequence[Article]) -> list[list[str]]:
         where = article.path + (f" (record {article.record})" if article.record is not None else "")
         rows.append([article.title, when, article.source or article.byline or "", where])
     return rows
+
+
+def article_choices(articles: Sequence[Article]) -> list[tuple[str, str]]:
+    """The chosen-articles menu: (what it shows, the article's id), as the pipeline orders them."""
+    return [(f"{a.title or a.path} ({a.published.isoformat() if a.published else 'undated'})", a.id) for a in articles]
+
+
+def removal_report(removal: Removal | None, problem: str | None = None) -> str:
+    """What a removal did, or why it did not happen."""
+    if removal is None:
+        return f'<p class="removal problem">Not removed: {html.escape(problem or "")}.</p>'
+    summary = removal.summary()
+    return f'<p class="removal">{html.escape(summary[:1].upper() + summary[1:])}.</p>'
 
 
 def header(title: str, status: IndexStatus) -> str:
