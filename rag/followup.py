@@ -28,18 +28,19 @@ class Turn(BaseModel):
     articles: list[str] = Field(default_factory=list, description="ids of the articles the answer cited")
     listed: bool = Field(False, description="the answer was a list of articles: a follow-up's 'it' is one of them")
     quoted: list[tuple[str, int, int]] = Field(default_factory=list, description="the sentences the answer quoted: article id, start, end")
+    follow_up: bool = Field(False, description="the question was read as a follow-up: searched with the chat's subject")
     time_scope: TimeScope | None = Field(None, description="the dates the question named and the answer searched")
     source_scope: SourceScope | None = Field(None, description="the source the question named and the answer searched")
 
     @classmethod
     def of(cls, answer: Answer) -> Turn:
         if not answer.found:
-            return cls(question=answer.question, time_scope=answer.time_scope, source_scope=answer.source_scope)
+            return cls(question=answer.question, follow_up=answer.query is not None, time_scope=answer.time_scope, source_scope=answer.source_scope)
         articles = list(dict.fromkeys(c.article_id for c in answer.citations))
         return cls(
             # "Tell me more" again continues the subject the first one searched for
             question=answer.more or answer.question, answer=answer.span, articles=articles, listed=answer.listing is not None,
-            quoted=[(c.article_id, c.start, c.end) for c in answer.citations if c.end > c.start],
+            quoted=[(c.article_id, c.start, c.end) for c in answer.citations if c.end > c.start], follow_up=answer.query is not None,
             time_scope=answer.time_scope, source_scope=answer.source_scope,
         )
 

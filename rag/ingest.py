@@ -19,9 +19,10 @@ import yaml
 from dateutil import parser as date_parser
 from pydantic import BaseModel
 
+from rag.documents import DocumentError, docx_text, pdf_text
 from rag.schema import Article
 
-SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".json", ".jsonl")
+SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".json", ".jsonl", ".pdf", ".docx")
 _BINARY_MAGIC = (b"\x89PNG", b"%PDF", b"\xff\xd8\xff", b"GIF8", b"PK\x03\x04", b"\x7fELF")
 _PUBLISHED_LINE = re.compile(r"^\s*Published:\s*(?P<published>.*?)\s*(?:\|\s*Updated:\s*(?P<updated>.*?)\s*)?$")
 _BYLINE = re.compile(r"^\s*By\s+(?P<byline>\S.{0,120})$")
@@ -400,6 +401,26 @@ _SINGLE: dict[str, Callable[[str, str], list[Article]]] = {
     ".htm": load_html,
 }
 _MULTI = {".json": load_json, ".jsonl": load_jsonl}
+_DOCUMENTS = {".pdf": pdf_text, ".docx": docx_text}
+
+
+def load_document(raw: bytes, rel: str) -> list[Article]:
+    """A PDF or DOCX file: its extracted text read as a .txt article (a headline line, a byline, a
+    `Published:` line where the text has them), the file's metadata filling what the text lacks."""
+    try:
+        document = _DOCUMENTS[Path(rel).suffix.lower()](raw)
+    except DocumentError as exc:
+        raise IngestError(str(exc)) from exc
+    (article,) = load_txt(document.text, rel)
+    update: dict[str, object] = {}
+    if article.title == Path(rel).stem and document.title:  # the text had no headline line of its own
+        update["title"] = normalize_text(document.title)
+    if article.byline is None and document.author:
+        update["byline"] = normalize_text(document.author)
+    for field, value in (("published", document.created), ("updated", document.modified)):
+        if getattr(article, field) is None and value is not None:
+            update |= {field: parse_date(value), f"{field}_time": parse_time(value)}
+    return [article.model_copy(update=update)] if update else [article]
 
 
 _SPECIAL_FILES = {
@@ -510,6 +531,8 @@ class ArticleLoader:
             raw = look.raw
             if not raw:
                 raise IngestError("empty file")
+            if suffix in _DOCUMENTS:
+                return FileLoad(articles=load_document(raw, rel), fingerprint=look.fingerprint)
             text, note = decode_text(raw)
             if note:
                 notes.append(SkippedFile(path=rel, reason=note))

@@ -26,7 +26,7 @@ _ASKS_FOR_MORE = re.compile(
     )(?P<topic>\s+(?:about|on|of|regarding)\s+.+?)?\W*$""",
     re.IGNORECASE | re.VERBOSE,
 )
-_BACK_REFERENCE = frozenset("that this it them him her these those".split())
+_BACK_REFERENCE = frozenset(["that", "this", "it", "them", "him", "her", "these", "those"])
 # A sentence with fewer words is a caption, a heading or a sign-off rather than something the article says.
 MIN_WORDS = 5
 

@@ -110,3 +110,44 @@ def fresh_pipeline(tmp_path, settings, encoder):
         return Pipeline(settings.model_copy(update=overrides), corpus=corpus, encoder=encoder)
 
     return build
+
+
+def make_pdf(lines: list[str], metadata: dict[str, str] | None = None, password: str | None = None) -> bytes:
+    """A one-page PDF whose text layer holds the lines (Helvetica); metadata keys as PDF's ("/Title")."""
+    import io
+
+    from pypdf import PdfWriter
+    from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
+
+    writer = PdfWriter()
+    page = writer.add_blank_page(612, 792)
+    font = DictionaryObject(
+        {NameObject("/Type"): NameObject("/Font"), NameObject("/Subtype"): NameObject("/Type1"), NameObject("/BaseFont"): NameObject("/Helvetica")}
+    )
+    page[NameObject("/Resources")] = DictionaryObject({NameObject("/Font"): DictionaryObject({NameObject("/F1"): writer._add_object(font)})})
+    if lines:
+        stream = DecodedStreamObject()
+        stream.set_data(("BT /F1 11 Tf 72 720 Td 14 TL " + " ".join(f"({line}) '" for line in lines) + " ET").encode("latin-1"))
+        page[NameObject("/Contents")] = writer._add_object(stream)
+    if metadata:
+        writer.add_metadata(metadata)
+    if password:
+        writer.encrypt(password)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def make_docx(paragraphs: list[str], title: str | None = None, author: str | None = None) -> bytes:
+    import io
+
+    import docx
+
+    document = docx.Document()
+    for paragraph in paragraphs:
+        document.add_paragraph(paragraph)
+    document.core_properties.title = title or ""
+    document.core_properties.author = author or ""
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()

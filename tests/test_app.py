@@ -12,7 +12,7 @@ from ui import render
 from rag.pipeline import QuestionError
 from ui.app import ask, chat_turn, scope_chips, serve
 from ui.uploads import add_uploads
-from tests.conftest import write_bank_stories
+from tests.conftest import make_docx, make_pdf, write_bank_stories
 
 EVIL = """---
 title: "<script>alert('title')</script> Harbour <b>upgrade</b> plan"
@@ -189,15 +189,23 @@ def test_tell_me_more_shows_each_other_sentence_quoted_with_its_marker(news_pipe
     reply = chat[-1]["content"]
     assert reply.count('<p class="quote">') == reply.count('class="marker"') >= 2
     assert "more on: Who is the Foreign Ministry spokesperson?" in reply and "confidence" not in reply
-    assert 'id="source-2"' in panel
+    # one card for the article, each cited sentence marked inside it, each [n] link's anchor there
+    cited = turns[-1].quoted
+    assert panel.count('<article class="source">') == 1 and panel.count("<mark>") >= len(cited) >= 2
+    assert all(f'id="source-{n}"' in panel for n in range(1, len(cited) + 1))
 
 
-def test_follow_up_in_the_chat_uses_the_history(news_pipeline):
+def test_follow_up_in_the_chat_uses_the_history_and_a_chip_asks_it_on_its_own(news_pipeline):
     settings = (5, "hybrid", None, None, "")
     _, chat, turns, _ = last(chat_turn(news_pipeline, "Who is the Foreign Ministry spokesperson?", [], [], *settings))
+    assert not scope_chips(turns)[2]["visible"]
     _, chat, turns, panel = last(chat_turn(news_pipeline, "When did she say that?", chat, turns, *settings))
     assert "<strong>Wednesday</strong>" in chat[-1]["content"] and "follow-up about: Hua Chunying" in chat[-1]["content"]
     assert len(chat) == 4 and len(turns) == 2 and "China calls for open" in panel
+    assert scope_chips(turns)[2]["visible"]
+    _, chat, turns, _ = last(chat_turn(news_pipeline, "When did she say that?", chat, turns, *settings, alone=True))
+    assert "(on its own)" in chat[-2]["content"] and "follow-up" not in chat[-1]["content"]
+    assert not scope_chips(turns)[2]["visible"]
 
 
 # ---- uploads ----------------------------------------------------------------------------------------
@@ -227,6 +235,24 @@ def test_uploads_are_indexed_and_bad_files_get_their_reason(fresh_pipeline, tmp_
     assert pipeline.ask("How many turbines does the wind farm have?").span == "12"
     report_html = render.upload_report(outcomes, report)
     assert "not added" in report_html and "broken.json" in report_html and tags(report_html) <= RENDERED_TAGS
+
+
+def test_a_pdf_and_a_docx_upload_are_answered_from_and_an_encrypted_pdf_gets_its_reason(fresh_pipeline, tmp_path):
+    pipeline = fresh_pipeline(extra=False)
+    pipeline.index()
+    incoming = tmp_path / "incoming"
+    incoming.mkdir()
+    (incoming / "ferry.pdf").write_bytes(make_pdf(["Ferry service resumes", "", "The island ferry resumed service on Friday after a", "three-week strike."]))
+    (incoming / "tram.docx").write_bytes(make_docx(["Tram line opens", "The new tram line to Eastfield cost 40 million euros."]))
+    (incoming / "locked.pdf").write_bytes(make_pdf(["Secret"], password="pw"))
+    outcomes, _ = add_uploads(pipeline, sorted(incoming.iterdir()))
+    by_name = {o.name: o for o in outcomes}
+    assert by_name["ferry.pdf"].stored and by_name["tram.docx"].stored
+    assert by_name["locked.pdf"].problems == ["encrypted PDF: save an unprotected copy to index it"]
+    answer = pipeline.ask("How much did the tram line to Eastfield cost?")
+    assert answer.found and answer.span == "40 million euros" and answer.citations[0].title == "Tram line opens"
+    c = pipeline.ask("When did the island ferry resume service?").citations[0]
+    assert c.passage[c.start - c.passage_start : c.end - c.passage_start].startswith("The island ferry resumed service")
 
 
 def test_an_upload_never_overwrites_another_article(fresh_pipeline, tmp_path):
@@ -298,12 +324,12 @@ def test_a_time_in_the_question_shows_as_a_chip_that_asks_again_over_every_date(
     question = "What growth did the Bank of England forecast on March 3?"
     _, chat, turns, _ = last(chat_turn(pipeline, question, [], [], 5, "hybrid", None, None, ""))
     assert "searched articles of 1987-03-03 (“on March 3”)" in chat[-1]["content"] and "3.1 percent" in chat[-1]["content"]
-    chip, no_source = scope_chips(turns)
-    assert not no_source["visible"] and chip["visible"] and chip["value"] == "✕ searched articles of 1987-03-03 (“on March 3”) · search every date"
+    chip, no_source, no_follow_up = scope_chips(turns)
+    assert not no_source["visible"] and not no_follow_up["visible"] and chip["visible"] and chip["value"] == "✕ searched articles of 1987-03-03 (“on March 3”) · search every date"
     _, chat, turns, _ = last(chat_turn(pipeline, question, chat, turns, 5, "hybrid", None, None, "", time_filter=False))
     assert "(every date)" in chat[-2]["content"] and "searched articles" not in chat[-1]["content"]
     hidden = {"__type__": "update", "visible": False}
-    assert scope_chips(turns) == scope_chips([]) == (hidden, hidden)
+    assert scope_chips(turns) == scope_chips([]) == (hidden, hidden, hidden)
 
 
 def test_a_citation_says_where_else_the_story_ran():

@@ -174,10 +174,24 @@ def test_copy_citation_puts_the_reference_on_the_clipboard(page_and_requests):
     assert copied.startswith("“Hua Chunying") and SEED_TITLE in copied and "characters" in copied
 
 
-def test_a_follow_up_is_answered_from_the_chat(page_and_requests):
+def test_a_follow_up_is_answered_from_the_chat_and_a_chip_asks_it_on_its_own(page_and_requests):
     page, _, _ = page_and_requests
     answer = ask(page, "When did she say that?")
     assert "Wednesday" in answer and "follow-up about: Hua Chunying" in answer
+    before = page.locator("#chat .answer").count()
+    page.click("#follow-up-chip")
+    wait_for(page, f"document.querySelectorAll('#chat .answer').length > {before}", "the answer asked on its own")
+    assert "(on its own)" in page.locator("#chat .question").last.inner_text()
+    assert "follow-up" not in page.locator("#chat .answer").last.inner_text()
+
+
+def test_tell_me_more_quotes_other_sentences_in_one_card_per_article(page_and_requests):
+    page, _, _ = page_and_requests
+    ask(page, "Who is the Foreign Ministry spokesperson?")
+    answer = ask(page, "What else did she say?")
+    assert answer.count("“") >= 2 and "more on: Who is the Foreign Ministry spokesperson?" in answer
+    assert page.locator("#sources article.source").count() == 1 and page.locator("#sources mark").count() >= 2
+    shot(page, "tell-me-more")
 
 
 def test_an_unanswerable_question_says_not_found_and_shows_related(page_and_requests):

@@ -20,7 +20,7 @@ import pytest
 
 from eval.crash_test import RAG
 from rag.pipeline import Pipeline
-from tests.conftest import PERMISSIONS_TESTABLE, SEED_FILE, UNPRIVILEGED, make_corpus
+from tests.conftest import PERMISSIONS_TESTABLE, SEED_FILE, UNPRIVILEGED, make_corpus, make_pdf
 
 GOOD_JSONL = '{"title": "Ferry strike ends", "text": "The ferry strike in Portmore ended on Sunday after nine days."}'
 DEEP = "[" * 100_000 + "]" * 100_000
@@ -110,9 +110,14 @@ CASES = [
     Case("an unreadable folder (no permission to list it)", "  locked: cannot read folder: Permission denied", unreadable_folder, needs_permissions=True),
     Case("a named pipe called .txt (would block a reader)", "  pipe.txt: not a regular file but a named pipe (FIFO)", fifo),
     Case("a file type that is not supported",
-         "  report.pdf: unsupported file type '.pdf' (supported: .txt .md .html .htm .json .jsonl)", write("report.pdf", b"%PDF-1.4\n")),
+         "  report.odt: unsupported file type '.odt' (supported: .txt .md .html .htm .json .jsonl .pdf .docx)", write("report.odt", b"PK\x03\x04")),
     Case("a file without an extension",
-         "  README: unsupported file type '(none)' (supported: .txt .md .html .htm .json .jsonl)", write("README", b"notes")),
+         "  README: unsupported file type '(none)' (supported: .txt .md .html .htm .json .jsonl .pdf .docx)", write("README", b"notes")),
+    Case("an encrypted PDF", "  locked.pdf: encrypted PDF: save an unprotected copy to index it",
+         write("locked.pdf", make_pdf(["Budget talks", "", "The council met on Monday."], password="secret"))),
+    Case("a scanned PDF (no text layer)", "  scan.pdf: no text layer in its 1 page (a scanned PDF?): run it through OCR first",
+         write("scan.pdf", make_pdf([]))),
+    Case("a broken DOCX", "  broken.docx: not a readable DOCX file (File is not a zip file)", write("broken.docx", b"this is not a zip")),
     Case("line separators U+2028, U+2029, U+0085 in an article (indexed; the index stays loadable)", None,
          write("separators.txt", "Bird count\n\nWe saw 77 birds\u2028today at the lake\u2029in the\x85rain.\n")),
     Case("a raw U+0085 inside a JSONL string (indexed)", None,

@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from rag.example_questions import example_questions, names_in, shared_name
 from rag.schema import Article

@@ -91,14 +91,16 @@ def chat_turn(
     articles: Sequence[str] | None = None,
     time_filter: bool = True,
     source_filter: bool = True,
+    alone: bool = False,
 ) -> Iterator[tuple[str, list[dict], list[Turn], str]]:
     """One question from the box: yields (box, chat, turns, sources panel) twice, the question
     at once and then the answer. A blank box changes nothing; a bad input keeps the question in the box.
-    time_filter / source_filter off: a time / source the question names is not a filter (the chips)."""
+    time_filter / source_filter off: a time / source the question names is not a filter; alone: the
+    question is asked without the chat's history (the chips)."""
     if not (message or "").strip():
         yield message, chat, turns, gr.skip()
         return
-    scope = [what for what, on in (("every date", time_filter), ("every source", source_filter)) if not on]
+    scope = [what for what, on in (("on its own", not alone), ("every date", time_filter), ("every source", source_filter)) if not on]
     if articles:
         scope.append(f"only the {len(articles)} chosen article{'s' if len(articles) != 1 else ''}")
     shown = f"{message} ({', '.join(scope)})" if scope else message
@@ -106,7 +108,8 @@ def chat_turn(
     yield "", chat, turns, gr.skip()
     try:
         answer = ask(
-            pipeline, message, k, retriever, since, until, source, articles, history=turns, time_filter=time_filter, source_filter=source_filter
+            pipeline, message, k, retriever, since, until, source, articles, history=() if alone else turns, time_filter=time_filter,
+            source_filter=source_filter,
         )
     except (QuestionError, RequestError, ReaderModelError) as exc:
         yield message, [*chat, {"role": "assistant", "content": render.error_message(str(exc))}], turns, gr.skip()
@@ -115,11 +118,13 @@ def chat_turn(
     yield "", [*chat, reply], [*turns, Turn.of(answer)], render.sources_panel(answer)
 
 
-def scope_chips(turns: list[Turn]) -> tuple[dict, dict]:
+def scope_chips(turns: list[Turn]) -> tuple[dict, dict, dict]:
     """The chips under the chat while the last answer searched only the dates / the source its question
-    named; a click asks the question again over every date / every source."""
+    named, or read it as a follow-up; a click asks the question again over every date / every source /
+    on its own."""
     time = turns[-1].time_scope if turns else None
     source = turns[-1].source_scope if turns else None
+    follow_up_chip = gr.update(visible=True) if turns and turns[-1].follow_up else gr.update(visible=False)
     time_chip = (
         gr.update(visible=True, value=f"✕ {time.label()} · search every date")
         if time and time.filters_dates and time.applied else gr.update(visible=False)
@@ -127,7 +132,7 @@ def scope_chips(turns: list[Turn]) -> tuple[dict, dict]:
     source_chip = (
         gr.update(visible=True, value=f"✕ {source.label()} · search every source") if source and source.applied else gr.update(visible=False)
     )
-    return time_chip, source_chip
+    return time_chip, source_chip, follow_up_chip
 
 
 def build_app(pipeline: Pipeline) -> gr.Blocks:
@@ -143,7 +148,7 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
             yield (gr.skip() if n > 0 and box == "" else box), *outputs
 
     def widen(**scope_off: bool):
-        """A chip's undo: the last question again without the time or source it named."""
+        """A chip's undo: the last question again without the time or source it named, or without the chat's history."""
 
         def again(chat: list[dict], turns: list[Turn], *settings) -> Iterator[tuple]:
             if turns:  # the box keeps whatever is being typed
@@ -231,6 +236,9 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
                 with gr.Row():
                     time_chip = gr.Button(elem_id="time-chip", visible=False, size="sm", variant="secondary")
                     source_chip = gr.Button(elem_id="source-chip", visible=False, size="sm", variant="secondary")
+                    follow_up_chip = gr.Button(
+                        "✕ read as a follow-up · ask it on its own", elem_id="follow-up-chip", visible=False, size="sm", variant="secondary"
+                    )
                 # drawn from the library the server starts with (an empty one has none)
                 examples = example_questions(pipeline.articles())
                 example_box = gr.Examples(examples, inputs=question, label="Example questions") if examples else None
@@ -251,7 +259,7 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
                 elem_id="upload",
                 file_count="multiple",
                 file_types=list(SUPPORTED_SUFFIXES),
-                label="Articles (.txt .md .html .json .jsonl): indexed as soon as they arrive",
+                label=f"Articles ({' '.join(SUPPORTED_SUFFIXES)}): indexed as soon as they arrive",
             )
             upload_result = gr.HTML(elem_id="upload-result", js_on_load=None)
         with gr.Accordion("Library: the indexed articles", open=False):
@@ -280,13 +288,14 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
         options = dict(
             concurrency_limit=ASK_CONCURRENCY, concurrency_id="ask", trigger_mode="always_last", api_visibility="private"
         )
-        chip = dict(fn=scope_chips, inputs=turns, outputs=[time_chip, source_chip], queue=False, api_visibility="private")
+        chip = dict(fn=scope_chips, inputs=turns, outputs=[time_chip, source_chip, follow_up_chip], queue=False, api_visibility="private")
         question.submit(respond, chat_inputs, chat_outputs, **options).then(**chip)
         send.click(respond, chat_inputs, chat_outputs, **options).then(**chip)
         if example_box is not None:
             example_box.load_input_event.then(respond, chat_inputs, chat_outputs, **options).then(**chip)
         time_chip.click(widen(time_filter=False), chat_inputs[1:], chat_outputs, **options).then(**chip)
         source_chip.click(widen(source_filter=False), chat_inputs[1:], chat_outputs, **options).then(**chip)
+        follow_up_chip.click(widen(alone=True), chat_inputs[1:], chat_outputs, **options).then(**chip)
         fresh_start = dict(
             fn=lambda: ("", [], [], render.sources_panel(None)), outputs=chat_outputs, queue=False, api_visibility="private"
         )

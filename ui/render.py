@@ -24,19 +24,27 @@ CONTEXT_CHARS = 280
 Range = tuple[int, int]
 
 
-def highlight(text: str, offset: int, sentence: Range | None = None, span: Range | None = None) -> str:
-    """Escaped text with the sentence in <mark> and the span in <strong>.
+def highlight(
+    text: str, offset: int, sentence: Range | None = None, span: Range | None = None,
+    sentences: Sequence[Range] = (), spans: Sequence[Range] = (), anchors: dict[int, str] | None = None,
+) -> str:
+    """Escaped text with each sentence in <mark>, each span in <strong>, and each anchor's markup
+    (already HTML) inserted where it starts.
 
-    `text` starts at character `offset` of its article; the ranges are article offsets too.
+    `text` starts at character `offset` of its article; the ranges and anchor positions are article offsets too.
     """
-    ranges = [r for r in (sentence, span) if r is not None]
-    cuts = sorted({0, len(text), *(min(max(x - offset, 0), len(text)) for r in ranges for x in r)})
+    sentences = [*sentences, *([sentence] if sentence else [])]
+    spans = [*spans, *([span] if span else [])]
+    anchors = anchors or {}
+    inside = lambda x: min(max(x - offset, 0), len(text))  # noqa: E731 (an offset clipped into the text)
+    cuts = sorted({0, len(text), *(inside(x) for r in (*sentences, *spans) for x in r), *(inside(x) for x in anchors)})
     pieces = []
     for a, b in zip(cuts, cuts[1:]):
+        pieces += [markup for at, markup in anchors.items() if inside(at) == a]
         piece = html.escape(text[a:b])
-        if span and span[0] <= offset + a and offset + b <= span[1]:
+        if any(lo <= offset + a and offset + b <= hi for lo, hi in spans):
             piece = f"<strong>{piece}</strong>"
-        if sentence and sentence[0] <= offset + a and offset + b <= sentence[1]:
+        if any(lo <= offset + a and offset + b <= hi for lo, hi in sentences):
             piece = f"<mark>{piece}</mark>"
         pieces.append(piece)
     return "".join(pieces)
@@ -133,13 +141,22 @@ def _window(text: str, a: int, b: int, context: int) -> tuple[int, int]:
     return lo, hi
 
 
-def _passage(c: Citation, sentence: Range | None, span: Range | None) -> str:
-    """The passage around the cited sentence (its start, for related passages), highlighted."""
+def _passage(citations: list[Citation], answer_span: str | None) -> str:
+    """One passage of an article around its cited sentences (its start, for related passages): each
+    sentence marked, each answer span bold, each citation's anchor (the chat's [n] links here) before it."""
+    c = citations[0]
     text, offset = c.passage, c.passage_start
-    a, b = (sentence[0] - offset, sentence[1] - offset) if sentence else (0, 0)
-    lo, hi = _window(text, a, b, CONTEXT_CHARS if sentence else 2 * CONTEXT_CHARS)
+    found = answer_span is not None
+    sentences = [(x.start, x.end) for x in citations] if found else []
+    spans = [r for x in citations if found and (r := _span(x)) and (x.n == 1 or (answer_span and _span_text(x) == answer_span))]
+    if sentences:
+        a, b = min(lo for lo, _ in sentences) - offset, max(hi for _, hi in sentences) - offset
+        lo, hi = _window(text, a, b, CONTEXT_CHARS)
+    else:
+        lo, hi = _window(text, 0, 0, 2 * CONTEXT_CHARS)
+    anchors = {x.start if found else offset + lo: f'<span class="anchor" id="source-{x.n}"></span>' for x in citations}
     lead, tail = ("…" if lo > 0 else ""), ("…" if hi < len(text) else "")
-    return lead + highlight(text[lo:hi], offset + lo, sentence, span) + tail
+    return lead + highlight(text[lo:hi], offset + lo, sentences=sentences, spans=spans, anchors=anchors) + tail
 
 
 def _span_text(c: Citation) -> str:
@@ -147,22 +164,38 @@ def _span_text(c: Citation) -> str:
     return " ".join(c.passage[start - c.passage_start : end - c.passage_start].split()).lower()
 
 
-def _card(c: Citation, answer_span: str | None) -> str:
-    """A citation; answer_span None for a related passage. A span is bold where it is the answer:
-    in the first citation, and in each other one that says the same (several articles agreeing)."""
-    found = answer_span is not None
-    sentence = (c.start, c.end) if found else None
-    span = _span(c) if found and (c.n == 1 or (answer_span and _span_text(c) == answer_span)) else None
+def _card(citations: list[Citation], answer_span: str | None) -> str:
+    """One article's card: its title, its citations' markers, and each of its passages with the cited
+    sentences marked; answer_span None for related passages. A span is bold where it is the answer: in
+    the first citation, and in each other one that says the same (several articles agreeing)."""
+    c = citations[0]
+    markers = "".join(f'<span class="marker">[{x.n}]</span>' for x in citations)
     meta = [_date(c), c.source, c.path]
-    copy = ""
-    if found:
-        copy = f'<button class="copy" type="button" data-citation="{html.escape(citation_text(c))}">Copy citation</button>'
+    passages: dict[int, list[Citation]] = {}
+    for x in citations:
+        passages.setdefault(x.passage_start, []).append(x)
+    quotes = "".join(f'<blockquote class="passage">{_passage(group, answer_span)}</blockquote>' for group in passages.values())
+    copies = ""
+    if answer_span is not None:
+        copies = "".join(
+            f'<button class="copy" type="button" data-citation="{html.escape(citation_text(x))}">'
+            f'Copy citation{f" [{x.n}]" if len(citations) > 1 else ""}</button>'
+            for x in citations
+        )
     return (
-        f'<article class="source" id="source-{c.n}">'
-        f'<h3><span class="marker">[{c.n}]</span> {html.escape(c.title)}</h3>'
+        f'<article class="source">'
+        f"<h3>{markers} {html.escape(c.title)}</h3>"
         f'<p class="meta">{" · ".join(html.escape(m) for m in meta if m)}</p>'
-        f'<blockquote class="passage">{_passage(c, sentence, span)}</blockquote>{_also_in(c)}{copy}</article>'
+        f"{quotes}{_also_in(c)}{copies}</article>"
     )
+
+
+def by_article(citations: Sequence[Citation]) -> list[list[Citation]]:
+    """The citations grouped by article, in the order the articles are first cited."""
+    groups: dict[str, list[Citation]] = {}
+    for c in citations:
+        groups.setdefault(c.article_id, []).append(c)
+    return list(groups.values())
 
 
 def _also_in(c: Citation) -> str:
@@ -184,9 +217,9 @@ def sources_panel(answer: Answer | None) -> str:
         return EMPTY_SOURCES
     if answer.found:
         answer_span = " ".join((answer.span or answer.listing or "").split()).lower()  # a listing bolds each mention
-        heading, cards = "Sources", [_card(c, answer_span) for c in answer.citations]
+        heading, cards = "Sources", [_card(group, answer_span) for group in by_article(answer.citations)]
     else:
-        heading, cards = "Related", [_card(c, None) for c in answer.related]
+        heading, cards = "Related", [_card(group, None) for group in by_article(answer.related)]
         if not cards:
             cards = ["<p>No passage came close to the question.</p>"]
     note = "" if answer.found else '<p class="hint">Nothing here answers the question; these passages came nearest.</p>'
