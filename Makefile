@@ -22,7 +22,8 @@ $(STAMP): pyproject.toml
 index: install
 	$(VENV)/bin/rag index
 
-run: index
+# The page comes up at once; `rag serve` indexes the library behind it and shows the progress there.
+run: install
 	$(VENV)/bin/rag serve --host $(HOST) --port $(PORT)
 
 # pytest exits 5 when it ran no test: that is a failure here, not a pass.

@@ -46,10 +46,13 @@ def free_port() -> int:
 
 @contextmanager
 def running_server(corpus: Path, port: int, ready_seconds: float = 300, log: Path | None = None) -> Iterator[str]:
-    """`rag serve --corpus CORPUS --port PORT` in a subprocess; yields its URL once it answers.
+    """`rag serve --corpus CORPUS --port PORT` in a subprocess; yields its URL once it answers and its
+    index is ready (the page is up before: the server indexes behind it).
 
     Its output goes to LOG (kept afterwards), else to a temporary file.
     """
+    from ui.app import INDEX_READY
+
     command = [sys.executable, "-m", "rag.cli", "serve", "--corpus", str(corpus), "--port", str(port)]
     # Output to a file, not a pipe: nobody reads a pipe while the server runs, and a full one blocks it.
     # Unbuffered, so the file holds everything up to the moment it is read, also when the server is killed.
@@ -58,7 +61,7 @@ def running_server(corpus: Path, port: int, ready_seconds: float = 300, log: Pat
         process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, text=True, env=environment)
         try:
             deadline = time.monotonic() + ready_seconds
-            while not _answers(port):
+            while not (_answers(port) and _logged(output, INDEX_READY)):
                 if process.poll() is not None or time.monotonic() > deadline:
                     output.seek(0)
                     raise RuntimeError(f"`rag serve` did not come up on port {port}:\n{output.read()[-3000:]}")
@@ -70,6 +73,13 @@ def running_server(corpus: Path, port: int, ready_seconds: float = 300, log: Pat
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+def _logged(output, line: str) -> bool:
+    """Whether the server's output holds the line; read with pread: the server writes through the same
+    open file, and moving its offset would make it overwrite what it wrote."""
+    fd = output.fileno()
+    return line.encode() in os.pread(fd, os.fstat(fd).st_size, 0)
 
 
 def _answers(port: int) -> bool:

@@ -247,7 +247,6 @@ def _check_port_free(host: str, port: int) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     _check_port_free(args.host, args.port)
     pipeline = _pipeline(args)
-    _ensure_index(pipeline)
     from ui.app import serve
 
     # The server's log: each question with its outcome and time, and refused requests, one line each
@@ -256,7 +255,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     for ours in ("rag", "ui"):
         logging.getLogger(ours).setLevel(logging.INFO)
     logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets itself to DEBUG
-    serve(pipeline, host=args.host, port=args.port)
+    # The page is up at once; the index is brought up to date behind it, its progress shown there.
+    serve(pipeline, host=args.host, port=args.port, update_index=True)
     return 0
 
 

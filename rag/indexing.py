@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -122,7 +122,11 @@ class IndexBuilder:
         except IndexStoreError:
             return {}
 
-    def update(self, load: CorpusLoad, store: IndexStore, corpus_label: str, rebuild: bool = False, progress: bool = False) -> IndexReport:
+    def update(
+        self, load: CorpusLoad, store: IndexStore, corpus_label: str, rebuild: bool = False, progress: bool = False,
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> IndexReport:
+        """Bring the store up to date with the load; on_progress(chunks embedded, chunks to embed) after each batch."""
         started = time.perf_counter()
         with store.lock():
             old, reason = None, "--rebuild asked for" if rebuild else None
@@ -163,7 +167,7 @@ class IndexBuilder:
             journal = self._journal(store)
             if rebuild:
                 journal.clear()  # a rebuild embeds everything again
-            data, embedded, resumed = self._assemble(load.articles, old, new_files, corpus_label, journal, progress, started)
+            data, embedded, resumed = self._assemble(load.articles, old, new_files, corpus_label, journal, progress, started, on_progress)
             store.save(data)
             journal.clear()
             return IndexReport(
@@ -181,7 +185,7 @@ class IndexBuilder:
 
     def _assemble(
         self, articles: list[Article], old: IndexData | None, files: dict[str, str], corpus_label: str,
-        journal: EmbeddingJournal, progress: bool, started: float,
+        journal: EmbeddingJournal, progress: bool, started: float, on_progress: Callable[[int, int], None] | None = None,
     ) -> tuple[IndexData, int, int]:
         """The new index; how many chunks were embedded now, and how many came from an unfinished run."""
         title_in = self.settings.title_in_chunks
@@ -238,6 +242,9 @@ class IndexBuilder:
         del saved, sources
         embedded = sum(chunk_row[n + 1] - chunk_row[n] for n in to_embed)
         bar = tqdm(total=embedded, desc="embedding chunks", unit="chunk", disable=not progress, dynamic_ncols=True)
+        done = 0
+        if on_progress is not None:
+            on_progress(done, embedded)
         for batch in _batches(to_embed, chunk_row, self.settings.index_progress_chunks):
             texts, spans = [], []
             for n in batch:
@@ -258,6 +265,9 @@ class IndexBuilder:
                 [chunk_matrix[chunk_row[n] : chunk_row[n + 1]] for n in batch],
                 [sentence_matrix[sentence_row[n] : sentence_row[n + 1]] for n in batch],
             )
+            done += len(texts)
+            if on_progress is not None:
+                on_progress(done, embedded)
         bar.close()
         by_id = {a.id: a for a in articles}
         token_lists = [lexical_terms(by_id[c.article_id], c, title_in) for c in all_chunks]

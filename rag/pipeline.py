@@ -33,6 +33,18 @@ from rag.schema import Answer, Article, Citation, Passage
 from rag.store import IndexData, IndexStore, IndexStoreError, IndexUnwritable
 
 
+class IndexProgress(BaseModel):
+    """How far an index run has got: chunks embedded of those it must embed (0 of 0 while reading)."""
+
+    embedded: int = 0
+    total: int = 0
+
+    def label(self) -> str:
+        if not self.total:
+            return "updating the index: reading the articles…"
+        return f"updating the index: {self.embedded} of {self.total} chunks embedded ({100 * self.embedded // self.total}%)…"
+
+
 class Removal(BaseModel):
     """A file taken out of the library: its articles' titles, where the file is kept, the index update."""
 
@@ -118,6 +130,7 @@ class Pipeline:
         self.loader = ArticleLoader(self.settings.max_file_bytes, skip_dir_names=(self.store.path.name,))
         self._loaded: LoadedIndex | None = None
         self._load_lock = threading.Lock()
+        self.indexing: IndexProgress | None = None  # an index run in progress in this process
         self.wire_copies = WireCopies()
 
     # ---- indexing -------------------------------------------------------------------------------
@@ -131,8 +144,17 @@ class Pipeline:
         return self.index_articles(self.loader.load_folder(self.corpus), rebuild=rebuild, progress=progress)
 
     def index_articles(self, load: CorpusLoad, rebuild: bool = False, progress: bool = False) -> IndexReport:
-        """Index articles that did not come from the corpus folder (benchmarks build them in memory)."""
-        report = IndexBuilder(self.settings, self.encoder).update(load, self.store, str(self.corpus), rebuild, progress)
+        """Index articles that did not come from the corpus folder (benchmarks build them in memory).
+        Meanwhile `indexing` says how far it got (the page shows it)."""
+        self.indexing = IndexProgress()
+
+        def track(embedded: int, total: int) -> None:
+            self.indexing = IndexProgress(embedded=embedded, total=total)
+
+        try:
+            report = IndexBuilder(self.settings, self.encoder).update(load, self.store, str(self.corpus), rebuild, progress, track)
+        finally:
+            self.indexing = None
         if self._loaded is not None:
             self.loaded()  # a serving pipeline switches to the new index now; `rag index` need not load it at all
         return report

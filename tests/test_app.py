@@ -80,6 +80,39 @@ def test_not_found_says_so_and_shows_the_nearest_passages_as_related(news_pipeli
     assert "<h2>Related</h2>" in panel and "China calls for open" in panel and "<mark>" not in panel
 
 
+def test_the_header_shows_an_index_run_in_progress_and_a_missing_index():
+    running = render.header("Ask the news", None, "updating the index: 3 of 10 chunks embedded (30%)…")
+    assert "no index yet" in running and 'id="index-progress"' in running and "3 of 10 chunks embedded (30%)" in running
+    from rag.pipeline import IndexProgress
+
+    assert IndexProgress().label() == "updating the index: reading the articles…"
+    assert IndexProgress(embedded=5, total=20).label() == "updating the index: 5 of 20 chunks embedded (25%)…"
+
+
+def test_an_index_run_reports_its_progress_while_it_runs(fresh_pipeline):
+    pipeline = fresh_pipeline()
+    seen = []
+    original = pipeline.encoder.encode_chunks
+
+    def watching(*args, **kwargs):  # called once a batch, while the run is under way
+        seen.append(pipeline.indexing)
+        return original(*args, **kwargs)
+
+    pipeline.encoder.encode_chunks = watching
+    try:
+        pipeline.index()
+    finally:
+        del pipeline.encoder.encode_chunks
+    assert seen and all(p is not None and p.total > 0 and p.embedded < p.total for p in seen)
+    assert pipeline.indexing is None  # over
+
+
+def test_a_question_before_the_first_index_is_told_to_wait(fresh_pipeline):
+    box, chat, turns, _ = last(chat_turn(fresh_pipeline(), "Who is the spokesperson?", [], [], 5, "hybrid", None, None, ""))
+    assert "still being indexed for the first time" in chat[-1]["content"] and "rephrase" not in chat[-1]["content"]
+    assert box == "Who is the spokesperson?" and turns == []
+
+
 def test_empty_sources_panel_invites_a_question():
     assert "Ask a question" in render.sources_panel(None)
 

@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import reprlib
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -23,11 +24,11 @@ from rag.example_questions import example_questions
 from rag.followup import Turn
 from rag.ingest import SUPPORTED_SUFFIXES
 from rag.pipeline import Pipeline, QuestionError
-from rag.store import IndexStoreError
+from rag.store import IndexMissing, IndexStoreError
 from rag.reader_model import ReaderModelError
 from rag.removal import RemovalError
 from rag.request import AskRequest, RequestError
-from rag.schema import Answer
+from rag.schema import Answer, Article
 from ui import render
 from ui.sessions import ReleaseRestSessions
 from ui.uploads import add_uploads
@@ -41,6 +42,9 @@ TITLE = "Ask the news"
 # 2 and 4 at a time measured alike (eval/concurrency.py) and 8 slower: torch threads compete.
 ASK_CONCURRENCY = 4
 UPLOAD_COPIES_KEPT_S = 3600
+NOT_INDEXED_YET = "the articles are still being indexed for the first time (the progress is at the top of the page); ask again in a moment"
+INDEX_READY = "index ready: questions are answered from it"  # the server's log line scripts wait for
+PROGRESS_POLL_S = 2.0  # how often the page shows how far the index run started with the server got
 
 # The page's script and styles live beside this file (issue 10: not strings inside the app).
 COPY_JS = (HERE / "copy_citation.js").read_text(encoding="utf-8")
@@ -114,6 +118,9 @@ def chat_turn(
     except (QuestionError, RequestError, ReaderModelError) as exc:
         yield message, [*chat, {"role": "assistant", "content": render.error_message(str(exc))}], turns, gr.skip()
         return
+    except IndexMissing:
+        yield message, [*chat, {"role": "assistant", "content": render.wait_message(NOT_INDEXED_YET)}], turns, gr.skip()
+        return
     reply = {"role": "assistant", "content": render.answer_message(answer, pipeline.threshold)}
     yield "", [*chat, reply], [*turns, Turn.of(answer)], render.sources_panel(answer)
 
@@ -135,11 +142,30 @@ def scope_chips(turns: list[Turn]) -> tuple[dict, dict, dict]:
     return time_chip, source_chip, follow_up_chip
 
 
-def build_app(pipeline: Pipeline) -> gr.Blocks:
+def build_app(pipeline: Pipeline, updating: threading.Thread | None = None) -> gr.Blocks:
+    """The page; `updating`: an index run started with the server, whose progress the header shows."""
     settings = pipeline.settings
 
+    def indexed() -> list[Article]:
+        """The library's articles; none while the first index is still being built."""
+        try:
+            return pipeline.articles()
+        except IndexMissing:
+            return []
+
     def header_html() -> str:
-        return render.header(TITLE, pipeline.status())
+        try:
+            status = pipeline.status()
+        except IndexMissing:
+            status = None
+        progress = pipeline.indexing
+        return render.header(TITLE, status, progress.label() if progress else None)
+
+    def poll() -> tuple:
+        """While the index run started with the server goes on, its progress; when it ends, the library."""
+        if updating is not None and updating.is_alive():
+            return header_html(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        return header_html(), library_rows(), *library_choices(), gr.Timer(active=False)
 
     def respond(*args) -> Iterator[tuple]:
         # Gradio sends an event's last yield again when the event completes, which can be after the answer
@@ -165,11 +191,11 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
         return render.upload_report(outcomes, report), header_html(), None, library_rows()
 
     def library_rows() -> list[list[str]]:
-        return render.library_rows(pipeline.articles())
+        return render.library_rows(indexed())
 
     def library_choices() -> tuple[dict, dict]:
         """The menus of articles to ask about and of files to remove, as the library now stands."""
-        articles = pipeline.articles()
+        articles = indexed()
         files = sorted({a.path for a in articles})
         return gr.update(choices=render.article_choices(articles)), gr.update(choices=files, value=None)
 
@@ -203,6 +229,8 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
         except (QuestionError, RequestError, ReaderModelError) as exc:
             # the caller's mistake, said to the caller: no traceback in the server's console
             raise gr.Error(str(exc), print_exception=False) from exc
+        except IndexMissing as exc:
+            raise gr.Error(NOT_INDEXED_YET, print_exception=False) from exc
 
     # Gradio's copies of uploads are removed an hour after they arrive, and all of them when the server stops.
     with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(UPLOAD_COPIES_KEPT_S, UPLOAD_COPIES_KEPT_S)) as app:
@@ -240,7 +268,7 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
                         "✕ read as a follow-up · ask it on its own", elem_id="follow-up-chip", visible=False, size="sm", variant="secondary"
                     )
                 # drawn from the library the server starts with (an empty one has none)
-                examples = example_questions(pipeline.articles())
+                examples = example_questions(indexed())
                 example_box = gr.Examples(examples, inputs=question, label="Example questions") if examples else None
             with gr.Column(scale=2, min_width=300):
                 sources = gr.HTML(render.sources_panel(None), elem_id="sources", js_on_load=COPY_JS)
@@ -269,17 +297,18 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
                 show_search="search", wrap=True, max_height=420,
             )
             chosen = gr.Dropdown(
-                choices=render.article_choices(pipeline.articles()), value=[], multiselect=True, elem_id="chosen-articles",
+                choices=render.article_choices(indexed()), value=[], multiselect=True, elem_id="chosen-articles",
                 label="Ask only about these articles (none chosen: all of them)",
             )
             with gr.Row():
                 removable = gr.Dropdown(
-                    choices=sorted({a.path for a in pipeline.articles()}), value=None, elem_id="remove-file", scale=4,
+                    choices=sorted({a.path for a in indexed()}), value=None, elem_id="remove-file", scale=4,
                     label="Remove a file's articles from the library (the file is kept in the library's .removed folder)",
                 )
                 remove_button = gr.Button("Remove", variant="stop", elem_id="remove", scale=1, min_width=90)
             removal_result = gr.HTML(elem_id="removal-result", js_on_load=None)
         turns = gr.State([])
+        ticker = gr.Timer(PROGRESS_POLL_S, active=updating is not None)
 
         chat_inputs = [question, chat, turns, k, retriever, since, until, source, chosen]
         chat_outputs = [question, chat, turns, sources]
@@ -310,10 +339,22 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
         ).then(**menus)
         # Another page (or `rag index`) may have added articles since this one was built.
         app.load(header_html, None, header, show_progress="hidden", api_visibility="private")
+        ticker.tick(poll, None, [header, library, chosen, removable, ticker], show_progress="hidden", queue=False, api_visibility="private")
         app.load(library_rows, None, library, show_progress="hidden", api_visibility="private")
         app.load(show_progress="hidden", **menus)
         gr.api(ask_api, api_name="ask", concurrency_limit=ASK_CONCURRENCY, concurrency_id="ask")
     return app
+
+
+def _update_index(pipeline: Pipeline) -> None:
+    """The index brought up to date while the page is up; its report goes to the server's log, then INDEX_READY."""
+    try:
+        report = pipeline.ensure_index()
+        for line in report.summary_lines() if report else ["the index is up to date"]:
+            log.info("%s", line)
+    except Exception as exc:  # a thread has no caller to tell: the log gets the one line, the page keeps the old index
+        log.error("the index could not be updated: %s", exc)
+    log.info("%s", INDEX_READY)
 
 
 def theme() -> gr.themes.Base:
@@ -325,10 +366,16 @@ def theme() -> gr.themes.Base:
     )
 
 
-def serve(pipeline: Pipeline, host: str = "127.0.0.1", port: int = 7860, block: bool = True) -> gr.Blocks:
-    """Serve the page and the API; with block=False return the running app (close it with .close())."""
+def serve(pipeline: Pipeline, host: str = "127.0.0.1", port: int = 7860, block: bool = True, update_index: bool = False) -> gr.Blocks:
+    """Serve the page and the API; with block=False return the running app (close it with .close()).
+    update_index: bring the index up to date in the background, its progress in the page; until a first
+    index exists, questions are told to wait."""
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
-    app = build_app(pipeline)
+    updating = None
+    if update_index:
+        updating = threading.Thread(target=_update_index, args=(pipeline,), name="index-at-start", daemon=True)
+        updating.start()
+    app = build_app(pipeline, updating)
     app.queue(default_concurrency_limit=1).launch(
         server_name=host,
         server_port=port,

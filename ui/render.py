@@ -114,6 +114,11 @@ def answer_message(answer: Answer, threshold: float | None = None) -> str:
     return _one_block(f'<div class="answer">{body}{context}</div>')
 
 
+def wait_message(reason: str) -> str:
+    """Nothing is wrong with the question; it cannot be answered yet."""
+    return _one_block(f'<div class="answer"><p class="problem">{html.escape(reason[:1].upper() + reason[1:])}.</p></div>')
+
+
 def error_message(problem: str) -> str:
     return _one_block(f'<div class="answer"><p class="problem">Please rephrase: {html.escape(problem)}.</p></div>')
 
@@ -254,14 +259,19 @@ def removal_report(removal: Removal | None, problem: str | None = None) -> str:
     return f'<p class="removal">{html.escape(summary[:1].upper() + summary[1:])}.</p>'
 
 
-def header(title: str, status: IndexStatus) -> str:
-    """The page title and the index status line: articles, chunks, model, corpus."""
-    articles = f"{status.articles} article{'s' if status.articles != 1 else ''}"
-    line = f"{articles} · {status.chunks} chunks · model {status.model} · corpus {status.corpus}"
+def header(title: str, status: IndexStatus | None, progress: str | None = None) -> str:
+    """The page title and the index status line (articles, chunks, model, corpus; "no index yet"), with
+    an index run's progress under it."""
+    if status is None:
+        line = "no index yet: questions are answered once the first index is built"
+    else:
+        articles = f"{status.articles} article{'s' if status.articles != 1 else ''}"
+        line = f"{articles} · {status.chunks} chunks · model {status.model} · corpus {status.corpus}"
+    running = f'<p class="status progress" id="index-progress">{html.escape(progress)}</p>' if progress else ""
     return (
         f'<div class="header"><div><h1>{html.escape(title)}</h1>'
         '<p class="tagline">Answers quoted from the articles, with their sources.</p></div>'
-        f'<p class="status">{html.escape(line)}</p></div>'
+        f'<div><p class="status">{html.escape(line)}</p>{running}</div></div>'
     )
 
 
