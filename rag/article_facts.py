@@ -42,7 +42,7 @@ _PATTERNS: list[tuple[ArticleField, str]] = [
     ("source", rf"\b(?:which|what)\s+(?:news\s+)?(?:agency|outlet|wire(?:\s+service)?|newspaper|publication|source|media(?:\s+outlet)?)\b.*\b(?:wrote|published|filed|reported|ran|carried|released|produced)\s+{_SELF}{_END}"),
     # an agency or newspaper asked for by what it reported: "Which agency reported the refinery fire?"
     ("source", r"\b(?:which|what)\s+(?:news\s+)?(?:agency|outlet|wire(?:\s+service)?|newspaper|paper|publication|media\s+outlet)\s+(?:first\s+)?(?:wrote|published|filed|reported|ran|carried|broke)\b"),
-    ("byline", rf"\b(?:what|whose)\s+(?:is\s+the\s+)?byline\b"),
+    ("byline", r"\b(?:what|whose)\s+(?:is\s+the\s+)?byline\b"),
     ("byline", rf"\bwho\s+is\s+{_SELF}\s+by{_END}"),
     ("title", rf"\bwhat(?:'s|\s+is|\s+was)\s+the\s+(?:headline|title)(?:\s+of\s+{_SELF})?{_END}"),
     ("title", rf"\bwhat\s+is\s+{_ARTICLE}\s+(?:called|titled|headlined){_END}"),

@@ -15,7 +15,6 @@ import re
 from enum import Enum
 from typing import Protocol
 
-import numpy as np
 from pydantic import BaseModel, Field
 
 from rag.config import ReaderWeights
