@@ -37,7 +37,8 @@ from rag.embedding import Encoder
 from rag.dense import DenseIndex
 from rag.indexing import embedded_text, lexical_terms
 from rag.lexical import LexicalIndex
-from rag.pipeline import Pipeline, reader_threshold
+from rag.index_keeper import reader_threshold
+from rag.pipeline import Pipeline
 from rag.reader import SentenceReader
 from rag.retrieve import RetrievalRequest, Retriever, fuse, top_rows
 from rag.store import IndexData, IndexStore

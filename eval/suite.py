@@ -15,7 +15,8 @@ from pydantic import BaseModel
 from eval.datasets import load_beir, load_squad, parse_articles, sample, squad_titles
 from eval.runner import EvalReport, EvalRunner, GoldError, GoldItem, QuestionResult, format_table, read_gold, write_report
 from rag.config import RetrieverMode, Settings
-from rag.pipeline import Pipeline, reader_threshold
+from rag.index_keeper import reader_threshold
+from rag.pipeline import Pipeline
 
 # BEIR is judged on 100 docs; chunks come several to a doc, so retrieval goes deeper than usual.
 BEIR_CHUNK_DEPTH = 400

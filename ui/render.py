@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 
 from rag.indexing import IndexReport
-from rag.pipeline import IndexStatus, Removal
+from rag.index_keeper import IndexStatus, Removal
 from rag.schema import Answer, Article, Citation
 from ui.uploads import UploadOutcome
 
