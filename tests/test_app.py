@@ -322,8 +322,10 @@ def test_api_takes_the_settings_by_name(served):
     result = json.loads(client.predict("What did the spokesperson say?", k=2, retriever="dense", since="2022-01-01", api_name="/ask"))
     cited = result["citations"] or result["related"]
     assert cited and all(c["published"] >= "2022-01-01" for c in cited) and len(cited) <= 2
-    chosen = json.loads(client.predict("What did the spokesperson say?", articles=["markets.md"], api_name="/ask"))
+    chosen = json.loads(client.predict("What did the spokesperson say?", ["markets.md"], api_name="/ask_articles"))
     assert {c["title"] for c in chosen["citations"] + chosen["related"]} == {"Central bank holds rates steady"}
+    with pytest.raises(Exception, match="no indexed article has the id or file 'nowhere.md'"):
+        client.predict("Who?", ["nowhere.md"], api_name="/ask_articles")
 
 
 @pytest.mark.parametrize(
@@ -332,7 +334,6 @@ def test_api_takes_the_settings_by_name(served):
         ("   ", {}, "the question is empty"),
         ("Who?", {"retriever": "magic"}, "retriever is one of"),
         ("Who?", {"k": -3}, "at least 1"),
-        ("Who?", {"articles": ["nowhere.md"]}, "no indexed article has the id or file 'nowhere.md'"),
     ],
 )
 def test_api_bad_input_is_an_error_with_the_reason(served, question, kwargs, message):

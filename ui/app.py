@@ -209,6 +209,17 @@ def build_app(pipeline: Pipeline, updating: threading.Thread | None = None) -> g
         log.info("removed %s from the library", path)
         return render.removal_report(removal), header_html(), library_rows()
 
+    def answered(*args) -> str:
+        """The JSON text `rag ask --json` prints, or the caller's mistake said to the caller (no traceback
+        in the server's console). Text, not a dict: gradio_client downloads every returned dict with a
+        "path" key as a file, and each citation has one."""
+        try:
+            return json.dumps(ask(pipeline, *args).contract(), ensure_ascii=False)
+        except (QuestionError, RequestError, ReaderModelError) as exc:
+            raise gr.Error(str(exc), print_exception=False) from exc
+        except IndexMissing as exc:
+            raise gr.Error(NOT_INDEXED_YET, print_exception=False) from exc
+
     def ask_api(
         question: str,
         k: int | None = None,
@@ -216,21 +227,27 @@ def build_app(pipeline: Pipeline, updating: threading.Thread | None = None) -> g
         since: str | None = None,
         until: str | None = None,
         source: str | None = None,
-        articles: list[str] | None = None,
     ) -> str:
-        """Answer a question from the articles (only from `articles`, ids or files as the library lists them, when given).
+        """Answer a question from the articles.
 
         Returns the JSON text `rag ask --json` prints: found, answer, span, score, citations, related.
         """
-        # Text, not a dict: gradio_client downloads every returned dict with a "path" key as a file,
-        # and each citation has one. json.loads(result) gives the contract object.
-        try:
-            return json.dumps(ask(pipeline, question, k, retriever, since, until, source, articles).contract(), ensure_ascii=False)
-        except (QuestionError, RequestError, ReaderModelError) as exc:
-            # the caller's mistake, said to the caller: no traceback in the server's console
-            raise gr.Error(str(exc), print_exception=False) from exc
-        except IndexMissing as exc:
-            raise gr.Error(NOT_INDEXED_YET, print_exception=False) from exc
+        return answered(question, k, retriever, since, until, source)
+
+    def ask_articles_api(
+        question: str,
+        articles: list[str],
+        k: int | None = None,
+        retriever: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        source: str | None = None,
+    ) -> str:
+        """Answer a question from the chosen articles only: ids or files, as the library lists them.
+
+        /ask keeps its arguments as they were, so clients that send all of them keep working.
+        """
+        return answered(question, k, retriever, since, until, source, articles)
 
     # Gradio's copies of uploads are removed an hour after they arrive, and all of them when the server stops.
     with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(UPLOAD_COPIES_KEPT_S, UPLOAD_COPIES_KEPT_S)) as app:
@@ -343,6 +360,7 @@ def build_app(pipeline: Pipeline, updating: threading.Thread | None = None) -> g
         app.load(library_rows, None, library, show_progress="hidden", api_visibility="private")
         app.load(show_progress="hidden", **menus)
         gr.api(ask_api, api_name="ask", concurrency_limit=ASK_CONCURRENCY, concurrency_id="ask")
+        gr.api(ask_articles_api, api_name="ask_articles", concurrency_limit=ASK_CONCURRENCY, concurrency_id="ask")
     return app
 
 
