@@ -10,6 +10,7 @@ import numpy as np
 from eval.calibrate_reader import FEATURE_SETS, TuningSet, cv_log_loss, fit
 from eval.runner import GoldItem
 from eval.train_reader import Recipe, abstention_split, abstention_trained
+from rag.span_reader import AnswerFeatures
 
 
 def synthetic_set(questions: int = 400, seed: int = 0) -> TuningSet:
@@ -20,7 +21,7 @@ def synthetic_set(questions: int = 400, seed: int = 0) -> TuningSet:
         right = rng.random() < 0.7
         for rank in range(5):
             is_right = right and rank == 0
-            features.append((rng.gauss(2.0 if is_right else 0.0, 1.5), 1, rng.random(), rank))
+            features.append(AnswerFeatures(rng.gauss(2.0 if is_right else 0.0, 1.5), 1, rng.random(), rank, rng.random()))
             labels.append(int(is_right))
             question_of.append(number)
     items = [GoldItem(id=str(n), question="q", answers=["a"], doc=None) for n in range(questions)]
@@ -41,13 +42,13 @@ def test_a_rank_that_predicts_right_answers_is_weighed_and_wins_cross_validation
     weights, groups = tuning.weights(1.0) * len(y), np.array(tuning.question_of)
     calibration = fit(x, y, weights, FEATURE_SETS["margin+rank"])
     assert calibration.rank_weight < 0 < calibration.margin_weight
-    assert calibration.confidence(1.0, 1, 0.0, 0) > calibration.confidence(1.0, 1, 0.0, 3)
+    assert calibration.confidence(AnswerFeatures(1.0, 1, 0.0, 0, 1.0)) > calibration.confidence(AnswerFeatures(1.0, 1, 0.0, 3, 1.0))
     assert cv_log_loss(x, y, weights, groups, FEATURE_SETS["margin+rank"]) < cv_log_loss(x, y, weights, groups, FEATURE_SETS["margin"])
 
 
 def test_a_fit_where_agreement_would_lower_confidence_is_refused():
     rng = random.Random(1)
-    x = np.array([(rng.gauss(0, 1), support, 0.0, 0) for support in (1, 2, 3) for _ in range(100)], dtype=float)
+    x = np.array([(rng.gauss(0, 1), support, 0.0, 0, 1.0) for support in (1, 2, 3) for _ in range(100)], dtype=float)
     y = np.array([int(support == 1 and n % 2 == 0) for support in (1, 2, 3) for n in range(100)])
     assert fit(x, y, np.ones(len(y)), FEATURE_SETS["margin+support"]) is None
 

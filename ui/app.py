@@ -164,7 +164,7 @@ def build_app(pipeline: Pipeline, updating: threading.Thread | None = None) -> g
     def poll() -> tuple:
         """While the index run started with the server goes on, its progress; when it ends, the library."""
         if updating is not None and updating.is_alive():
-            return header_html(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return header_html(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
         return header_html(), library_rows(), *library_choices(), gr.Timer(active=False)
 
     def respond(*args) -> Iterator[tuple]:
@@ -193,11 +193,16 @@ def build_app(pipeline: Pipeline, updating: threading.Thread | None = None) -> g
     def library_rows() -> list[list[str]]:
         return render.library_rows(indexed())
 
-    def library_choices() -> tuple[dict, dict]:
-        """The menus of articles to ask about and of files to remove, as the library now stands."""
+    def library_choices() -> tuple[dict, dict, dict]:
+        """The menus of articles to ask about and of files to remove, and the example questions, as the
+        library now stands."""
         articles = indexed()
         files = sorted({a.path for a in articles})
-        return gr.update(choices=render.article_choices(articles)), gr.update(choices=files, value=None)
+        examples = example_questions(articles)
+        return (
+            gr.update(choices=render.article_choices(articles)), gr.update(choices=files, value=None),
+            gr.Dataset(samples=[[q] for q in examples], visible=bool(examples)),
+        )
 
     def remove(path: str | None) -> tuple:
         if not path:
@@ -284,9 +289,12 @@ def build_app(pipeline: Pipeline, updating: threading.Thread | None = None) -> g
                     follow_up_chip = gr.Button(
                         "✕ read as a follow-up · ask it on its own", elem_id="follow-up-chip", visible=False, size="sm", variant="secondary"
                     )
-                # drawn from the library the server starts with (an empty one has none)
+                # drawn from the library, refreshed when it changes (none while there is no index yet)
                 examples = example_questions(indexed())
-                example_box = gr.Examples(examples, inputs=question, label="Example questions") if examples else None
+                example_list = gr.Dataset(
+                    components=[question], samples=[[q] for q in examples], label="Example questions", elem_id="examples",
+                    visible=bool(examples),
+                )
             with gr.Column(scale=2, min_width=300):
                 sources = gr.HTML(render.sources_panel(None), elem_id="sources", js_on_load=COPY_JS)
         with gr.Accordion("Settings", open=False):
@@ -337,8 +345,9 @@ def build_app(pipeline: Pipeline, updating: threading.Thread | None = None) -> g
         chip = dict(fn=scope_chips, inputs=turns, outputs=[time_chip, source_chip, follow_up_chip], queue=False, api_visibility="private")
         question.submit(respond, chat_inputs, chat_outputs, **options).then(**chip)
         send.click(respond, chat_inputs, chat_outputs, **options).then(**chip)
-        if example_box is not None:
-            example_box.load_input_event.then(respond, chat_inputs, chat_outputs, **options).then(**chip)
+        example_list.click(lambda sample: sample[0], example_list, question, queue=False, api_visibility="private").then(
+            respond, chat_inputs, chat_outputs, **options
+        ).then(**chip)
         time_chip.click(widen(time_filter=False), chat_inputs[1:], chat_outputs, **options).then(**chip)
         source_chip.click(widen(source_filter=False), chat_inputs[1:], chat_outputs, **options).then(**chip)
         follow_up_chip.click(widen(alone=True), chat_inputs[1:], chat_outputs, **options).then(**chip)
@@ -347,7 +356,7 @@ def build_app(pipeline: Pipeline, updating: threading.Thread | None = None) -> g
         )
         clear.click(**fresh_start).then(**chip)
         chat.clear(**fresh_start).then(**chip)  # the chat's own trash button forgets the history and sources too
-        menus = dict(fn=library_choices, outputs=[chosen, removable], queue=False, api_visibility="private")
+        menus = dict(fn=library_choices, outputs=[chosen, removable, example_list], queue=False, api_visibility="private")
         files.upload(
             upload, files, [upload_result, header, files, library], concurrency_limit=1, concurrency_id="library", api_visibility="private"
         ).then(**menus)
@@ -356,7 +365,10 @@ def build_app(pipeline: Pipeline, updating: threading.Thread | None = None) -> g
         ).then(**menus)
         # Another page (or `rag index`) may have added articles since this one was built.
         app.load(header_html, None, header, show_progress="hidden", api_visibility="private")
-        ticker.tick(poll, None, [header, library, chosen, removable, ticker], show_progress="hidden", queue=False, api_visibility="private")
+        ticker.tick(
+            poll, None, [header, library, chosen, removable, example_list, ticker], show_progress="hidden", queue=False,
+            api_visibility="private",
+        )
         app.load(library_rows, None, library, show_progress="hidden", api_visibility="private")
         app.load(show_progress="hidden", **menus)
         gr.api(ask_api, api_name="ask", concurrency_limit=ASK_CONCURRENCY, concurrency_id="ask")
