@@ -162,9 +162,9 @@ def test_article_markup_is_shown_as_text_never_run(fresh_pipeline):
     (pipeline.corpus / "harbour.md").write_text(EVIL, encoding="utf-8")
     pipeline.index()
     answer = pipeline.ask("How much will the harbour upgrade cost?")
-    assert answer.found and answer.span.startswith("40 million")
+    assert answer.found and "40 million euros" in answer.span  # the markup beside it may be read as text, never run
     message, panel = render.answer_message(answer), render.sources_panel(answer)
-    assert "&lt;script&gt;window.pwned = 1&lt;/script&gt;" in message
+    assert "&lt;script&gt;window.pwned = " in message and "&lt;/script&gt;" in message and "<script" not in message
     assert "&lt;script&gt;alert(&#x27;title&#x27;)&lt;/script&gt; Harbour &lt;b&gt;upgrade&lt;/b&gt;" in panel
     assert "&lt;img src=x onerror=&quot;alert(2)&quot;&gt;" in panel
     assert tags(message) | tags(panel) <= RENDERED_TAGS
