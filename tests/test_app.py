@@ -125,7 +125,13 @@ def test_highlight_marks_the_sentence_and_bolds_the_span():
     )
 
 
-@pytest.mark.parametrize("score, level", [(0.95, "high"), (0.7, "high"), (0.55, "medium"), (0.4, "medium"), (0.2, "low")])
+def test_a_not_found_just_under_the_bar_does_not_read_as_the_bar():
+    answer = Answer(question="q", found=False, score=0.1396)
+    assert "confidence 0.140</span> (answers need 0.142)" in render.answer_message(answer, 0.142)
+    assert "confidence 0.09</span> (answers need 0.14)" in render.answer_message(answer.model_copy(update={"score": 0.09}), 0.14)
+
+
+@pytest.mark.parametrize("score, level", [(0.95, "high"), (0.7, "high"), (0.6996, "high"), (0.55, "medium"), (0.4, "medium"), (0.394, "low"), (0.2, "low")])
 def test_an_answer_says_its_confidence_in_words_beside_the_number(news_pipeline, score, level):
     answer = news_pipeline.ask("How many coastal roads did the rain close?").model_copy(update={"score": score})
     message = render.answer_message(answer, 0.16)

@@ -69,16 +69,19 @@ CONFIDENCE_LEVELS = ((0.7, "high"), (0.4, "medium"), (0.0, "low"))
 
 
 def confidence_level(score: float) -> str:
-    return next(name for floor, name in CONFIDENCE_LEVELS if score >= floor)
+    """In words, for the number as shown (two decimals): 0.6996 reads "0.70", so it is high, not medium."""
+    return next(name for floor, name in CONFIDENCE_LEVELS if round(score, 2) >= floor)
 
 
 def _confidence(score: float, threshold: float | None, level: bool = True) -> str:
     """The confidence, in words for an answer, and the bar an answer must clear, so a "not found" at
     0.52 beside an answer at 0.59 explains itself."""
-    bar = f" (answers need {threshold:.2f})" if threshold is not None else ""
+    # a score just under the bar would read the same as the bar at two decimals: then three
+    digits = 3 if threshold is not None and f"{score:.2f}" == f"{threshold:.2f}" and score != threshold else 2
+    bar = f" (answers need {threshold:.{digits}f})" if threshold is not None else ""
     name = confidence_level(score)
     words = f'<span class="level level-{name}">{name}</span> ' if level else ""
-    return f'{words}<span class="confidence">confidence {score:.2f}</span>{bar}'
+    return f'{words}<span class="confidence">confidence {score:.{digits}f}</span>{bar}'
 
 
 def answer_message(answer: Answer, threshold: float | None = None) -> str:
