@@ -24,13 +24,14 @@ SHORT_HEADLINE = 50
 def example_questions(articles: Sequence[Article], count: int = 4) -> list[str]:
     """Up to `count` questions about the articles (newest first, as Pipeline.articles gives them)."""
     newest = [a for a in articles if a.title.strip()][:HEADLINES_READ]
+    named = [(a, story) for a in newest if (story := story_named(a))]
     questions = []
-    signed = next((a for a in newest if (a.byline or a.source) and story_named(a)), None)
+    signed = next(((a, story) for a, story in named if a.byline or a.source), None)
     if signed is not None:
-        questions.append(f"Who wrote {story_named(signed)}?")
-    dated = next((a for a in newest if a.published and a is not signed and story_named(a)), None)
+        questions.append(f"Who wrote {signed[1]}?")
+    dated = next((story for a, story in named if a.published and (signed is None or a is not signed[0])), None)
     if dated is not None:
-        questions.append(f"When was {story_named(dated)} published?")
+        questions.append(f"When was {dated} published?")
     name = shared_name(newest)
     if name is not None:
         questions += [f"Tell me more about {name}", f"Which articles mention {name}?"]

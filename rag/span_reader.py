@@ -5,7 +5,7 @@ span and the score of "no answer here" ([CLS]). A span is widened to whole words
 its whole sentence. Spans that say the same thing in several passages are one answer, supported by
 each of them. The confidence is a logistic calibration, fitted on the SQuAD 2.0 tuning articles
 and news tuning stories (eval/calibrate_reader.py), of features of the answer (AnswerFeatures: the
-span's margin over "no answer", the retrieval rank, how much of the question its article covers, …);
+span's margin over "no answer", the retrieval rank, how much of the question the quoted sentence covers, …);
 it is stored with the model in calibration.json.
 """
 

@@ -193,16 +193,15 @@ def build_app(pipeline: Pipeline, updating: threading.Thread | None = None) -> g
     def library_rows() -> list[list[str]]:
         return render.library_rows(indexed())
 
+    def menus_of(articles: list[Article]) -> tuple[list[tuple[str, str]], list[str], list[list[str]]]:
+        """The articles to ask about, the files to remove, the example questions (as samples)."""
+        return render.article_choices(articles), sorted({a.path for a in articles}), [[q] for q in example_questions(articles)]
+
     def library_choices() -> tuple[dict, dict, dict]:
         """The menus of articles to ask about and of files to remove, and the example questions, as the
         library now stands."""
-        articles = indexed()
-        files = sorted({a.path for a in articles})
-        examples = example_questions(articles)
-        return (
-            gr.update(choices=render.article_choices(articles)), gr.update(choices=files, value=None),
-            gr.Dataset(samples=[[q] for q in examples], visible=bool(examples)),
-        )
+        choices, files, examples = menus_of(indexed())
+        return gr.update(choices=choices), gr.update(choices=files, value=None), gr.Dataset(samples=examples, visible=bool(examples))
 
     def remove(path: str | None) -> tuple:
         if not path:
@@ -254,6 +253,7 @@ def build_app(pipeline: Pipeline, updating: threading.Thread | None = None) -> g
         """
         return answered(question, k, retriever, since, until, source, articles)
 
+    choices, removable_files, examples = menus_of(indexed())  # as the page is built; refreshed on load and after changes
     # Gradio's copies of uploads are removed an hour after they arrive, and all of them when the server stops.
     with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(UPLOAD_COPIES_KEPT_S, UPLOAD_COPIES_KEPT_S)) as app:
         header = gr.HTML(header_html(), elem_id="header", js_on_load=None)
@@ -290,10 +290,8 @@ def build_app(pipeline: Pipeline, updating: threading.Thread | None = None) -> g
                         "✕ read as a follow-up · ask it on its own", elem_id="follow-up-chip", visible=False, size="sm", variant="secondary"
                     )
                 # drawn from the library, refreshed when it changes (none while there is no index yet)
-                examples = example_questions(indexed())
                 example_list = gr.Dataset(
-                    components=[question], samples=[[q] for q in examples], label="Example questions", elem_id="examples",
-                    visible=bool(examples),
+                    components=[question], samples=examples, label="Example questions", elem_id="examples", visible=bool(examples)
                 )
             with gr.Column(scale=2, min_width=300):
                 sources = gr.HTML(render.sources_panel(None), elem_id="sources", js_on_load=COPY_JS)
@@ -322,12 +320,12 @@ def build_app(pipeline: Pipeline, updating: threading.Thread | None = None) -> g
                 show_search="search", wrap=True, max_height=420,
             )
             chosen = gr.Dropdown(
-                choices=render.article_choices(indexed()), value=[], multiselect=True, elem_id="chosen-articles",
+                choices=choices, value=[], multiselect=True, elem_id="chosen-articles",
                 label="Ask only about these articles (none chosen: all of them)",
             )
             with gr.Row():
                 removable = gr.Dropdown(
-                    choices=sorted({a.path for a in indexed()}), value=None, elem_id="remove-file", scale=4,
+                    choices=removable_files, value=None, elem_id="remove-file", scale=4,
                     label="Remove a file's articles from the library (the file is kept in the library's .removed folder)",
                 )
                 remove_button = gr.Button("Remove", variant="stop", elem_id="remove", scale=1, min_width=90)
