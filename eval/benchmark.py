@@ -1,9 +1,8 @@
 """Speed and scale benchmarks (figures and their commands in eval/RESULTS.md). Not tests.
 
-    python -m eval.benchmark throughput --paragraphs 300   # index build vs raw model.encode, same chunks, same run
+    python -m eval.benchmark throughput --paragraphs 300   # index build with torch vs OpenVINO, same chunks, same run
     python -m eval.benchmark sentences --limit 1000        # reader/fusion with pooled vs separately encoded sentence vectors
     python -m eval.benchmark latency --sizes 1000 10000 100000 --questions 200 --haystack-sizes 1000 10000
-    python -m eval.benchmark backends --paragraphs 200     # encode throughput: torch vs ONNX Runtime (fp32, int8) vs OpenVINO
     python -m eval.benchmark reader --paragraphs 300 --questions 200   # per-stage answer time: span vs sentence reader vs Haystack's ExtractiveReader
 
 Each command prints a JSON record with the machine's facts (CPU, cores, torch threads, the load
@@ -31,15 +30,14 @@ import numpy as np
 from eval.datasets import CACHE_DIR, Benchmark, load_beir, load_squad
 from eval.metrics import percentile
 from eval.runner import EvalRunner
-from rag.chunking import Chunker
 from rag.config import Settings, packaged_model_path
+from rag.runtime import RUNTIMES
 from rag.embedding import Encoder
 from rag.dense import DenseIndex
 from rag.indexing import embedded_text, lexical_terms
 from rag.lexical import LexicalIndex
-from rag.index_keeper import reader_threshold
+from rag.index_keeper import make_reader
 from rag.pipeline import Pipeline
-from rag.reader import SentenceReader
 from rag.retrieve import RetrievalRequest, Retriever, fuse, top_rows
 from rag.store import IndexData, IndexStore
 
@@ -51,6 +49,7 @@ SYNTHETIC_NOISE = 0.02  # per-dimension sigma of the noise added to copied vecto
 
 def machine() -> dict:
     import faiss
+    import openvino
     import torch
 
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), platform.processor())
@@ -62,6 +61,7 @@ def machine() -> dict:
         "python": platform.python_version(),
         "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(),
+        "openvino": openvino.__version__,
         "faiss": faiss.__version__,
         "load_before": [round(x, 2) for x in os.getloadavg()],
     }
@@ -91,44 +91,47 @@ def cached_index(bench: Benchmark, settings: Settings, encoder: Encoder) -> Inde
 # ---- indexing throughput ------------------------------------------------------------------------
 
 
+def runtime_encoders(settings: Settings) -> dict[str, Encoder]:
+    """One encoder per runtime, loaded (and converted, the first time) before anything is timed."""
+    encoders = {}
+    for name in RUNTIMES:
+        encoders[name] = Encoder(settings.resolved_model_path(), settings.embed_batch_size, settings.model_copy(update={"runtime": name}).runtime_options())
+        encoders[name].encode_texts(["A warm-up sentence, so the first batch timed is not the first run."] * settings.embed_batch_size)
+    return encoders
+
+
 def cmd_throughput(args, settings: Settings, encoder: Encoder) -> dict:
-    """The whole index build (chunk, encode with pooled sentence vectors, BM25, FAISS, save) against
-    raw model.encode of the very same chunk texts, alternated twice so load drift hits both alike."""
+    """The whole index build (chunk, encode with pooled sentence vectors, BM25, FAISS, save) of the same
+    articles with each runtime: torch (the only one before OpenVINO) and OpenVINO, alternated over
+    --rounds rounds so load drift hits both alike; and how far OpenVINO's vectors are from torch's."""
     bench = load_squad(SQUAD)
     bench = bench.model_copy(update={"articles": bench.articles[: args.paragraphs]})
-    chunker = Chunker(settings.chunk_words, settings.chunk_overlap_sentences)
-    chunks = [(a, c) for a in bench.articles for c in chunker.split(a)]
-    texts = [embedded_text(a, c, settings.title_in_chunks) for a, c in chunks]
-    sentences = [c.text[s - c.start : e - c.start] for _, c in chunks for s, e in c.sentences]
-    encoder.model.encode(texts[:64], batch_size=settings.embed_batch_size)  # warm-up
-    rounds = []
-    for _ in range(2):
-        started = time.perf_counter()
-        encoder.model.encode(texts, batch_size=settings.embed_batch_size, normalize_embeddings=True)
-        raw = time.perf_counter() - started
-        with tempfile.TemporaryDirectory() as folder:
-            pipeline = Pipeline(settings, corpus=Path(folder), index_path=Path(folder) / "index", encoder=encoder)
-            started = time.perf_counter()
-            report = pipeline.index_articles(bench.corpus_load(), rebuild=True)
-            build = time.perf_counter() - started
-        rounds.append({"raw_encode_chunks_per_s": round(len(texts) / raw, 2), "index_build_chunks_per_s": round(report.chunks / build, 2), "ratio": round(raw / build, 3)})
-    started = time.perf_counter()
-    encoder.model.encode(sentences, batch_size=settings.embed_batch_size, normalize_embeddings=True)
-    separate = time.perf_counter() - started
-    words = [len(t.split()) for t in texts]
+    encoders = runtime_encoders(settings)
+    rounds, vectors = [], {}
+    for _ in range(args.rounds):
+        row = {}
+        for name, runtime_encoder in encoders.items():
+            with tempfile.TemporaryDirectory() as folder:
+                pipeline = Pipeline(settings.model_copy(update={"runtime": name}), corpus=Path(folder), index_path=Path(folder) / "index", encoder=runtime_encoder)
+                started = time.perf_counter()
+                report = pipeline.index_articles(bench.corpus_load(), rebuild=True)
+                row[f"{name}_chunks_per_s"] = round(report.chunks / (time.perf_counter() - started), 2)
+                data = pipeline.loaded().data
+                vectors[name] = (data.chunk_vectors.astype(np.float32), data.sentence_vectors.astype(np.float32))
+        row["ratio_openvino_over_torch"] = round(row["openvino_chunks_per_s"] / row["torch_chunks_per_s"], 3)
+        rounds.append(row)
+    agreement = {
+        kind: np.sum(vectors["openvino"][i] * vectors["torch"][i], axis=1) for i, kind in enumerate(("chunk_vectors", "sentence_vectors"))
+    }
     return {
         "benchmark": "throughput",
         "paragraphs": len(bench.articles),
-        "chunks": len(texts),
-        "mean_words_per_chunk": round(float(np.mean(words)), 1),
+        "chunks": report.chunks,
         "batch_size": settings.embed_batch_size,
+        "threads": settings.runtime_threads or "one per core",
         "rounds": rounds,
-        "separate_sentence_encoding": {
-            "sentences": len(sentences),
-            "seconds": round(separate, 2),
-            "extra_seconds_per_chunk": round(separate / len(texts), 4),
-            "note": "what encoding every sentence again would add to the build; the index pools them from the chunk pass instead",
-        },
+        "cosine_openvino_to_torch": {kind: {"min": round(float(v.min()), 6), "mean": round(float(v.mean()), 6)} for kind, v in agreement.items()},
+        "note": "sentence vectors are stored as float16 in the index: their cosines include that rounding",
     }
 
 
@@ -239,9 +242,10 @@ def scaled_index(sources: list[IndexData], size: int, rng: np.random.Generator) 
 
 
 def time_questions(index: IndexData, encoder: Encoder, settings: Settings, questions: list[str]) -> dict:
-    """Per question: each stage timed alone, then the whole (retrieve + read) as the pipeline runs it."""
+    """Per question: each stage timed alone, then the whole (retrieve + read) as the pipeline runs it,
+    with the reader the settings name (the span reader by default)."""
     retriever = Retriever(index, encoder, settings)
-    reader = SentenceReader(index, encoder, reader_threshold(settings.model_copy(update={"reader": "sentence"})), settings.reader_weights)
+    reader = make_reader(settings, index, encoder)
     depth = max(settings.candidates, settings.k)
     stages = {name: [] for name in ("encode", "dense", "bm25", "fusion", "reader", "total")}
     for warm in questions[:5]:
@@ -346,7 +350,7 @@ def cmd_latency_size(args, settings: Settings, encoder: Encoder) -> dict:
     items = [i for i in squad.select(None, None) if i.doc in present]
     items = [items[j] for j in sorted(rng.choice(len(items), min(args.questions, len(items)), replace=False))]
     questions = [i.question for i in items]
-    encoder.model  # loaded before timing
+    encoders = runtime_encoders(settings) if args.runtimes else {settings.runtime: encoder}
     record = {
         "benchmark": "latency",
         "chunks": len(index.chunks),
@@ -357,14 +361,18 @@ def cmd_latency_size(args, settings: Settings, encoder: Encoder) -> dict:
         "exact_search_max_chunks": settings.exact_search_max_chunks,
         "questions": len(questions),
         "index_build_seconds_in_memory": round(build_seconds, 1),
-        "stages_ms": time_questions(index, encoder, settings, questions),
+        "reader": settings.reader,
+        "k": settings.k,
+        "stages_ms": {
+            name: time_questions(index, runtime_encoder, settings.model_copy(update={"runtime": name}), questions) for name, runtime_encoder in encoders.items()
+        },
         "peak_rss_mb": peak_rss_mb(),
         "rss_before_corpus_mb": loaded_rss,
     }
     record["hnsw"] = hnsw_against_exact(index, encoder, questions[:100], settings.candidates)
     if args.haystack:
         record["haystack"] = time_haystack(index, encoder, questions[: args.haystack_questions], [i.doc for i in items], settings.candidates, settings.k)
-        ours = record["stages_ms"]["total"]["p50"]
+        ours = record["stages_ms"][settings.runtime]["total"]["p50"]
         record["haystack"]["ratio_p50_haystack_over_ours"] = round(record["haystack"]["total"]["p50"] / ours, 2) if ours else None
     return record
 
@@ -374,92 +382,11 @@ def cmd_latency(args, settings: Settings, encoder: Encoder) -> list[dict]:
     for size in args.sizes:
         command = [sys.executable, "-m", "eval.benchmark", "latency-size", "--size", str(size), "--questions", str(args.questions), "--out", str(args.out), "--seed", str(args.seed)]
         command += ["--threads", str(args.threads)] if args.threads else []
+        command += ["--reader", args.reader] + (["--runtimes"] if args.runtimes else [])
         if size in args.haystack_sizes:
             command += ["--haystack", "--haystack-questions", str(args.haystack_questions)]
         subprocess.run(command, check=True)
     return []
-
-
-# ---- ONNX / OpenVINO backends --------------------------------------------------------------------
-
-
-def cmd_backends(args, settings: Settings, encoder: Encoder) -> dict:
-    """Raw encode throughput of the same chunks: torch (as the index runs it) against the same
-    transformer exported to ONNX and run by onnxruntime (fp32 and dynamic int8) and by OpenVINO;
-    and how far their vectors move from torch's. sentence-transformers' own ONNX backend needs
-    optimum-onnx, which pins transformers < 4.58 (this project runs 5.x), so the export is done
-    here with torch.onnx and the mean pooling in numpy, as the model's pooling config says."""
-    import torch
-
-    bench = load_squad(SQUAD)
-    chunker = Chunker(settings.chunk_words, settings.chunk_overlap_sentences)
-    texts = [embedded_text(a, c, settings.title_in_chunks) for a in bench.articles[: args.paragraphs] for c in chunker.split(a)]
-    texts.sort(key=len, reverse=True)  # as encode_chunks batches them
-    model = encoder.model
-    batches = [
-        dict(model.tokenizer(texts[i : i + settings.embed_batch_size], padding=True, truncation=True, max_length=model.max_seq_length, return_tensors="np"))
-        for i in range(0, len(texts), settings.embed_batch_size)
-    ]
-    transformer = model[0].auto_model.eval()
-
-    def pooled(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        summed = (hidden * mask[..., None]).sum(axis=1) / np.maximum(mask.sum(axis=1, keepdims=True), 1)
-        return summed / np.linalg.norm(summed, axis=1, keepdims=True)
-
-    def torch_run(batch):
-        with torch.inference_mode():
-            return transformer(**{k: torch.from_numpy(v) for k, v in batch.items()}).last_hidden_state.numpy()
-
-    def measure(run) -> tuple[np.ndarray, float]:
-        run(batches[-1])  # warm-up
-        started = time.perf_counter()
-        vectors = np.concatenate([pooled(run(b), b["attention_mask"]) for b in batches])
-        return vectors, time.perf_counter() - started
-
-    # torch first: tracing for the export leaves the model in another state (measured: outputs change).
-    reference, seconds = measure(torch_run)
-    results = {"torch": {"chunks_per_s": round(len(texts) / seconds, 2), "cosine_to_torch_mean": 1.0, "cosine_to_torch_min": 1.0}}
-    onnx_path = CACHE_DIR / "backends" / "model.onnx"
-    if not onnx_path.is_file():
-        onnx_path.parent.mkdir(parents=True, exist_ok=True)
-        # A padded sample: a trace of an unpadded batch would bake "no mask needed" into the graph.
-        padded = model.tokenizer([texts[0], texts[-1]], padding=True, truncation=True, max_length=model.max_seq_length, return_tensors="pt")
-        names = list(padded)
-        axes = {n: {0: "batch", 1: "tokens"} for n in names} | {"last_hidden_state": {0: "batch", 1: "tokens"}}
-
-        class ByName(torch.nn.Module):  # the exporter passes inputs by position; the model wants them by name
-            def __init__(self):
-                super().__init__()
-                self.transformer = transformer
-
-            def forward(self, *inputs):
-                return self.transformer(**dict(zip(names, inputs))).last_hidden_state
-
-        with torch.no_grad():
-            torch.onnx.export(ByName(), tuple(padded[n] for n in names), str(onnx_path), input_names=names, output_names=["last_hidden_state"], dynamic_axes=axes, opset_version=17, dynamo=False)
-    int8_path = onnx_path.with_name("model_int8.onnx")
-    if not int8_path.is_file():
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-
-        quantize_dynamic(str(onnx_path), str(int8_path), weight_type=QuantType.QInt8)
-    import onnxruntime
-
-    threads = torch.get_num_threads()
-    runners = {}
-    for name, path in (("onnxruntime fp32", onnx_path), ("onnxruntime int8", int8_path)):
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads
-        session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        runners[name] = lambda batch, session=session: session.run(None, batch)[0]
-    import openvino
-
-    compiled = openvino.Core().compile_model(str(onnx_path), "CPU", {"INFERENCE_NUM_THREADS": threads})
-    runners["openvino fp32"] = lambda batch: compiled(batch)[0]
-    for name, run in runners.items():
-        vectors, seconds = measure(run)
-        agreement = np.sum(vectors * reference, axis=1)
-        results[name] = {"chunks_per_s": round(len(texts) / seconds, 2), "cosine_to_torch_mean": round(float(agreement.mean()), 5), "cosine_to_torch_min": round(float(agreement.min()), 5)}
-    return {"benchmark": "backends", "chunks": len(texts), "batch_size": settings.embed_batch_size, "threads": threads, "results": results}
 
 
 # ---- the span reader, stage by stage, against the sentence reader and Haystack's ExtractiveReader ----
@@ -541,7 +468,6 @@ COMMANDS = {
     "sentence-dtype": cmd_sentence_dtype,
     "latency": cmd_latency,
     "latency-size": cmd_latency_size,
-    "backends": cmd_backends,
     "reader": cmd_reader,
 }
 
@@ -551,21 +477,20 @@ def main() -> None:
     parser.add_argument("command", choices=list(COMMANDS))
     parser.add_argument("--out", type=Path, default=CACHE_DIR / "benchmarks.jsonl")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--paragraphs", type=int, default=300, help="throughput/backends/reader: SQuAD paragraphs to chunk and embed")
+    parser.add_argument("--paragraphs", type=int, default=300, help="throughput/reader: SQuAD paragraphs to chunk and embed")
     parser.add_argument("--limit", type=int, default=1000, help="sentences, sentence-dtype: questions")
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000], help="latency: corpus sizes in chunks")
     parser.add_argument("--size", type=int, default=1000, help="latency-size: one corpus size")
     parser.add_argument("--questions", type=int, default=200, help="latency/reader: questions (per size)")
     parser.add_argument("--haystack", action="store_true", help="latency-size: also time the Haystack pipeline")
+    parser.add_argument("--runtimes", action="store_true", help="latency-size: time each runtime (torch, OpenVINO), not only the configured one")
+    parser.add_argument("--reader", choices=["span", "sentence"], default="span", help="latency: the reader timed")
     parser.add_argument("--haystack-sizes", type=int, nargs="*", default=[1000, 10000])
     parser.add_argument("--haystack-questions", type=int, default=100)
-    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's, one per core)")
+    parser.add_argument("--rounds", type=int, default=2, help="throughput: rounds, each runtime once a round")
+    parser.add_argument("--threads", type=int, default=None, help="threads per network call (default: one per core)")
     args = parser.parse_args()
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
-    settings = Settings()
+    settings = Settings(runtime_threads=args.threads, reader=args.reader)
     encoder = Encoder(settings.resolved_model_path(), settings.embed_batch_size)
     facts = machine()
     result = COMMANDS[args.command](args, settings, encoder)

@@ -9,6 +9,8 @@ import platformdirs
 from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from rag.runtime import RuntimeName, RuntimeOptions, default_cache_dir
+
 RetrieverMode = Literal["hybrid", "dense", "bm25"]
 RETRIEVER_MODES: tuple[RetrieverMode, ...] = get_args(RetrieverMode)
 ReaderKind = Literal["span", "sentence"]
@@ -65,6 +67,14 @@ class Settings(BaseSettings):
     # Embedding model: a local folder; None means the packaged MiniLM.
     model_path: Path | None = None
     embed_batch_size: int = Field(32, ge=1)
+    # Where the networks run (rag/runtime.py): OpenVINO, converted once from the packaged weights into
+    # cache_dir; torch is the fallback. Same vectors either way (within 3e-6), OpenVINO faster (eval/RESULTS.md).
+    runtime: RuntimeName = "openvino"
+    runtime_threads: int | None = Field(None, ge=1, description="threads per network call; None: one per core")
+    cache_dir: Path = Field(
+        default_factory=default_cache_dir,
+        description="converted networks (rebuilt when missing or stale)",
+    )
     # About a minute of encoding on 2 cores: a killed run loses at most that much, and writing the
     # progress (~4 MB a save) is a small share of it (rag/journal.py).
     index_progress_chunks: int = Field(2048, ge=1, description="an index run saves its progress every this many embedded chunks")
@@ -107,7 +117,7 @@ class Settings(BaseSettings):
     max_question_chars: int = Field(1000, ge=1)
     max_file_bytes: int = Field(20_000_000, ge=1)
 
-    @field_validator("corpus", "data_dir", "index_path", "model_path", "reader_model_path", mode="before")
+    @field_validator("corpus", "data_dir", "index_path", "model_path", "reader_model_path", "cache_dir", mode="before")
     @classmethod
     def _expand_user(cls, value):
         return Path(value).expanduser() if isinstance(value, (str, Path)) else value
@@ -117,6 +127,9 @@ class Settings(BaseSettings):
         if self.chunk_overlap_sentences * 10 >= self.chunk_words:
             raise ValueError("chunk_overlap_sentences is too large for chunk_words")
         return self
+
+    def runtime_options(self) -> RuntimeOptions:
+        return RuntimeOptions(runtime=self.runtime, cache_dir=self.cache_dir, threads=self.runtime_threads)
 
     def resolved_model_path(self) -> Path:
         return self.model_path if self.model_path is not None else packaged_model_path()

@@ -1,20 +1,32 @@
-"""The sentence-transformers encoder: local model only, loaded once on first use.
+"""The sentence encoder: a sentence-transformers model folder, run by rag/runtime.py (OpenVINO by
+default), loaded once on first use.
 
 Chunks are encoded once; each sentence's vector is pooled from the token states of that same
 pass over its character span, so the reader gets sentence vectors at no extra encoding cost.
+The folder's own pooling (1_Pooling/config.json) and normalisation are applied here in numpy, as
+sentence-transformers applies them, so no sentence-transformers import is needed to ask a question.
 """
 
 from __future__ import annotations
 
+import inspect
+import json
 import os
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 from tqdm.auto import tqdm
+
+from rag.runtime import Network, NetworkLoadError, NetworkSource, RuntimeOptions, load_network
+from rag.tokenization import TokenizerError, WordPieces
+
+# sentence-transformers' pooling settings this encoder applies, and what each is called here
+POOLING_MODES = {"pooling_mode_mean_tokens": "mean", "pooling_mode_cls_token": "cls", "pooling_mode_max_tokens": "max"}
 
 
 class ModelLoadError(RuntimeError):
@@ -33,62 +45,94 @@ def _normalise(vectors: np.ndarray) -> np.ndarray:
     return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
 
 
-class Encoder:
-    """Embeds questions and chunks with a local sentence-transformers model."""
+@dataclass(frozen=True)
+class _LoadedEncoder:
+    word_pieces: WordPieces
+    network: Network
+    max_length: int
+    pooling: str
+    dimension: int
 
-    def __init__(self, model_path: Path, batch_size: int = 32):
+
+class Encoder:
+    """Embeds questions and chunks with a local sentence-transformers model folder."""
+
+    def __init__(self, model_path: Path, batch_size: int = 32, runtime: RuntimeOptions | None = None):
         self.model_path = Path(model_path)
         self.batch_size = batch_size
-        self._model = None
+        self.runtime = runtime or RuntimeOptions()
+        self._loaded: _LoadedEncoder | None = None
         self._lock = threading.Lock()
         self.encode_query = lru_cache(maxsize=1024)(self._encode_query)
 
-    @property
-    def model(self):
-        if self._model is None:
+    def _model(self) -> _LoadedEncoder:
+        if self._loaded is None:
             with self._lock:
-                if self._model is None:
-                    self._model = self._load()
-        return self._model
+                if self._loaded is None:
+                    self._loaded = self._load()
+        return self._loaded
 
-    def _load(self):
-        if not (self.model_path / "config.json").is_file() and not (self.model_path / "modules.json").is_file():
+    def _load(self) -> _LoadedEncoder:
+        folder = self.model_path
+        weights = folder / "model.safetensors"
+        if not (folder / "config.json").is_file() or not weights.is_file():
             raise ModelLoadError(
-                f"no sentence-transformers model in {self.model_path} (expected config.json / modules.json); "
+                f"no sentence-transformers model in {folder} (expected config.json and model.safetensors); "
                 "point RAG_MODEL_PATH at a local model folder"
             )
-        # Never reach for a hub: the model is a local folder.
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as transformers_logging
-
-        transformers_logging.disable_progress_bar()  # "Loading weights" bars are noise on every CLI call
-
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        max_length, pooling = WordPieces.max_length_of(folder), _pooling_mode(folder)
         try:
-            return SentenceTransformer(str(self.model_path), device="cpu", local_files_only=True)
-        except Exception as exc:  # library errors vary by model; name the folder
-            raise ModelLoadError(f"cannot load the embedding model from {self.model_path}: {exc}") from exc
+            word_pieces = WordPieces(folder)
+            network = load_network(
+                NetworkSource(
+                    name=f"encoder-{self.name}",
+                    files=[folder / "config.json", weights],
+                    build=lambda: _token_states_module(folder),
+                    example=lambda: word_pieces.texts(["An example to convert the network with.", "Short."], max_length).inputs,
+                ),
+                self.runtime,
+            )
+        except (TokenizerError, NetworkLoadError) as exc:
+            raise ModelLoadError(f"cannot load the embedding model from {folder}: {exc}") from exc
+        return _LoadedEncoder(
+            word_pieces=word_pieces, network=network, max_length=max_length, pooling=pooling, dimension=int(config["hidden_size"])
+        )
 
     @property
     def dimension(self) -> int:
-        return int(self.model.get_embedding_dimension())
+        return self._model().dimension
 
     @property
     def name(self) -> str:
         return self.model_path.name if self.model_path.name != "model" else self.model_path.parent.name
 
+    def _forward(self, texts: Sequence[str]):
+        """(token states, attention mask, character offsets, pooled and normalised text vectors) for one batch."""
+        model = self._model()
+        batch = model.word_pieces.texts(texts, model.max_length)
+        tokens = model.network(batch.inputs)[0]
+        mask = batch.inputs["attention_mask"]
+        if model.pooling == "cls":
+            pooled = tokens[:, 0]
+        elif model.pooling == "max":
+            pooled = np.where(mask[..., None] > 0, tokens, -1e9).max(axis=1)
+        else:
+            pooled = (tokens * mask[..., None]).sum(axis=1) / np.maximum(mask.sum(axis=1, keepdims=True), 1e-9)
+        return tokens, mask.astype(bool), batch.offsets, _normalise(pooled)
+
     def _encode_query(self, text: str) -> np.ndarray:
-        vector = self.model.encode([text], normalize_embeddings=True, convert_to_numpy=True)[0]
+        vector = self._forward([text])[3][0]
         vector.setflags(write=False)
-        return vector.astype(np.float32, copy=False)
+        return vector
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        return self.model.encode(
-            list(texts), batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True
-        ).astype(np.float32)
+        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))  # longest first: each batch pads little
+        for begin in range(0, len(order), self.batch_size):
+            batch = order[begin : begin + self.batch_size]
+            vectors[batch] = self._forward([texts[i] for i in batch])[3]
+        return vectors
 
     def encode_chunks(
         self,
@@ -97,29 +141,14 @@ class Encoder:
         bar: tqdm | None = None,
     ) -> EncodedChunks:
         """Chunk vectors, plus one vector per sentence span (offsets relative to its chunk text); `bar` counts chunks."""
-        import torch
-
-        model = self.model
         chunk_vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
         sentence_vectors: list[np.ndarray | None] = [None] * len(texts)
         # Longest first so each batch pads little, as sentence-transformers' own encode does.
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         for begin in range(0, len(order), self.batch_size):
             batch = order[begin : begin + self.batch_size]
-            features = model.tokenizer(
-                [texts[i] for i in batch],
-                padding=True,
-                truncation=True,
-                max_length=model.max_seq_length,
-                return_offsets_mapping=True,
-                return_tensors="pt",
-            )
-            offsets = features.pop("offset_mapping").numpy()
-            with torch.inference_mode():
-                output = model.forward(dict(features))
-            tokens = output["token_embeddings"].numpy()
-            mask = features["attention_mask"].numpy().astype(bool)
-            chunk_vectors[batch] = _normalise(output["sentence_embedding"].numpy())
+            tokens, mask, offsets, pooled = self._forward([texts[i] for i in batch])
+            chunk_vectors[batch] = pooled
             for row, index in enumerate(batch):
                 sentence_vectors[index] = self._pool_sentences(
                     tokens[row], offsets[row], mask[row], sentence_spans[index], chunk_vectors[index]
@@ -142,3 +171,41 @@ class Encoder:
                 # The sentence fell past the model's truncation: the chunk vector stands in.
                 pooled[i] = chunk_vector
         return _normalise(pooled)
+
+
+def _pooling_mode(folder: Path) -> str:
+    """The folder's sentence-transformers pooling; mean where it names none (its default)."""
+    config_file = folder / "1_Pooling" / "config.json"
+    if not config_file.is_file():
+        return "mean"
+    config = json.loads(config_file.read_text(encoding="utf-8"))
+    chosen = sorted(key for key, on in config.items() if key.startswith("pooling_mode_") and on is True)
+    if len(chosen) != 1 or chosen[0] not in POOLING_MODES:
+        raise ModelLoadError(f"{config_file}: one of {', '.join(POOLING_MODES)} is supported, found {chosen or 'none'}")
+    return POOLING_MODES[chosen[0]]
+
+
+def _token_states_module(folder: Path):
+    """The folder's transformer as a torch module: inputs by name in, (token states,) out."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub: the model is a local folder
+    import torch
+    from transformers import AutoModel
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # "Loading weights" bars are noise on every CLI call
+    transformers_logging.set_verbosity_error()  # its notes on config fields this model does not use
+    transformer = AutoModel.from_pretrained(str(folder), local_files_only=True)
+    takes_token_types = "token_type_ids" in inspect.signature(transformer.forward).parameters
+
+    class TokenStates(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.transformer = transformer
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
+            if takes_token_types:  # BERT does; some families (MPNet, DistilBERT) have no such input
+                inputs["token_type_ids"] = token_type_ids
+            return (self.transformer(**inputs).last_hidden_state,)
+
+    return TokenStates()

@@ -85,7 +85,7 @@ class IndexKeeper:
         self.corpus = self.library.folder if self.library else Path(settings.corpus)
         self.store = IndexStore(settings.index_dir_for(self.corpus))
         # An encoder may be shared between pipelines (tests, benchmarks): the model loads once.
-        self.encoder = encoder or Encoder(settings.resolved_model_path(), settings.embed_batch_size)
+        self.encoder = encoder or Encoder(settings.resolved_model_path(), settings.embed_batch_size, settings.runtime_options())
         self.loader = ArticleLoader(settings.max_file_bytes, skip_dir_names=(self.store.path.name,))
         self._loaded: LoadedIndex | None = None
         self._load_lock = threading.Lock()
@@ -168,18 +168,8 @@ class IndexKeeper:
         with self._load_lock:
             if self._loaded is None or self._loaded.generation != generation:
                 data = self.store.load(self.settings)
-                self._loaded = LoadedIndex(generation, data, Retriever(data, self.encoder, self.settings), self._make_reader(data))
+                self._loaded = LoadedIndex(generation, data, Retriever(data, self.encoder, self.settings), make_reader(self.settings, data, self.encoder))
             return self._loaded
-
-    def _make_reader(self, data: IndexData) -> Reader:
-        s = self.settings
-        if s.reader == "sentence":
-            return SentenceReader(data, self.encoder, reader_threshold(s), s.reader_weights)
-        # The shipped reader takes its frozen word embeddings from the packaged MiniLM, whatever encoder is set.
-        return SpanReader(
-            s.reader_model_path or SHIPPED_READER, packaged_model_path(), s.abstain_threshold,
-            similarity=SentenceSimilarity(data, self.encoder), coverage=QuestionCoverage(data),
-        )
 
     def status(self) -> IndexStatus:
         loaded = self.loaded()
@@ -200,6 +190,17 @@ class IndexKeeper:
             key=lambda a: (a.published is not None, a.published or dt.date.min, a.published_time or dt.time(), a.title),
             reverse=True,
         )
+
+
+def make_reader(settings: Settings, data: IndexData, encoder: Encoder) -> Reader:
+    """The reader the settings name, over one loaded index."""
+    if settings.reader == "sentence":
+        return SentenceReader(data, encoder, reader_threshold(settings), settings.reader_weights)
+    # The shipped reader takes its frozen word embeddings from the packaged MiniLM, whatever encoder is set.
+    return SpanReader(
+        settings.reader_model_path or SHIPPED_READER, packaged_model_path(), settings.abstain_threshold,
+        similarity=SentenceSimilarity(data, encoder), coverage=QuestionCoverage(data), runtime=settings.runtime_options(),
+    )
 
 
 def reader_threshold(settings: Settings) -> float:

@@ -27,9 +27,24 @@ def repair_hint(folder: Path) -> str:
 
 
 def load_reader_model(folder: Path, base_folder: Path):
-    """(tokenizer, BertForQuestionAnswering in eval mode) from a reader folder and the packaged base model."""
-    from transformers import AutoConfig, AutoModelForQuestionAnswering, AutoTokenizer
+    """(transformers tokenizer, BertForQuestionAnswering in eval mode): for training and benchmarks."""
+    from transformers import AutoTokenizer
 
+    model = load_reader_network(folder, base_folder)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(tokenizer_folder(folder, base_folder), local_files_only=True)
+    except (OSError, ValueError) as exc:
+        raise ReaderModelError(f"the reader's tokenizer in {tokenizer_folder(folder, base_folder)} cannot be read ({exc}): {repair_hint(folder)}") from exc
+    return tokenizer, model
+
+
+def load_reader_network(folder: Path, base_folder: Path):
+    """The BertForQuestionAnswering torch module, in eval mode, from a reader folder and the packaged base model."""
+    from transformers import AutoConfig, AutoModelForQuestionAnswering
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
+    transformers_logging.set_verbosity_error()  # its notes on config fields a QA model does not use
     folder, base_folder = Path(folder), Path(base_folder)
     config_file, weights_file = folder / "config.json", folder / WEIGHTS_FILE
     if not config_file.is_file():
@@ -39,10 +54,21 @@ def load_reader_model(folder: Path, base_folder: Path):
             model = _assembled(AutoConfig.from_pretrained(folder, local_files_only=True), load_file_checked(weights_file), weights_file, base_folder)
         else:  # another SQuAD-style folder (pytorch_model.bin, sharded weights): transformers reads it whole
             model = AutoModelForQuestionAnswering.from_pretrained(folder, local_files_only=True)
-        tokenizer = AutoTokenizer.from_pretrained(folder if (folder / "tokenizer.json").is_file() else base_folder, local_files_only=True)
     except (OSError, ValueError) as exc:  # json.JSONDecodeError is a ValueError
         raise ReaderModelError(f"the reader model in {folder} cannot be read ({exc}): {repair_hint(folder)}") from exc
-    return tokenizer, model.eval()
+    return model.eval()
+
+
+def tokenizer_folder(folder: Path, base_folder: Path) -> Path:
+    """The reader's own tokenizer if it has one; the shipped reader uses the base model's."""
+    return Path(folder) if (Path(folder) / "tokenizer.json").is_file() else Path(base_folder)
+
+
+def reader_files(folder: Path, base_folder: Path) -> list[Path]:
+    """Every file the reader's network is made of (a change to any is a different network)."""
+    folder = Path(folder)
+    weights = sorted(p for p in folder.iterdir() if p.suffix in (".safetensors", ".bin"))
+    return [folder / "config.json", *weights, Path(base_folder) / WEIGHTS_FILE]
 
 
 def _assembled(config, weights: dict, weights_file: Path, base_folder: Path):

@@ -26,11 +26,13 @@ from pydantic import BaseModel
 from rag.chunking import is_teaser
 from rag.embedding import Encoder
 from rag.reader import Evidence, Reading, ranked_reading
-from rag.reader_model import ReaderModelError, load_reader_model, repair_hint
+from rag.reader_model import SHIPPED_READER, ReaderModelError, load_reader_network, reader_files, repair_hint, tokenizer_folder
+from rag.runtime import Network, NetworkLoadError, NetworkSource, RuntimeOptions, load_network
 from rag.schema import Passage
 from rag.spans import best_spans, whole_words
 from rag.store import IndexData
 from rag.text import content_terms, terms
+from rag.tokenization import TokenizerError, WordPieces
 
 CALIBRATION_FILE = "calibration.json"
 
@@ -170,8 +172,10 @@ class SpanReader:
         max_length: int = 256,
         stride: int = 96,
         max_answer_tokens: int = 30,
+        runtime: RuntimeOptions | None = None,
     ):
         self.model_folder = Path(model_folder)
+        self.runtime = runtime or RuntimeOptions()
         self.base_folder = Path(base_folder)
         if not (self.model_folder / "config.json").is_file():
             raise ReaderModelError(f"the reader model file {self.model_folder / 'config.json'} is missing: {repair_hint(self.model_folder)}")
@@ -186,32 +190,34 @@ class SpanReader:
         self._loaded = None
         self._lock = threading.Lock()
 
-    def _model(self):
+    def _model(self) -> tuple[WordPieces, Network]:
         if self._loaded is None:
             with self._lock:
                 if self._loaded is None:
-                    self._loaded = load_reader_model(self.model_folder, self.base_folder)
+                    self._loaded = self._load()
         return self._loaded
+
+    def _load(self) -> tuple[WordPieces, Network]:
+        folder, base = self.model_folder, self.base_folder
+        try:
+            word_pieces = WordPieces(tokenizer_folder(folder, base))
+            example = word_pieces.pairs("Who converts the network?", ["An example passage to convert the reader with.", "Short."], self.max_length, self.stride)
+            network = load_network(
+                NetworkSource(
+                    name="reader" if folder.resolve() == SHIPPED_READER else f"reader-{folder.name}", files=reader_files(folder, base),
+                    build=lambda: _span_logits_module(folder, base), example=lambda: example.inputs,
+                ),
+                self.runtime,
+            )
+        except (TokenizerError, NetworkLoadError, OSError) as exc:
+            raise ReaderModelError(f"the reader model in {folder} cannot be loaded ({exc}): {repair_hint(folder)}") from exc
+        return word_pieces, network
 
     def candidates(self, question: str, passages: list[Passage]) -> list[SpanCandidate]:
         """Each passage's best span, all passages in one forward pass."""
-        import torch
-
-        tokenizer, model = self._model()
-        encoded = tokenizer(
-            [question] * len(passages),
-            [p.chunk.text for p in passages],
-            truncation="only_second",
-            max_length=self.max_length,
-            stride=self.stride,
-            return_overflowing_tokens=True,
-            return_offsets_mapping=True,
-            padding=True,
-            return_tensors="pt",
-        )
-        with torch.inference_mode():
-            output = model(**{k: encoded[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in encoded})
-        start_logits, end_logits = output.start_logits.float().numpy(), output.end_logits.float().numpy()
+        word_pieces, network = self._model()
+        encoded = word_pieces.pairs(question, [p.chunk.text for p in passages], self.max_length, self.stride)
+        start_logits, end_logits = network(encoded.inputs)
         teasers = {rank: teaser_ranges(passage) for rank, passage in enumerate(passages)}
         found = []
         for rank, span in best_spans(encoded, start_logits, end_logits, self.max_answer_tokens, teasers).items():
@@ -255,3 +261,21 @@ class SpanReader:
                     )
                 )
         return ranked_reading(evidence, self.threshold)
+
+
+def _span_logits_module(folder: Path, base_folder: Path):
+    """The reader's torch module: inputs by name in, (start logits, end logits) out."""
+    import torch
+
+    model = load_reader_network(folder, base_folder)
+
+    class SpanLogits(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            output = self.model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
+            return output.start_logits, output.end_logits
+
+    return SpanLogits()

@@ -66,7 +66,7 @@ def test_not_found_is_exit_zero_with_related_passages(workdir, capsys):
 def test_human_output_marks_the_span_and_cites(workdir, capsys):
     assert main(["ask", "Who is the Foreign Ministry spokesperson?", "--k", "3", "--retriever", "bm25"]) == 0
     out = capsys.readouterr().out
-    assert "**Hua Chunying**" in out and f"[1] China calls for open" in out and "2020-02-05" in out
+    assert "**Hua Chunying**" in out and "[1] China calls for open" in out and "2020-02-05" in out
 
 
 @pytest.mark.parametrize(

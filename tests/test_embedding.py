@@ -1,7 +1,9 @@
 import numpy as np
 import pytest
 
+from rag.config import packaged_model_path
 from rag.embedding import Encoder, ModelLoadError
+from rag.runtime import RuntimeOptions
 
 
 def test_query_vectors_are_normalised_384d(encoder):
@@ -17,7 +19,6 @@ def test_chunk_pass_gives_sentence_vectors_pooled_from_its_tokens(encoder):
     assert encoded.chunk_vectors.shape == (2, 384)
     assert encoded.sentence_vectors.shape == (3, 384)
     assert np.allclose(np.linalg.norm(encoded.sentence_vectors, axis=1), 1, atol=1e-5)
-    # the chunk vector equals what sentence-transformers' own encode gives
     assert np.allclose(encoded.chunk_vectors, encoder.encode_texts(texts), atol=1e-5)
     # each pooled sentence vector is nearest to a question about that sentence
     cat, stocks = encoded.sentence_vectors[0], encoded.sentence_vectors[1]
@@ -28,3 +29,24 @@ def test_chunk_pass_gives_sentence_vectors_pooled_from_its_tokens(encoder):
 def test_a_folder_without_a_model_is_a_clear_error(tmp_path):
     with pytest.raises(ModelLoadError, match=str(tmp_path)):
         Encoder(tmp_path).encode_query("x")
+
+
+@pytest.mark.parametrize("runtime", ["openvino", "torch"])
+def test_each_runtime_gives_the_vectors_sentence_transformers_gives(runtime, settings):
+    from sentence_transformers import SentenceTransformer
+
+    texts = ["Huawei said on Wednesday that the 5G report was published.", "Short.", "A long text about the weather. " * 80]
+    ours = Encoder(packaged_model_path(), runtime=settings.model_copy(update={"runtime": runtime}).runtime_options())
+    theirs = SentenceTransformer(str(packaged_model_path()), device="cpu", local_files_only=True).encode(texts, normalize_embeddings=True)
+    assert np.abs(ours.encode_texts(texts) - theirs).max() < 1e-5
+    assert np.abs(ours.encode_query(texts[0]) - theirs[0]).max() < 1e-5
+
+
+def test_a_pooling_this_encoder_cannot_apply_is_named(tmp_path):
+    import shutil
+
+    folder = tmp_path / "model"
+    shutil.copytree(packaged_model_path(), folder)
+    (folder / "1_Pooling" / "config.json").write_text('{"pooling_mode_mean_sqrt_len_tokens": true}', encoding="utf-8")
+    with pytest.raises(ModelLoadError, match=r"1_Pooling/config.json.*pooling_mode_mean_sqrt_len_tokens"):
+        Encoder(folder, runtime=RuntimeOptions(cache_dir=tmp_path / "cache")).encode_query("x")

@@ -1,0 +1,167 @@
+"""Where the transformer networks run: OpenVINO by default, torch as the fallback (RAG_RUNTIME=torch).
+The only module that imports openvino, and the only one that runs a network.
+
+OpenVINO runs the very network torch runs, converted once from the same weights (no download, no
+hub) and cached in the user's cache folder; `rag ask` then needs neither torch nor transformers
+(their import alone took 6 s a command). Precision is f32: on CPUs with bf16 units OpenVINO
+otherwise computes in bf16, which moved token states by up to 0.016 (measured); f32 keeps them
+within 3e-6 of torch's, so indexes built by either runtime are the same index.
+eval/benchmark.py `runtimes` measures the speed of both on the same chunks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import tempfile
+import threading
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Literal, Protocol, get_args
+
+import numpy as np
+import platformdirs
+from pydantic import BaseModel, Field
+
+log = logging.getLogger(__name__)
+
+RuntimeName = Literal["openvino", "torch"]
+RUNTIMES: tuple[RuntimeName, ...] = get_args(RuntimeName)
+# Part of each export's cache key: raise it when the way networks are converted changes.
+EXPORT_FORMAT_VERSION = 1
+
+
+def default_cache_dir() -> Path:
+    return Path(platformdirs.user_cache_dir("rag-news", appauthor=False))
+
+
+class NetworkLoadError(RuntimeError):
+    """A network could not be converted or loaded; the message names the files and what to do."""
+
+
+class RuntimeOptions(BaseModel):
+    """rag/config.py's Settings.runtime_options() gives them from the settings; these defaults are its."""
+
+    runtime: RuntimeName = "openvino"
+    cache_dir: Path = Field(default_factory=default_cache_dir)
+    # None: the runtime's own choice (one per core). Fewer helps when many questions run at once.
+    threads: int | None = Field(None, ge=1)
+
+
+class Network(Protocol):
+    def __call__(self, inputs: dict[str, np.ndarray]) -> list[np.ndarray]: ...
+
+
+class NetworkSource(BaseModel):
+    """A network as torch builds it from its files. `build` returns a torch module that takes the
+    inputs by name and returns a tuple of tensors; `example` is a padded batch to convert it with."""
+
+    model_config = {"arbitrary_types_allowed": True}
+
+    name: str  # what it is, in messages and in its cache folder's name
+    files: Sequence[Path]  # everything it is made of: a change to any makes a cached conversion stale
+    build: Callable[[], object]
+    example: Callable[[], dict[str, np.ndarray]]
+
+
+def load_network(source: NetworkSource, options: RuntimeOptions) -> Network:
+    if options.runtime == "torch":
+        return TorchNetwork(source.build(), options.threads)
+    return OpenVinoNetwork(converted(source, options.cache_dir), options)
+
+
+class TorchNetwork:
+    def __init__(self, module, threads: int | None):
+        import torch
+
+        if threads:
+            torch.set_num_threads(threads)
+        self.module = module.eval()
+
+    def __call__(self, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
+        import torch
+
+        with torch.inference_mode():
+            outputs = self.module(**{name: torch.from_numpy(array) for name, array in inputs.items()})
+        return [output.float().numpy() for output in outputs]
+
+
+class OpenVinoNetwork:
+    def __init__(self, model_xml: Path, options: RuntimeOptions):
+        import openvino
+
+        core = openvino.Core()
+        # A compiled network is cached too: the second process compiles in a fraction of the time.
+        core.set_property({"CACHE_DIR": str(options.cache_dir / "openvino-compiled")})
+        config = {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY"}
+        if options.threads:
+            config["INFERENCE_NUM_THREADS"] = options.threads
+        try:
+            self.compiled = core.compile_model(str(model_xml), "CPU", config)
+        except RuntimeError as exc:
+            raise NetworkLoadError(f"OpenVINO cannot load {model_xml} ({exc}): delete that folder to convert it again, or set RAG_RUNTIME=torch") from exc
+        self.input_names = {port.get_any_name() for port in self.compiled.inputs}
+
+    def __call__(self, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
+        # One request per call: a compiled network is shared by threads, a request is not.
+        request = self.compiled.create_infer_request()
+        results = request.infer({name: array for name, array in inputs.items() if name in self.input_names})
+        return [np.asarray(results[port]) for port in self.compiled.outputs]
+
+
+_conversion_lock = threading.Lock()
+
+
+def converted(source: NetworkSource, cache_dir: Path) -> Path:
+    """The network's OpenVINO files, converted from its torch form on first use and whenever its files
+    change; a conversion is written aside and moved in whole, so a killed one leaves nothing half-made."""
+    import openvino
+
+    folder = Path(cache_dir) / "openvino" / f"{source.name}-{_cache_key(source, openvino.__version__)}"
+    model_xml = folder / "model.xml"
+    with _conversion_lock:
+        if model_xml.is_file():
+            return model_xml
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        stale = sorted(p for p in folder.parent.glob(f"{source.name}-*") if p.is_dir() and p != folder)
+        log.info(
+            "converting the %s network to OpenVINO%s, once (about 10 s); cached in %s",
+            source.name, " (its files changed since the last conversion)" if stale else "", folder,
+        )
+        started = time.perf_counter()
+        import torch
+
+        module = source.build().eval()  # its own errors (a missing or damaged file) name the file already
+        scratch = Path(tempfile.mkdtemp(prefix=f".{source.name}-", dir=folder.parent))
+        try:
+            with torch.no_grad(), warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # the tracer's warnings are about its own internals
+                network = openvino.convert_model(module, example_input={k: torch.from_numpy(v) for k, v in source.example().items()})
+            openvino.save_model(network, str(scratch / "model.xml"), compress_to_fp16=False)
+            try:
+                os.rename(scratch, folder)
+            except OSError:  # another process finished the same conversion first: theirs is as good
+                if not model_xml.is_file():
+                    raise
+        except Exception as exc:  # the converter raises many kinds; say which network and the way out
+            raise NetworkLoadError(f"cannot convert the {source.name} network to OpenVINO ({exc}); set RAG_RUNTIME=torch to run it with torch") from exc
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        for old in stale:
+            shutil.rmtree(old, ignore_errors=True)
+        log.info("converted the %s network in %.1f s", source.name, time.perf_counter() - started)
+        return model_xml
+
+
+def _cache_key(source: NetworkSource, openvino_version: str) -> str:
+    """Names the files' content by path, size and modification time (hashing 100 MB on every
+    command would cost more than the conversion saves), plus the converter's version."""
+    digest = hashlib.sha256(f"{EXPORT_FORMAT_VERSION}|{openvino_version}".encode())
+    for path in source.files:
+        stat = Path(path).stat()
+        digest.update(f"|{Path(path).resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()[:16]

@@ -1,0 +1,84 @@
+"""The runtimes on a tiny torch network: the same outputs either way, a conversion made once, made
+again when its files change, and a failed one leaving nothing behind."""
+
+import logging
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from rag.runtime import NetworkLoadError, NetworkSource, RuntimeOptions, load_network
+
+
+class Doubler(torch.nn.Module):
+    """Inputs by name, a tuple of outputs: the shape every network here has."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.layer = torch.nn.Linear(4, 3)
+
+    def forward(self, input_ids, attention_mask):
+        return self.layer(input_ids.float()) * attention_mask.float()[..., :1], input_ids.sum(dim=-1, keepdim=True).float()
+
+
+def example() -> dict[str, np.ndarray]:
+    return {"input_ids": np.arange(8, dtype=np.int64).reshape(2, 4), "attention_mask": np.ones((2, 4), dtype=np.int64)}
+
+
+@pytest.fixture
+def weights(tmp_path):
+    path = tmp_path / "weights.bin"
+    path.write_bytes(b"v1")
+    return path
+
+
+def source(weights, build=Doubler) -> NetworkSource:
+    return NetworkSource(name="doubler", files=[weights], build=build, example=example)
+
+
+def test_openvino_gives_torchs_outputs_for_other_shapes_too(weights, tmp_path):
+    inputs = {"input_ids": np.arange(12, dtype=np.int64).reshape(3, 4) % 5, "attention_mask": np.array([[1] * 4, [1] * 4, [0] * 4])}
+    torch_outputs = load_network(source(weights), RuntimeOptions(runtime="torch", cache_dir=tmp_path))(inputs)
+    openvino_outputs = load_network(source(weights), RuntimeOptions(runtime="openvino", cache_dir=tmp_path))(inputs)
+    assert len(openvino_outputs) == len(torch_outputs) == 2
+    for ours, theirs in zip(openvino_outputs, torch_outputs):
+        assert ours.shape == theirs.shape and np.allclose(ours, theirs, atol=1e-5)
+
+
+def test_a_conversion_is_made_once_and_again_when_its_files_change(weights, tmp_path, caplog):
+    options = RuntimeOptions(cache_dir=tmp_path / "cache")
+    caplog.set_level(logging.INFO, logger="rag.runtime")
+    load_network(source(weights), options)
+    assert "converting the doubler network to OpenVINO, once" in caplog.text
+    first = list((tmp_path / "cache" / "openvino").iterdir())
+    caplog.clear()
+    load_network(source(weights), options)
+    assert "converting" not in caplog.text
+
+    weights.write_bytes(b"v2, another size")
+    os.utime(weights, ns=(1, 1))
+    load_network(source(weights), options)
+    assert "its files changed since the last conversion" in caplog.text
+    second = list((tmp_path / "cache" / "openvino").iterdir())
+    assert len(first) == len(second) == 1 and first != second  # the stale one is gone
+
+
+def test_a_failed_conversion_names_the_network_and_the_way_out_and_leaves_nothing(weights, tmp_path):
+    class Unconvertible(torch.nn.Module):
+        def forward(self, input_ids, attention_mask):
+            raise ValueError("no graph here")
+
+    with pytest.raises(NetworkLoadError, match="(?s)doubler network.*RAG_RUNTIME=torch"):
+        load_network(source(weights, build=Unconvertible), RuntimeOptions(cache_dir=tmp_path / "cache"))
+    assert list((tmp_path / "cache" / "openvino").iterdir()) == []
+
+
+def test_a_damaged_conversion_says_which_folder_to_delete(weights, tmp_path):
+    options = RuntimeOptions(cache_dir=tmp_path / "cache")
+    load_network(source(weights), options)
+    (converted,) = (tmp_path / "cache" / "openvino").iterdir()
+    (converted / "model.xml").write_text("<net broken", encoding="utf-8")
+    with pytest.raises(NetworkLoadError, match=str(converted)):
+        load_network(source(weights), options)
