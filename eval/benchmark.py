@@ -31,7 +31,6 @@ from eval.datasets import CACHE_DIR, Benchmark, load_beir, load_squad
 from eval.metrics import percentile
 from eval.runner import EvalRunner
 from rag.config import Settings, packaged_model_path
-from rag.runtime import RUNTIMES
 from rag.embedding import Encoder
 from rag.dense import DenseIndex
 from rag.indexing import embedded_text, lexical_terms
@@ -91,37 +90,50 @@ def cached_index(bench: Benchmark, settings: Settings, encoder: Encoder) -> Inde
 # ---- indexing throughput ------------------------------------------------------------------------
 
 
-def runtime_encoders(settings: Settings) -> dict[str, Encoder]:
-    """One encoder per runtime, loaded (and converted, the first time) before anything is timed."""
+# What the networks can run on: torch (the only runtime before OpenVINO, the baseline), OpenVINO in
+# f32 (the same vectors) and OpenVINO int8 (rag/runtime.py).
+VARIANTS = {"torch": {"runtime": "torch"}, "openvino-f32": {"runtime": "openvino", "precision": "f32"}, "openvino-int8": {"runtime": "openvino", "precision": "int8"}}
+
+
+def variant_settings(settings: Settings) -> dict[str, Settings]:
+    return {name: settings.model_copy(update=update) for name, update in VARIANTS.items()}
+
+
+def variant_encoders(settings: Settings) -> dict[str, Encoder]:
+    """One encoder per variant, loaded (and converted, the first time) before anything is timed."""
     encoders = {}
-    for name in RUNTIMES:
-        encoders[name] = Encoder(settings.resolved_model_path(), settings.embed_batch_size, settings.model_copy(update={"runtime": name}).runtime_options())
-        encoders[name].encode_texts(["A warm-up sentence, so the first batch timed is not the first run."] * settings.embed_batch_size)
+    for name, variant in variant_settings(settings).items():
+        encoders[name] = Encoder(variant.resolved_model_path(), variant.embed_batch_size, variant.runtime_options())
+        encoders[name].encode_texts(["A warm-up sentence, so the first batch timed is not the first run."] * variant.embed_batch_size)
     return encoders
 
 
 def cmd_throughput(args, settings: Settings, encoder: Encoder) -> dict:
     """The whole index build (chunk, encode with pooled sentence vectors, BM25, FAISS, save) of the same
-    articles with each runtime: torch (the only one before OpenVINO) and OpenVINO, alternated over
-    --rounds rounds so load drift hits both alike; and how far OpenVINO's vectors are from torch's."""
+    articles with each variant, alternated over --rounds rounds so load drift hits all alike; and how
+    far each variant's vectors are from torch's."""
     bench = load_squad(SQUAD)
     bench = bench.model_copy(update={"articles": bench.articles[: args.paragraphs]})
-    encoders = runtime_encoders(settings)
+    encoders, variants = variant_encoders(settings), variant_settings(settings)
     rounds, vectors = [], {}
     for _ in range(args.rounds):
         row = {}
-        for name, runtime_encoder in encoders.items():
+        for name, variant_encoder in encoders.items():
             with tempfile.TemporaryDirectory() as folder:
-                pipeline = Pipeline(settings.model_copy(update={"runtime": name}), corpus=Path(folder), index_path=Path(folder) / "index", encoder=runtime_encoder)
+                pipeline = Pipeline(variants[name], corpus=Path(folder), index_path=Path(folder) / "index", encoder=variant_encoder)
                 started = time.perf_counter()
                 report = pipeline.index_articles(bench.corpus_load(), rebuild=True)
                 row[f"{name}_chunks_per_s"] = round(report.chunks / (time.perf_counter() - started), 2)
                 data = pipeline.loaded().data
                 vectors[name] = (data.chunk_vectors.astype(np.float32), data.sentence_vectors.astype(np.float32))
-        row["ratio_openvino_over_torch"] = round(row["openvino_chunks_per_s"] / row["torch_chunks_per_s"], 3)
+        for name in encoders:
+            row[f"ratio_{name}_over_torch"] = round(row[f"{name}_chunks_per_s"] / row["torch_chunks_per_s"], 3)
         rounds.append(row)
     agreement = {
-        kind: np.sum(vectors["openvino"][i] * vectors["torch"][i], axis=1) for i, kind in enumerate(("chunk_vectors", "sentence_vectors"))
+        name: {
+            kind: np.sum(vectors[name][i] * vectors["torch"][i], axis=1) for i, kind in enumerate(("chunk_vectors", "sentence_vectors"))
+        }
+        for name in encoders
     }
     return {
         "benchmark": "throughput",
@@ -130,7 +142,9 @@ def cmd_throughput(args, settings: Settings, encoder: Encoder) -> dict:
         "batch_size": settings.embed_batch_size,
         "threads": settings.runtime_threads or "one per core",
         "rounds": rounds,
-        "cosine_openvino_to_torch": {kind: {"min": round(float(v.min()), 6), "mean": round(float(v.mean()), 6)} for kind, v in agreement.items()},
+        "cosine_to_torch": {
+            name: {kind: {"min": round(float(v.min()), 6), "mean": round(float(v.mean()), 6)} for kind, v in kinds.items()} for name, kinds in agreement.items()
+        },
         "note": "sentence vectors are stored as float16 in the index: their cosines include that rounding",
     }
 
@@ -350,7 +364,8 @@ def cmd_latency_size(args, settings: Settings, encoder: Encoder) -> dict:
     items = [i for i in squad.select(None, None) if i.doc in present]
     items = [items[j] for j in sorted(rng.choice(len(items), min(args.questions, len(items)), replace=False))]
     questions = [i.question for i in items]
-    encoders = runtime_encoders(settings) if args.runtimes else {settings.runtime: encoder}
+    encoders = variant_encoders(settings) if args.runtimes else {"configured": encoder}
+    variants = variant_settings(settings) | {"configured": settings}
     record = {
         "benchmark": "latency",
         "chunks": len(index.chunks),
@@ -364,7 +379,7 @@ def cmd_latency_size(args, settings: Settings, encoder: Encoder) -> dict:
         "reader": settings.reader,
         "k": settings.k,
         "stages_ms": {
-            name: time_questions(index, runtime_encoder, settings.model_copy(update={"runtime": name}), questions) for name, runtime_encoder in encoders.items()
+            name: time_questions(index, variant_encoder, variants[name], questions) for name, variant_encoder in encoders.items()
         },
         "peak_rss_mb": peak_rss_mb(),
         "rss_before_corpus_mb": loaded_rss,
@@ -372,7 +387,8 @@ def cmd_latency_size(args, settings: Settings, encoder: Encoder) -> dict:
     record["hnsw"] = hnsw_against_exact(index, encoder, questions[:100], settings.candidates)
     if args.haystack:
         record["haystack"] = time_haystack(index, encoder, questions[: args.haystack_questions], [i.doc for i in items], settings.candidates, settings.k)
-        ours = record["stages_ms"][settings.runtime]["total"]["p50"]
+        configured = next(n for n in encoders if (variants[n].runtime, variants[n].precision) == (settings.runtime, settings.precision))
+        ours = record["stages_ms"][configured]["total"]["p50"]
         record["haystack"]["ratio_p50_haystack_over_ours"] = round(record["haystack"]["total"]["p50"] / ours, 2) if ours else None
     return record
 
@@ -483,7 +499,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=1000, help="latency-size: one corpus size")
     parser.add_argument("--questions", type=int, default=200, help="latency/reader: questions (per size)")
     parser.add_argument("--haystack", action="store_true", help="latency-size: also time the Haystack pipeline")
-    parser.add_argument("--runtimes", action="store_true", help="latency-size: time each runtime (torch, OpenVINO), not only the configured one")
+    parser.add_argument("--runtimes", action="store_true", help="latency-size: time each variant (torch, OpenVINO f32, OpenVINO int8), not the configured one")
     parser.add_argument("--reader", choices=["span", "sentence"], default="span", help="latency: the reader timed")
     parser.add_argument("--haystack-sizes", type=int, nargs="*", default=[1000, 10000])
     parser.add_argument("--haystack-questions", type=int, default=100)

@@ -49,7 +49,8 @@ class Benchmark(BaseModel):
         """The index cache of this corpus under these chunking settings (one folder each, so tuning keeps them all)."""
         digest = hashlib.sha256("\n".join(sorted(self.corpus_load().file_hashes.values())).encode()).hexdigest()[:12]
         chunking = f"w{settings.chunk_words}o{settings.chunk_overlap_sentences}{'t' if settings.title_in_chunks else ''}"
-        return CACHE_DIR / f"{self.name}-{digest}-{chunking}"
+        precision = settings.runtime_options().network_precision
+        return CACHE_DIR / f"{self.name}-{digest}-{chunking}{'' if precision == 'f32' else '-' + precision}"
 
     def pipeline(self, settings: Settings, index_path: Path | None = None, encoder: Encoder | None = None, progress: bool = False) -> Pipeline:
         """A pipeline over this corpus, its index brought up to date (nothing re-embedded when cached)."""

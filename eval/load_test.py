@@ -15,12 +15,21 @@ reports the server's resident memory after a warm-up and after the N calls; exit
 or when memory grew more than 5 MB (issue 9).
 
     .venv/bin/python -m eval.load_test --rest 5000
+
+`--threads N` and `--concurrency N` start the server with RAG_RUNTIME_THREADS=N (threads per network
+call) and RAG_SERVE_CONCURRENCY=N (questions answered at once); `--busy N` keeps N other processes
+spinning on the CPU during the burst, as on a machine doing other work:
+
+    for busy in 0 2; do for threads in 1 2; do for concurrency in 1 2 4; do
+      .venv/bin/python -m eval.load_test --clients 50 --threads $threads --concurrency $concurrency --busy $busy; done; done; done
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
+import os
 import shutil
 import sys
 import tempfile
@@ -169,7 +178,13 @@ def run_rest_test(corpus: Path, questions: list[str], work: Path) -> RestReport:
     return RestReport(calls=len(questions), errors=errors, rss_before_mb=rss_before, rss_after_mb=rss_after, seconds=seconds)
 
 
-def run_load_test(corpus: Path, questions: list[str], work: Path) -> LoadReport:
+def spin(spinning) -> None:
+    """Keeps one core busy while `spinning` is set: the other work of a loaded machine."""
+    while spinning.is_set():
+        sum(i * i for i in range(10_000))
+
+
+def run_load_test(corpus: Path, questions: list[str], work: Path, busy: int = 0) -> LoadReport:
     shutil.copytree(corpus, work / "corpus", ignore=shutil.ignore_patterns(".rag-index"))
     port = free_port()
     with running_server(work / "corpus", port) as url:
@@ -180,12 +195,20 @@ def run_load_test(corpus: Path, questions: list[str], work: Path) -> LoadReport:
         errors: list[str] = []
         stop = threading.Event()
         visitor = threading.Thread(target=open_page, args=(url, stop, page_ms, errors))
+        spinning = multiprocessing.Event()
+        spinning.set()
+        spinners = [multiprocessing.Process(target=spin, args=(spinning,)) for _ in range(busy)]
+        for process in spinners:
+            process.start()
         visitor.start()
         try:
             replies = ask_concurrently(url, questions)
         finally:
             stop.set()
+            spinning.clear()
             visitor.join()
+            for process in spinners:
+                process.join()
         peak_rss = memory_mb(pid, "VmHWM")
     for reply in replies:
         if reply.error or list(reply.answer or {}) != CONTRACT_KEYS:
@@ -207,12 +230,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rest", type=int, default=None, metavar="N", help="instead: N REST calls one by one, memory before and after")
     parser.add_argument("--corpus", type=Path, default=ROOT / "seeds")
     parser.add_argument("--gold", type=Path, default=ROOT / "eval" / "gold" / "seeds.jsonl", help="where the questions come from")
+    parser.add_argument("--threads", type=int, default=None, help="the server's RAG_RUNTIME_THREADS (default: its own)")
+    parser.add_argument("--concurrency", type=int, default=None, help="the server's RAG_SERVE_CONCURRENCY (default: its own)")
+    parser.add_argument("--busy", type=int, default=0, help="other processes spinning on the CPU during the burst")
     args = parser.parse_args(argv)
+    for variable, value in (("RAG_RUNTIME_THREADS", args.threads), ("RAG_SERVE_CONCURRENCY", args.concurrency)):
+        if value is not None:
+            os.environ[variable] = str(value)  # the server subprocess inherits the environment
     gold = [item.question for item in read_gold(args.gold)]
     calls = args.rest if args.rest is not None else args.clients
     questions = [gold[i % len(gold)] for i in range(calls)]
     with tempfile.TemporaryDirectory(prefix="rag-load-") as tmp:
-        report = run_rest_test(args.corpus, questions, Path(tmp)) if args.rest is not None else run_load_test(args.corpus, questions, Path(tmp))
+        report = run_rest_test(args.corpus, questions, Path(tmp)) if args.rest is not None else run_load_test(args.corpus, questions, Path(tmp), args.busy)
+    print(
+        f"server: RAG_RUNTIME_THREADS={os.environ.get('RAG_RUNTIME_THREADS', 'its default')}, "
+        f"RAG_SERVE_CONCURRENCY={os.environ.get('RAG_SERVE_CONCURRENCY', 'its default')}, "
+        f"RAG_PRECISION={os.environ.get('RAG_PRECISION', 'its default')}; {args.busy} busy processes; "
+        f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} after"
+    )
     print(report.markdown())
     for error in report.errors[:20]:
         print(f"error: {error}")

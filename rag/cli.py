@@ -249,12 +249,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     pipeline = _pipeline(args)
     from ui.app import serve
 
-    # The server's log: each question with its outcome and time, and refused requests, one line each
-    # (ours at INFO; the libraries' only from WARNING: their per-request lines would drown ours).
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for ours in ("rag", "ui"):
-        logging.getLogger(ours).setLevel(logging.INFO)
-    logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets itself to DEBUG
     # The page is up at once; the index is brought up to date behind it, its progress shown there.
     serve(pipeline, host=args.host, port=args.port, update_index=True)
     return 0
@@ -285,8 +279,19 @@ def cmd_eval(args: argparse.Namespace) -> int:
 COMMANDS = {"index": cmd_index, "ask": cmd_ask, "remove": cmd_remove, "serve": cmd_serve, "eval": cmd_eval}
 
 
+def _configure_logging(command: str) -> None:
+    """Ours at INFO (a server's log: each question with its outcome and time, refused requests; any
+    command: a network converted once), the libraries' only from WARNING: their lines would drown ours."""
+    served = command == "serve"
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s" if served else "rag: %(message)s")
+    for ours in ("rag", "ui"):
+        logging.getLogger(ours).setLevel(logging.INFO)
+    logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets itself to DEBUG
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _configure_logging(args.command)
     try:
         return COMMANDS[args.command](args)
     except KeyboardInterrupt:

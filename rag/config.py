@@ -9,7 +9,7 @@ import platformdirs
 from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from rag.runtime import RuntimeName, RuntimeOptions, default_cache_dir
+from rag.runtime import Precision, RuntimeName, RuntimeOptions, default_cache_dir
 
 RetrieverMode = Literal["hybrid", "dense", "bm25"]
 RETRIEVER_MODES: tuple[RetrieverMode, ...] = get_args(RetrieverMode)
@@ -70,6 +70,7 @@ class Settings(BaseSettings):
     # Where the networks run (rag/runtime.py): OpenVINO, converted once from the packaged weights into
     # cache_dir; torch is the fallback. Same vectors either way (within 3e-6), OpenVINO faster (eval/RESULTS.md).
     runtime: RuntimeName = "openvino"
+    precision: Precision = "f32"
     runtime_threads: int | None = Field(None, ge=1, description="threads per network call; None: one per core")
     cache_dir: Path = Field(
         default_factory=default_cache_dir,
@@ -113,6 +114,9 @@ class Settings(BaseSettings):
     abstain_threshold: float | None = Field(None, ge=0.0, le=1.0)
     max_citations: int = Field(3, ge=1)
 
+    # rag serve: questions answered at once; the queue holds the rest (the pipeline is thread-safe).
+    serve_concurrency: int = Field(4, ge=1, description="questions rag serve answers at once")
+
     # Input limits
     max_question_chars: int = Field(1000, ge=1)
     max_file_bytes: int = Field(20_000_000, ge=1)
@@ -129,7 +133,7 @@ class Settings(BaseSettings):
         return self
 
     def runtime_options(self) -> RuntimeOptions:
-        return RuntimeOptions(runtime=self.runtime, cache_dir=self.cache_dir, threads=self.runtime_threads)
+        return RuntimeOptions(runtime=self.runtime, precision=self.precision, cache_dir=self.cache_dir, threads=self.runtime_threads)
 
     def resolved_model_path(self) -> Path:
         return self.model_path if self.model_path is not None else packaged_model_path()

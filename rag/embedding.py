@@ -13,7 +13,8 @@ import inspect
 import json
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -126,12 +127,24 @@ class Encoder:
         vector.setflags(write=False)
         return vector
 
+    def _batches(self, texts: Sequence[str]) -> Iterator[tuple[list[int], tuple]]:
+        """(indices into texts, _forward's result) batch by batch, longest texts first so each batch pads
+        little (as sentence-transformers' own encode does). The next batch runs on the network while
+        the caller works on this one: both runtimes release the GIL while computing."""
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        batches = [order[begin : begin + self.batch_size] for begin in range(0, len(order), self.batch_size)]
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="encode-ahead") as ahead:
+            pending = ahead.submit(self._forward, [texts[i] for i in batches[0]]) if batches else None
+            for n, batch in enumerate(batches):
+                result = pending.result()
+                if n + 1 < len(batches):
+                    pending = ahead.submit(self._forward, [texts[i] for i in batches[n + 1]])
+                yield batch, result
+
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
         vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))  # longest first: each batch pads little
-        for begin in range(0, len(order), self.batch_size):
-            batch = order[begin : begin + self.batch_size]
-            vectors[batch] = self._forward([texts[i] for i in batch])[3]
+        for batch, (_, _, _, pooled) in self._batches(texts):
+            vectors[batch] = pooled
         return vectors
 
     def encode_chunks(
@@ -143,11 +156,7 @@ class Encoder:
         """Chunk vectors, plus one vector per sentence span (offsets relative to its chunk text); `bar` counts chunks."""
         chunk_vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
         sentence_vectors: list[np.ndarray | None] = [None] * len(texts)
-        # Longest first so each batch pads little, as sentence-transformers' own encode does.
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-        for begin in range(0, len(order), self.batch_size):
-            batch = order[begin : begin + self.batch_size]
-            tokens, mask, offsets, pooled = self._forward([texts[i] for i in batch])
+        for batch, (tokens, mask, offsets, pooled) in self._batches(texts):
             chunk_vectors[batch] = pooled
             for row, index in enumerate(batch):
                 sentence_vectors[index] = self._pool_sentences(

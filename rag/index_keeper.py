@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -37,11 +38,24 @@ class IndexProgress(BaseModel):
 
     embedded: int = 0
     total: int = 0
+    seconds: float = 0.0  # since embedding began
 
     def label(self) -> str:
         if not self.total:
             return "updating the index: reading the articles…"
-        return f"updating the index: {self.embedded} of {self.total} chunks embedded ({100 * self.embedded // self.total}%)…"
+        done = f"updating the index: {self.embedded} of {self.total} chunks embedded ({100 * self.embedded // self.total}%)"
+        if not self.embedded or self.seconds <= 0:
+            return done + "…"
+        rate = self.embedded / self.seconds
+        return f"{done}, {rate:.0f} chunks/s, about {_duration((self.total - self.embedded) / rate)} left…"
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{max(1, round(seconds))} s"
+    if seconds < 3600:
+        return f"{round(seconds / 60)} min"
+    return f"{int(seconds // 3600)} h {round(seconds % 3600 / 60)} min"
 
 
 class Removal(BaseModel):
@@ -103,9 +117,13 @@ class IndexKeeper:
         """Index articles that did not come from the corpus folder (benchmarks build them in memory).
         Meanwhile `indexing` says how far it got (the page shows it)."""
         self.indexing = IndexProgress()
+        began = time.monotonic()
 
         def track(embedded: int, total: int) -> None:
-            self.indexing = IndexProgress(embedded=embedded, total=total)
+            nonlocal began
+            if not embedded:  # reading the articles is over: the rate counts from here
+                began = time.monotonic()
+            self.indexing = IndexProgress(embedded=embedded, total=total, seconds=time.monotonic() - began)
 
         try:
             report = IndexBuilder(self.settings, self.encoder).update(load, self.store, str(self.corpus), rebuild, progress, track)

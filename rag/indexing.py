@@ -180,6 +180,7 @@ class IndexBuilder:
         depends_on = {
             "format": INDEX_FORMAT_VERSION, "model": str(s.resolved_model_path()), "chunk_words": s.chunk_words,
             "overlap": s.chunk_overlap_sentences, "title_in_chunks": s.title_in_chunks,
+            "precision": self.encoder.runtime.network_precision,
         }
         return EmbeddingJournal(store.path, depends_on)
 
@@ -277,6 +278,7 @@ class IndexBuilder:
             format_version=INDEX_FORMAT_VERSION,
             model=self.encoder.name,
             model_path=str(self.settings.resolved_model_path()),
+            precision=self.encoder.runtime.network_precision,
             dimension=dim,
             chunk_words=self.settings.chunk_words,
             chunk_overlap_sentences=self.settings.chunk_overlap_sentences,

@@ -31,6 +31,12 @@ log = logging.getLogger(__name__)
 
 RuntimeName = Literal["openvino", "torch"]
 RUNTIMES: tuple[RuntimeName, ...] = get_args(RuntimeName)
+# f32: the network as trained, OpenVINO's outputs within 3e-6 of torch's. int8 (OpenVINO only): weights
+# stored as int8 (NNCF's data-free weight compression) and activations quantised on the fly in groups
+# of 64, the rest in the CPU's fastest float (bf16 where it has bf16 units): measured in eval/RESULTS.md.
+Precision = Literal["f32", "int8"]
+PRECISIONS: tuple[Precision, ...] = get_args(Precision)
+DYNAMIC_QUANTIZATION_GROUP = 64
 # Part of each export's cache key: raise it when the way networks are converted changes.
 EXPORT_FORMAT_VERSION = 1
 
@@ -47,9 +53,15 @@ class RuntimeOptions(BaseModel):
     """rag/config.py's Settings.runtime_options() gives them from the settings; these defaults are its."""
 
     runtime: RuntimeName = "openvino"
+    precision: Precision = "f32"
     cache_dir: Path = Field(default_factory=default_cache_dir)
     # None: the runtime's own choice (one per core). Fewer helps when many questions run at once.
     threads: int | None = Field(None, ge=1)
+
+    @property
+    def network_precision(self) -> Precision:
+        """What the networks compute in: torch runs every network in f32, whatever is asked."""
+        return "f32" if self.runtime == "torch" else self.precision
 
 
 class Network(Protocol):
@@ -71,7 +83,7 @@ class NetworkSource(BaseModel):
 def load_network(source: NetworkSource, options: RuntimeOptions) -> Network:
     if options.runtime == "torch":
         return TorchNetwork(source.build(), options.threads)
-    return OpenVinoNetwork(converted(source, options.cache_dir), options)
+    return OpenVinoNetwork(converted(source, options.cache_dir, options.network_precision), options)
 
 
 class TorchNetwork:
@@ -97,7 +109,11 @@ class OpenVinoNetwork:
         core = openvino.Core()
         # A compiled network is cached too: the second process compiles in a fraction of the time.
         core.set_property({"CACHE_DIR": str(options.cache_dir / "openvino-compiled")})
-        config = {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY"}
+        config = {"PERFORMANCE_HINT": "LATENCY"}
+        if options.precision == "int8":
+            config["DYNAMIC_QUANTIZATION_GROUP_SIZE"] = DYNAMIC_QUANTIZATION_GROUP
+        else:
+            config["INFERENCE_PRECISION_HINT"] = "f32"
         if options.threads:
             config["INFERENCE_NUM_THREADS"] = options.threads
         try:
@@ -116,21 +132,22 @@ class OpenVinoNetwork:
 _conversion_lock = threading.Lock()
 
 
-def converted(source: NetworkSource, cache_dir: Path) -> Path:
+def converted(source: NetworkSource, cache_dir: Path, precision: Precision = "f32") -> Path:
     """The network's OpenVINO files, converted from its torch form on first use and whenever its files
     change; a conversion is written aside and moved in whole, so a killed one leaves nothing half-made."""
     import openvino
 
-    folder = Path(cache_dir) / "openvino" / f"{source.name}-{_cache_key(source, openvino.__version__)}"
+    name = source.name if precision == "f32" else f"{source.name}-{precision}"
+    folder = Path(cache_dir) / "openvino" / f"{name}-{_cache_key(source, openvino.__version__)}"
     model_xml = folder / "model.xml"
     with _conversion_lock:
         if model_xml.is_file():
             return model_xml
         folder.parent.mkdir(parents=True, exist_ok=True)
-        stale = sorted(p for p in folder.parent.glob(f"{source.name}-*") if p.is_dir() and p != folder)
+        stale = sorted(p for p in folder.parent.glob(f"{name}-*") if p.is_dir() and p != folder and _key_of(p, name))
         log.info(
-            "converting the %s network to OpenVINO%s, once (about 10 s); cached in %s",
-            source.name, " (its files changed since the last conversion)" if stale else "", folder,
+            "converting the %s network to OpenVINO (%s)%s, once (about 10 s); cached in %s",
+            source.name, precision, " (its files changed since the last conversion)" if stale else "", folder,
         )
         started = time.perf_counter()
         import torch
@@ -141,6 +158,11 @@ def converted(source: NetworkSource, cache_dir: Path) -> Path:
             with torch.no_grad(), warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # the tracer's warnings are about its own internals
                 network = openvino.convert_model(module, example_input={k: torch.from_numpy(v) for k, v in source.example().items()})
+                if precision == "int8":
+                    import nncf
+
+                    nncf.set_log_level(logging.ERROR)  # its bit-width table and progress bar are not for our users
+                    network = nncf.compress_weights(network, mode=nncf.CompressWeightsMode.INT8_ASYM)
             openvino.save_model(network, str(scratch / "model.xml"), compress_to_fp16=False)
             try:
                 os.rename(scratch, folder)
@@ -165,3 +187,10 @@ def _cache_key(source: NetworkSource, openvino_version: str) -> str:
         stat = Path(path).stat()
         digest.update(f"|{Path(path).resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode())
     return digest.hexdigest()[:16]
+
+
+def _key_of(folder: Path, name: str) -> bool:
+    """Whether the folder is `name`'s own conversion (name, a dash, a 16-digit key), not another network's
+    whose name `name` begins ("encoder-x" and "encoder-x-int8")."""
+    key = folder.name[len(name) + 1 :]
+    return len(key) == 16 and all(c in "0123456789abcdef" for c in key)

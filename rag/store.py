@@ -99,11 +99,15 @@ class Manifest(BaseModel):
     build_seconds: float
     # file inside the generation -> sha256; filled in by IndexStore.save, checked before any file is parsed
     checksums: dict[str, str] = {}
+    # what the encoder computed in (rag/runtime.py); indexes from before it was recorded are f32
+    precision: str = "f32"
 
     def mismatch(self, settings: Settings) -> str | None:
         """Why vectors built under this manifest cannot serve these settings; None when they can."""
         if self.model_path != str(settings.resolved_model_path()):
             return f"embedding model changed ({self.model_path} -> {settings.resolved_model_path()})"
+        if self.precision != settings.runtime_options().network_precision:
+            return f"embedding precision changed ({self.precision} -> {settings.runtime_options().network_precision})"
         current = (settings.chunk_words, settings.chunk_overlap_sentences, settings.title_in_chunks)
         previous = (self.chunk_words, self.chunk_overlap_sentences, self.title_in_chunks)
         if current != previous:

@@ -87,6 +87,9 @@ def test_the_header_shows_an_index_run_in_progress_and_a_missing_index():
 
     assert IndexProgress().label() == "updating the index: reading the articles…"
     assert IndexProgress(embedded=5, total=20).label() == "updating the index: 5 of 20 chunks embedded (25%)…"
+    assert IndexProgress(embedded=200, total=1000, seconds=4).label() == "updating the index: 200 of 1000 chunks embedded (20%), 50 chunks/s, about 16 s left…"
+    assert IndexProgress(embedded=100, total=50_100, seconds=2).label().endswith("50 chunks/s, about 17 min left…")
+    assert IndexProgress(embedded=100, total=500_100, seconds=2).label().endswith("about 2 h 47 min left…")
 
 
 def test_an_index_run_reports_its_progress_while_it_runs(fresh_pipeline):

@@ -114,3 +114,16 @@ def test_benchmark_mistakes_are_one_line_errors(squad_slice, tmp_path, capsys):
     assert "--articles takes START:END" in capsys.readouterr().err
     assert main(["eval", "--beir", str(tmp_path), "--out", str(tmp_path / "r.json")]) != 0
     assert "is not a BEIR folder" in capsys.readouterr().err
+
+
+def test_cold_start_breakdown_runs_rag_asks_steps_on_a_corpus(tmp_path):
+    import shutil
+
+    from eval.cold_start import phases
+    from tests.conftest import SEEDS
+
+    shutil.copytree(SEEDS, tmp_path / "corpus")
+    steps = phases(tmp_path / "corpus", "Who published the 5G security report?")
+    assert list(steps) == ["imports", "index (checked current, loaded)", "models (encoder and reader networks loaded)", "answer"]
+    assert steps["index (checked current, loaded)"] > 0 and steps["answer"] > 0
+    assert (tmp_path / "corpus" / ".rag-index").is_dir()  # indexed on the way, as `rag ask` does

@@ -51,7 +51,7 @@ def test_a_conversion_is_made_once_and_again_when_its_files_change(weights, tmp_
     options = RuntimeOptions(cache_dir=tmp_path / "cache")
     caplog.set_level(logging.INFO, logger="rag.runtime")
     load_network(source(weights), options)
-    assert "converting the doubler network to OpenVINO, once" in caplog.text
+    assert "converting the doubler network to OpenVINO (f32), once" in caplog.text
     first = list((tmp_path / "cache" / "openvino").iterdir())
     caplog.clear()
     load_network(source(weights), options)
@@ -82,3 +82,17 @@ def test_a_damaged_conversion_says_which_folder_to_delete(weights, tmp_path):
     (converted / "model.xml").write_text("<net broken", encoding="utf-8")
     with pytest.raises(NetworkLoadError, match=str(converted)):
         load_network(source(weights), options)
+
+
+def test_int8_is_a_conversion_of_its_own_close_to_f32_and_both_are_kept(weights, tmp_path):
+    inputs = example()
+    f32 = load_network(source(weights), RuntimeOptions(cache_dir=tmp_path / "cache"))(inputs)
+    int8 = load_network(source(weights), RuntimeOptions(cache_dir=tmp_path / "cache", precision="int8"))(inputs)
+    assert sorted(p.name.rsplit("-", 1)[0] for p in (tmp_path / "cache" / "openvino").iterdir()) == ["doubler", "doubler-int8"]
+    for quantised, exact in zip(int8, f32):
+        assert np.allclose(quantised, exact, atol=0.05 * np.abs(exact).max())
+
+
+def test_torch_computes_in_f32_whatever_precision_is_asked():
+    assert RuntimeOptions(runtime="torch", precision="int8").network_precision == "f32"
+    assert RuntimeOptions(runtime="openvino", precision="int8").network_precision == "int8"

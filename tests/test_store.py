@@ -163,12 +163,17 @@ def _edit_manifest(store: IndexStore, **fields) -> None:
             "does not fit the current settings: chunking settings changed (words, overlap, title: (60, 1, True) -> (120, 1, True))",
         ),
         (
+            lambda store: _edit_manifest(store, precision="int8"),
+            IndexIncompatible,
+            "does not fit the current settings: embedding precision changed (int8 -> f32)",
+        ),
+        (
             lambda store: (store.path / CURRENT).write_text("gen-gone"),
             IndexCorrupt,
             "names no index folder ('gen-gone'); run `rag index --rebuild`",
         ),
     ],
-    ids=["another version", "another model", "other chunking", "pointer to nothing"],
+    ids=["another version", "another model", "other chunking", "other precision", "pointer to nothing"],
 )
 def test_an_index_from_another_version_or_model_says_what_and_the_fix(built_index, tmp_path, settings, change, error, message):
     store = copy_of(built_index, tmp_path)

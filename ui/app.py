@@ -38,9 +38,6 @@ _LOGGED = reprlib.Repr()  # a question in the log: quoted, cut at 120 characters
 _LOGGED.maxstring = 120
 HERE = Path(__file__).resolve().parent
 TITLE = "Ask the news"
-# Questions answered at once; the queue holds the rest. The pipeline is thread-safe; on 2 cores,
-# 2 and 4 at a time measured alike (eval/concurrency.py) and 8 slower: torch threads compete.
-ASK_CONCURRENCY = 4
 UPLOAD_COPIES_KEPT_S = 3600
 NOT_INDEXED_YET = "the articles are still being indexed for the first time (the progress is at the top of the page); ask again in a moment"
 INDEX_READY = "index ready: questions are answered from it"  # the server's log line scripts wait for
@@ -338,7 +335,7 @@ def build_app(pipeline: Pipeline, updating: threading.Thread | None = None) -> g
         # A question sent before the previous one's event completes runs after it; Gradio's default
         # trigger mode ("once") would drop it without a sign.
         options = dict(
-            concurrency_limit=ASK_CONCURRENCY, concurrency_id="ask", trigger_mode="always_last", api_visibility="private"
+            concurrency_limit=settings.serve_concurrency, concurrency_id="ask", trigger_mode="always_last", api_visibility="private"
         )
         chip = dict(fn=scope_chips, inputs=turns, outputs=[time_chip, source_chip, follow_up_chip], queue=False, api_visibility="private")
         question.submit(respond, chat_inputs, chat_outputs, **options).then(**chip)
@@ -369,8 +366,8 @@ def build_app(pipeline: Pipeline, updating: threading.Thread | None = None) -> g
         )
         app.load(library_rows, None, library, show_progress="hidden", api_visibility="private")
         app.load(show_progress="hidden", **menus)
-        gr.api(ask_api, api_name="ask", concurrency_limit=ASK_CONCURRENCY, concurrency_id="ask")
-        gr.api(ask_articles_api, api_name="ask_articles", concurrency_limit=ASK_CONCURRENCY, concurrency_id="ask")
+        gr.api(ask_api, api_name="ask", concurrency_limit=settings.serve_concurrency, concurrency_id="ask")
+        gr.api(ask_articles_api, api_name="ask_articles", concurrency_limit=settings.serve_concurrency, concurrency_id="ask")
     return app
 
 
