@@ -68,10 +68,11 @@ class Settings(BaseSettings):
     model_path: Path | None = None
     embed_batch_size: int = Field(32, ge=1)
     # Where the networks run (rag/runtime.py): OpenVINO, converted once from the packaged weights into
-    # cache_dir; torch is the fallback. Same vectors either way (within 3e-6), OpenVINO faster (eval/RESULTS.md).
+    # cache_dir; torch is the fallback. int8 by default: indexing and the reader about twice as fast,
+    # retrieval and answers as good (eval/RESULTS.md, "Speed on the CPUs users have"); f32 gives torch's vectors.
     runtime: RuntimeName = "openvino"
-    precision: Precision = "f32"
-    runtime_threads: int | None = Field(None, ge=1, description="threads per network call; None: one per core")
+    precision: Precision = "int8"
+    runtime_threads: int | None = Field(None, ge=1, description="threads per network call; None: every core (rag serve: 1, calls side by side)")
     cache_dir: Path = Field(
         default_factory=default_cache_dir,
         description="converted networks (rebuilt when missing or stale)",
@@ -115,6 +116,7 @@ class Settings(BaseSettings):
     max_citations: int = Field(3, ge=1)
 
     # rag serve: questions answered at once; the queue holds the rest (the pipeline is thread-safe).
+    # 4 was best with one thread per call, quiet or loaded (eval/RESULTS.md, "Threads and concurrency").
     serve_concurrency: int = Field(4, ge=1, description="questions rag serve answers at once")
 
     # Input limits

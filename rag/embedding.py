@@ -13,6 +13,7 @@ import inspect
 import json
 import os
 import threading
+from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from tqdm.auto import tqdm
 from rag.runtime import Network, NetworkLoadError, NetworkSource, RuntimeOptions, load_network
 from rag.tokenization import TokenizerError, WordPieces
 
+BATCHES_AHEAD = 2  # batches in flight while encoding many texts: pooling one overlaps the next (eval/RESULTS.md)
 # sentence-transformers' pooling settings this encoder applies, and what each is called here
 POOLING_MODES = {"pooling_mode_mean_tokens": "mean", "pooling_mode_cls_token": "cls", "pooling_mode_max_tokens": "max"}
 
@@ -81,9 +83,9 @@ class Encoder:
                 f"no sentence-transformers model in {folder} (expected config.json and model.safetensors); "
                 "point RAG_MODEL_PATH at a local model folder"
             )
-        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-        max_length, pooling = WordPieces.max_length_of(folder), _pooling_mode(folder)
         try:
+            dimension = int(json.loads((folder / "config.json").read_text(encoding="utf-8"))["hidden_size"])
+            max_length, pooling = WordPieces.max_length_of(folder), _pooling_mode(folder)
             word_pieces = WordPieces(folder)
             network = load_network(
                 NetworkSource(
@@ -94,11 +96,9 @@ class Encoder:
                 ),
                 self.runtime,
             )
-        except (TokenizerError, NetworkLoadError) as exc:
+        except (TokenizerError, NetworkLoadError, OSError, ValueError, KeyError) as exc:  # JSONDecodeError is a ValueError
             raise ModelLoadError(f"cannot load the embedding model from {folder}: {exc}") from exc
-        return _LoadedEncoder(
-            word_pieces=word_pieces, network=network, max_length=max_length, pooling=pooling, dimension=int(config["hidden_size"])
-        )
+        return _LoadedEncoder(word_pieces=word_pieces, network=network, max_length=max_length, pooling=pooling, dimension=dimension)
 
     @property
     def dimension(self) -> int:
@@ -129,16 +129,17 @@ class Encoder:
 
     def _batches(self, texts: Sequence[str]) -> Iterator[tuple[list[int], tuple]]:
         """(indices into texts, _forward's result) batch by batch, longest texts first so each batch pads
-        little (as sentence-transformers' own encode does). The next batch runs on the network while
-        the caller works on this one: both runtimes release the GIL while computing."""
+        little (as sentence-transformers' own encode does). BATCHES_AHEAD batches run on the network
+        while the caller works on this one (both runtimes release the GIL while computing); with one
+        thread per call (RAG_RUNTIME_THREADS=1) they run side by side, one per core."""
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         batches = [order[begin : begin + self.batch_size] for begin in range(0, len(order), self.batch_size)]
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="encode-ahead") as ahead:
-            pending = ahead.submit(self._forward, [texts[i] for i in batches[0]]) if batches else None
+        with ThreadPoolExecutor(max_workers=BATCHES_AHEAD, thread_name_prefix="encode-ahead") as ahead:
+            pending = deque(ahead.submit(self._forward, [texts[i] for i in batch]) for batch in batches[:BATCHES_AHEAD])
             for n, batch in enumerate(batches):
-                result = pending.result()
-                if n + 1 < len(batches):
-                    pending = ahead.submit(self._forward, [texts[i] for i in batches[n + 1]])
+                result = pending.popleft().result()
+                if n + BATCHES_AHEAD < len(batches):
+                    pending.append(ahead.submit(self._forward, [texts[i] for i in batches[n + BATCHES_AHEAD]]))
                 yield batch, result
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
@@ -197,6 +198,7 @@ def _pooling_mode(folder: Path) -> str:
 def _token_states_module(folder: Path):
     """The folder's transformer as a torch module: inputs by name in, (token states,) out."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub: the model is a local folder
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     import torch
     from transformers import AutoModel
     from transformers.utils import logging as transformers_logging

@@ -3,25 +3,28 @@ The only module that imports openvino, and the only one that runs a network.
 
 OpenVINO runs the very network torch runs, converted once from the same weights (no download, no
 hub) and cached in the user's cache folder; `rag ask` then needs neither torch nor transformers
-(their import alone took 6 s a command). Precision is f32: on CPUs with bf16 units OpenVINO
-otherwise computes in bf16, which moved token states by up to 0.016 (measured); f32 keeps them
-within 3e-6 of torch's, so indexes built by either runtime are the same index.
-eval/benchmark.py `runtimes` measures the speed of both on the same chunks.
+(their import alone took 6 s a command). Two precisions: int8 (the default; see Precision below)
+and f32, asked for explicitly: on CPUs with bf16 units OpenVINO otherwise computes in bf16, which
+moved token states by up to 0.016 (measured), while f32 keeps them within 3e-6 of torch's.
+`python -m eval.benchmark throughput` measures each variant on the same chunks (eval/RESULTS.md).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import logging
 import os
 import shutil
+import sys
 import tempfile
 import threading
 import time
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Literal, Protocol, get_args
+from typing import Literal, Protocol
 
 import numpy as np
 import platformdirs
@@ -29,13 +32,16 @@ from pydantic import BaseModel, Field
 
 log = logging.getLogger(__name__)
 
+# OpenVINO's converter and NNCF send usage events to Google Analytics (and write a client id under
+# ~/intel) unless a consent file opts out. This product sends nothing: with the telemetry package
+# unimportable, both use their own no-op stubs. Set before either is first imported (only here).
+sys.modules["openvino_telemetry"] = None  # type: ignore[assignment]
+
 RuntimeName = Literal["openvino", "torch"]
-RUNTIMES: tuple[RuntimeName, ...] = get_args(RuntimeName)
 # f32: the network as trained, OpenVINO's outputs within 3e-6 of torch's. int8 (OpenVINO only): weights
 # stored as int8 (NNCF's data-free weight compression) and activations quantised on the fly in groups
 # of 64, the rest in the CPU's fastest float (bf16 where it has bf16 units): measured in eval/RESULTS.md.
 Precision = Literal["f32", "int8"]
-PRECISIONS: tuple[Precision, ...] = get_args(Precision)
 DYNAMIC_QUANTIZATION_GROUP = 64
 # Part of each export's cache key: raise it when the way networks are converted changes.
 EXPORT_FORMAT_VERSION = 1
@@ -53,9 +59,9 @@ class RuntimeOptions(BaseModel):
     """rag/config.py's Settings.runtime_options() gives them from the settings; these defaults are its."""
 
     runtime: RuntimeName = "openvino"
-    precision: Precision = "f32"
+    precision: Precision = "int8"
     cache_dir: Path = Field(default_factory=default_cache_dir)
-    # None: the runtime's own choice (one per core). Fewer helps when many questions run at once.
+    # None: each call on every core, one call at a time. N: calls of N threads, cores // N at once.
     threads: int | None = Field(None, ge=1)
 
     @property
@@ -109,13 +115,16 @@ class OpenVinoNetwork:
         core = openvino.Core()
         # A compiled network is cached too: the second process compiles in a fraction of the time.
         core.set_property({"CACHE_DIR": str(options.cache_dir / "openvino-compiled")})
-        config = {"PERFORMANCE_HINT": "LATENCY"}
-        if options.precision == "int8":
+        config: dict[str, object] = {"PERFORMANCE_HINT": "LATENCY"}  # one call at a time, on every core
+        if options.threads:
+            # Calls of `threads` threads each, as many at once as the cores hold: concurrent questions
+            # then run side by side instead of queueing for the one stream.
+            streams = max(1, (os.cpu_count() or 1) // options.threads)
+            config = {"NUM_STREAMS": streams, "INFERENCE_NUM_THREADS": streams * options.threads}
+        if options.network_precision == "int8":
             config["DYNAMIC_QUANTIZATION_GROUP_SIZE"] = DYNAMIC_QUANTIZATION_GROUP
         else:
             config["INFERENCE_PRECISION_HINT"] = "f32"
-        if options.threads:
-            config["INFERENCE_NUM_THREADS"] = options.threads
         try:
             self.compiled = core.compile_model(str(model_xml), "CPU", config)
         except RuntimeError as exc:
@@ -161,8 +170,9 @@ def converted(source: NetworkSource, cache_dir: Path, precision: Precision = "f3
                 if precision == "int8":
                     import nncf
 
-                    nncf.set_log_level(logging.ERROR)  # its bit-width table and progress bar are not for our users
-                    network = nncf.compress_weights(network, mode=nncf.CompressWeightsMode.INT8_ASYM)
+                    nncf.set_log_level(logging.ERROR)  # its bit-width table is not for our users,
+                    with contextlib.redirect_stdout(io.StringIO()):  # nor its progress bar (no switch turns it off)
+                        network = nncf.compress_weights(network, mode=nncf.CompressWeightsMode.INT8_ASYM)
             openvino.save_model(network, str(scratch / "model.xml"), compress_to_fp16=False)
             try:
                 os.rename(scratch, folder)

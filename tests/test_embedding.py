@@ -31,15 +31,16 @@ def test_a_folder_without_a_model_is_a_clear_error(tmp_path):
         Encoder(tmp_path).encode_query("x")
 
 
-@pytest.mark.parametrize("runtime", ["openvino", "torch"])
-def test_each_runtime_gives_the_vectors_sentence_transformers_gives(runtime, settings):
+@pytest.mark.parametrize("runtime, precision, largest_difference", [("torch", "f32", 1e-5), ("openvino", "f32", 1e-5), ("openvino", "int8", 0.02)])
+def test_each_runtime_gives_the_vectors_sentence_transformers_gives(runtime, precision, largest_difference, settings):
     from sentence_transformers import SentenceTransformer
 
     texts = ["Huawei said on Wednesday that the 5G report was published.", "Short.", "A long text about the weather. " * 80]
-    ours = Encoder(packaged_model_path(), runtime=settings.model_copy(update={"runtime": runtime}).runtime_options())
+    ours = Encoder(packaged_model_path(), runtime=settings.model_copy(update={"runtime": runtime, "precision": precision}).runtime_options())
     theirs = SentenceTransformer(str(packaged_model_path()), device="cpu", local_files_only=True).encode(texts, normalize_embeddings=True)
-    assert np.abs(ours.encode_texts(texts) - theirs).max() < 1e-5
-    assert np.abs(ours.encode_query(texts[0]) - theirs[0]).max() < 1e-5
+    assert np.abs(ours.encode_texts(texts) - theirs).max() < largest_difference
+    assert np.abs(ours.encode_query(texts[0]) - theirs[0]).max() < largest_difference
+    assert (ours.encode_texts(texts) * theirs).sum(axis=1).min() > (0.999999 if precision == "f32" else 0.995)
 
 
 def test_a_pooling_this_encoder_cannot_apply_is_named(tmp_path):

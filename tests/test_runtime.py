@@ -3,6 +3,7 @@ again when its files change, and a failed one leaving nothing behind."""
 
 import logging
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -41,7 +42,7 @@ def source(weights, build=Doubler) -> NetworkSource:
 def test_openvino_gives_torchs_outputs_for_other_shapes_too(weights, tmp_path):
     inputs = {"input_ids": np.arange(12, dtype=np.int64).reshape(3, 4) % 5, "attention_mask": np.array([[1] * 4, [1] * 4, [0] * 4])}
     torch_outputs = load_network(source(weights), RuntimeOptions(runtime="torch", cache_dir=tmp_path))(inputs)
-    openvino_outputs = load_network(source(weights), RuntimeOptions(runtime="openvino", cache_dir=tmp_path))(inputs)
+    openvino_outputs = load_network(source(weights), RuntimeOptions(runtime="openvino", precision="f32", cache_dir=tmp_path))(inputs)
     assert len(openvino_outputs) == len(torch_outputs) == 2
     for ours, theirs in zip(openvino_outputs, torch_outputs):
         assert ours.shape == theirs.shape and np.allclose(ours, theirs, atol=1e-5)
@@ -51,7 +52,7 @@ def test_a_conversion_is_made_once_and_again_when_its_files_change(weights, tmp_
     options = RuntimeOptions(cache_dir=tmp_path / "cache")
     caplog.set_level(logging.INFO, logger="rag.runtime")
     load_network(source(weights), options)
-    assert "converting the doubler network to OpenVINO (f32), once" in caplog.text
+    assert "converting the doubler network to OpenVINO (int8), once" in caplog.text
     first = list((tmp_path / "cache" / "openvino").iterdir())
     caplog.clear()
     load_network(source(weights), options)
@@ -86,7 +87,7 @@ def test_a_damaged_conversion_says_which_folder_to_delete(weights, tmp_path):
 
 def test_int8_is_a_conversion_of_its_own_close_to_f32_and_both_are_kept(weights, tmp_path):
     inputs = example()
-    f32 = load_network(source(weights), RuntimeOptions(cache_dir=tmp_path / "cache"))(inputs)
+    f32 = load_network(source(weights), RuntimeOptions(cache_dir=tmp_path / "cache", precision="f32"))(inputs)
     int8 = load_network(source(weights), RuntimeOptions(cache_dir=tmp_path / "cache", precision="int8"))(inputs)
     assert sorted(p.name.rsplit("-", 1)[0] for p in (tmp_path / "cache" / "openvino").iterdir()) == ["doubler", "doubler-int8"]
     for quantised, exact in zip(int8, f32):
@@ -96,3 +97,27 @@ def test_int8_is_a_conversion_of_its_own_close_to_f32_and_both_are_kept(weights,
 def test_torch_computes_in_f32_whatever_precision_is_asked():
     assert RuntimeOptions(runtime="torch", precision="int8").network_precision == "f32"
     assert RuntimeOptions(runtime="openvino", precision="int8").network_precision == "int8"
+
+
+def test_a_conversion_sends_no_telemetry_and_writes_nothing_in_home(tmp_path):
+    import subprocess
+    import sys
+
+    script = (
+        "import numpy as np, torch\n"
+        "from rag.runtime import NetworkSource, RuntimeOptions, load_network\n"
+        "from tests.test_runtime import Doubler, example\n"
+        "from pathlib import Path\n"
+        "weights = Path('weights.bin'); weights.write_bytes(b'v1')\n"
+        "for precision in ('f32', 'int8'):\n"
+        "    load_network(NetworkSource(name='doubler', files=[weights], build=Doubler, example=example), RuntimeOptions(cache_dir=Path('cache'), precision=precision))\n"
+        "import openvino.tools.ovc.telemetry_utils as ovc, nncf.telemetry.wrapper as nncf_telemetry\n"
+        "print(ovc.tm.__name__, type(nncf_telemetry.telemetry).__name__)\n"
+    )
+    home = tmp_path / "home"
+    home.mkdir()
+    environment = {k: v for k, v in os.environ.items() if k not in ("CI",)} | {"HOME": str(home), "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["openvino.tools.ovc.telemetry_stub", "MagicMock"]  # both libraries' no-op stubs
+    assert list(home.iterdir()) == []  # no ~/intel consent or client-id files

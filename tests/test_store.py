@@ -163,9 +163,9 @@ def _edit_manifest(store: IndexStore, **fields) -> None:
             "does not fit the current settings: chunking settings changed (words, overlap, title: (60, 1, True) -> (120, 1, True))",
         ),
         (
-            lambda store: _edit_manifest(store, precision="int8"),
+            lambda store: _edit_manifest(store, precision="f32"),
             IndexIncompatible,
-            "does not fit the current settings: embedding precision changed (int8 -> f32)",
+            "does not fit the current settings: embedding precision changed (f32 -> int8)",
         ),
         (
             lambda store: (store.path / CURRENT).write_text("gen-gone"),
