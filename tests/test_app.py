@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 from eval.concurrency import ask_concurrently, free_port
 from rag.schema import Answer, Citation
 from ui import render
-from rag.pipeline import QuestionError
-from ui.app import ask, chat_turn, scope_chips, serve
+from rag.pipeline import Pipeline, QuestionError
+from ui.app import ask, build_app, chat_turn, scope_chips, serve
 from ui.uploads import add_uploads
 from tests.conftest import make_docx, make_pdf, write_bank_stories
 
@@ -112,8 +112,23 @@ def test_an_index_run_reports_its_progress_while_it_runs(fresh_pipeline):
 
 def test_a_question_before_the_first_index_is_told_to_wait(fresh_pipeline):
     box, chat, turns, _ = last(chat_turn(fresh_pipeline(), "Who is the spokesperson?", [], [], 5, "hybrid", None, None, ""))
-    assert "still being indexed for the first time" in chat[-1]["content"] and "rephrase" not in chat[-1]["content"]
+    assert "still being indexed" in chat[-1]["content"] and "rephrase" not in chat[-1]["content"]
     assert box == "Who is the spokesperson?" and turns == []
+
+
+def test_an_index_built_with_other_settings_waits_for_its_rebuild_instead_of_failing(fresh_pipeline, settings, encoder):
+    """Upgrading changes what an index must be built with (here, the chunking); the page must come up and
+    say the articles are being indexed while the run started with the server rebuilds it."""
+    old = fresh_pipeline(extra=False)
+    old.index()
+    pipeline = Pipeline(settings.model_copy(update={"chunk_words": 60}), corpus=old.corpus, encoder=encoder)
+    app = build_app(pipeline)  # reads the library for its menus: must not raise
+    assert app is not None
+    _, chat, _, _ = last(chat_turn(pipeline, "Who is the spokesperson?", [], [], 5, "hybrid", None, None, ""))
+    assert "still being indexed" in chat[-1]["content"]
+    pipeline.ensure_index()  # what the server's run does
+    _, chat, _, _ = last(chat_turn(pipeline, "Who is the spokesperson?", [], [], 5, "hybrid", None, None, ""))
+    assert "Hua Chunying" in chat[-1]["content"]
 
 
 def test_empty_sources_panel_invites_a_question():

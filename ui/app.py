@@ -24,7 +24,7 @@ from rag.example_questions import example_questions
 from rag.followup import Turn
 from rag.ingest import SUPPORTED_SUFFIXES
 from rag.pipeline import Pipeline, QuestionError
-from rag.store import IndexMissing, IndexStoreError
+from rag.store import IndexIncompatible, IndexMissing, IndexStoreError
 from rag.reader_model import ReaderModelError
 from rag.removal import RemovalError
 from rag.request import AskRequest, RequestError
@@ -39,7 +39,10 @@ _LOGGED.maxstring = 120
 HERE = Path(__file__).resolve().parent
 TITLE = "Ask the news"
 UPLOAD_COPIES_KEPT_S = 3600
-NOT_INDEXED_YET = "the articles are still being indexed for the first time (the progress is at the top of the page); ask again in a moment"
+NOT_INDEXED_YET = "the articles are still being indexed (the progress is at the top of the page); ask again in a moment"
+# No index to answer from until the run started with the server ends: none yet, or one built with
+# another model, chunking or precision, which that run rebuilds.
+NO_INDEX_YET = (IndexMissing, IndexIncompatible)
 INDEX_READY = "index ready: questions are answered from it"  # the server's log line scripts wait for
 PROGRESS_POLL_S = 2.0  # how often the page shows how far the index run started with the server got
 
@@ -115,7 +118,7 @@ def chat_turn(
     except (QuestionError, RequestError, ReaderModelError) as exc:
         yield message, [*chat, {"role": "assistant", "content": render.error_message(str(exc))}], turns, gr.skip()
         return
-    except IndexMissing:
+    except NO_INDEX_YET:
         yield message, [*chat, {"role": "assistant", "content": render.wait_message(NOT_INDEXED_YET)}], turns, gr.skip()
         return
     reply = {"role": "assistant", "content": render.answer_message(answer, pipeline.threshold)}
@@ -147,13 +150,13 @@ def build_app(pipeline: Pipeline, updating: threading.Thread | None = None) -> g
         """The library's articles; none while the first index is still being built."""
         try:
             return pipeline.articles()
-        except IndexMissing:
+        except NO_INDEX_YET:
             return []
 
     def header_html() -> str:
         try:
             status = pipeline.status()
-        except IndexMissing:
+        except NO_INDEX_YET:
             status = None
         progress = pipeline.indexing
         return render.header(TITLE, status, progress.label() if progress else None)
@@ -218,7 +221,7 @@ def build_app(pipeline: Pipeline, updating: threading.Thread | None = None) -> g
             return json.dumps(ask(pipeline, *args).contract(), ensure_ascii=False)
         except (QuestionError, RequestError, ReaderModelError) as exc:
             raise gr.Error(str(exc), print_exception=False) from exc
-        except IndexMissing as exc:
+        except NO_INDEX_YET as exc:
             raise gr.Error(NOT_INDEXED_YET, print_exception=False) from exc
 
     def ask_api(
