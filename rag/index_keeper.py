@@ -77,6 +77,7 @@ class IndexStatus(BaseModel):
     articles: int
     chunks: int
     model: str
+    precision: str  # what the vectors were computed in (rag/runtime.py)
     dense_index: str
 
 
@@ -198,6 +199,7 @@ class IndexKeeper:
             articles=manifest.articles,
             chunks=manifest.chunks,
             model=manifest.model,
+            precision=manifest.precision,
             dense_index=manifest.dense_index,
         )
 

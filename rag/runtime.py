@@ -152,7 +152,14 @@ def converted(source: NetworkSource, cache_dir: Path, precision: Precision = "f3
     with _conversion_lock:
         if model_xml.is_file():
             return model_xml
-        folder.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            folder.parent.mkdir(parents=True, exist_ok=True)
+            scratch = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=folder.parent))
+        except OSError as exc:
+            raise NetworkLoadError(
+                f"cannot write the converted {source.name} network under {folder.parent} ({exc.strerror or exc}): "
+                "set RAG_CACHE_DIR to a writable folder, or RAG_RUNTIME=torch"
+            ) from exc
         stale = sorted(p for p in folder.parent.glob(f"{name}-*") if p.is_dir() and p != folder and _key_of(p, name))
         log.info(
             "converting the %s network to OpenVINO (%s)%s, once (about 10 s); cached in %s",
@@ -161,8 +168,11 @@ def converted(source: NetworkSource, cache_dir: Path, precision: Precision = "f3
         started = time.perf_counter()
         import torch
 
-        module = source.build().eval()  # its own errors (a missing or damaged file) name the file already
-        scratch = Path(tempfile.mkdtemp(prefix=f".{source.name}-", dir=folder.parent))
+        try:
+            module = source.build().eval()  # its own errors (a missing or damaged file) name the file already
+        except BaseException:
+            shutil.rmtree(scratch, ignore_errors=True)
+            raise
         try:
             with torch.no_grad(), warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # the tracer's warnings are about its own internals

@@ -83,7 +83,10 @@ def test_not_found_says_so_and_shows_the_nearest_passages_as_related(news_pipeli
 def test_the_header_shows_an_index_run_in_progress_and_a_missing_index():
     running = render.header("Ask the news", None, "updating the index: 3 of 10 chunks embedded (30%)…")
     assert "no index yet" in running and 'id="index-progress"' in running and "3 of 10 chunks embedded (30%)" in running
-    from rag.index_keeper import IndexProgress
+    from rag.index_keeper import IndexProgress, IndexStatus
+
+    status = IndexStatus(corpus="lib", index="lib/.rag-index", articles=1, chunks=4, model="minilm", precision="int8", dense_index="IndexFlatIP")
+    assert "1 article · 4 chunks · model minilm (int8) · corpus lib" in render.header("Ask the news", status)
 
     assert IndexProgress().label() == "updating the index: reading the articles…"
     assert IndexProgress(embedded=5, total=20).label() == "updating the index: 5 of 20 chunks embedded (25%)…"

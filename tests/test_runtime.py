@@ -121,3 +121,10 @@ def test_a_conversion_sends_no_telemetry_and_writes_nothing_in_home(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["openvino.tools.ovc.telemetry_stub", "MagicMock"]  # both libraries' no-op stubs
     assert list(home.iterdir()) == []  # no ~/intel consent or client-id files
+
+
+def test_a_cache_folder_that_cannot_be_written_names_it_and_the_way_out(weights, tmp_path):
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder", encoding="utf-8")
+    with pytest.raises(NetworkLoadError, match=rf"under {blocked}/openvino .*RAG_CACHE_DIR.*RAG_RUNTIME=torch"):
+        load_network(source(weights), RuntimeOptions(cache_dir=blocked))

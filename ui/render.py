@@ -269,7 +269,7 @@ def header(title: str, status: IndexStatus | None, progress: str | None = None) 
         line = "no index yet: questions are answered once the first index is built"
     else:
         articles = f"{status.articles} article{'s' if status.articles != 1 else ''}"
-        line = f"{articles} · {status.chunks} chunks · model {status.model} · corpus {status.corpus}"
+        line = f"{articles} · {status.chunks} chunks · model {status.model} ({status.precision}) · corpus {status.corpus}"
     running = f'<p class="status progress" id="index-progress">{html.escape(progress)}</p>' if progress else ""
     return (
         f'<div class="header"><div><h1>{html.escape(title)}</h1>'
