@@ -70,7 +70,7 @@ class Settings(BaseSettings):
     # 48; eval/RESULTS.md, "Speed on the CPUs users have").
     embed_batch_size: int = Field(8, ge=1)
     # Where the networks run (rag/runtime.py): OpenVINO, converted once from the packaged weights into
-    # cache_dir; torch is the fallback. int8 by default: indexing and the reader about twice as fast,
+    # cache_dir; torch is the fallback. int8 by default: indexing and the reader ~2.6x as fast as torch,
     # retrieval and answers as good (eval/RESULTS.md, "Speed on the CPUs users have"); f32 gives torch's vectors.
     runtime: RuntimeName = "openvino"
     precision: Precision = "int8"
