@@ -190,6 +190,13 @@ class IndexKeeper:
                 self._loaded = LoadedIndex(generation, data, Retriever(data, self.encoder, self.settings), make_reader(self.settings, data, self.encoder))
             return self._loaded
 
+    def load_models(self) -> None:
+        """The encoder's and the reader's networks loaded (converted first, the first time) before any
+        question, so that the first question waits for nothing but its answer."""
+        loaded = self.loaded()
+        self.encoder.encode_query("a question that loads the encoder")
+        loaded.reader.load()
+
     def status(self) -> IndexStatus:
         loaded = self.loaded()
         manifest = loaded.data.manifest

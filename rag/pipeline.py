@@ -102,6 +102,9 @@ class Pipeline:
     def loaded(self) -> LoadedIndex:
         return self.keeper.loaded()
 
+    def load_models(self) -> None:
+        self.keeper.load_models()
+
     def status(self) -> IndexStatus:
         return self.keeper.status()
 

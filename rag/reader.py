@@ -54,6 +54,9 @@ class Reader(Protocol):
 
     def read(self, question: str, passages: list[Passage]) -> Reading: ...
 
+    def load(self) -> None:
+        """Load its models now, not on the first question."""
+
 
 _QUESTION_WORDS = frozenset(
     "who whom whose what which when where why how many much long old did does do is are was were "
@@ -209,6 +212,9 @@ class SentenceReader:
                     type_fit=0.5 if answer_type is AnswerType.OTHER else float(span is not None),
                 )
         return list(found.values())
+
+    def load(self) -> None:
+        """Nothing of its own to load: it reads with the encoder's vectors."""
 
     def read(self, question: str, passages: list[Passage]) -> Reading:
         return score_sentences(self.features(question, passages), self.weights, self.threshold)

@@ -242,6 +242,9 @@ class SpanReader:
         support = len({passages[c.passage].article.id for c in group})
         return AnswerFeatures(best.margin, support, similarity, min(c.passage for c in group), coverage)
 
+    def load(self) -> None:
+        self._model()
+
     def read(self, question: str, passages: list[Passage]) -> Reading:
         if not passages:
             return ranked_reading([], self.threshold)

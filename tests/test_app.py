@@ -407,3 +407,17 @@ def test_the_library_lists_every_article_newest_first(news_pipeline):
     assert [row[1] for row in rows] == ["2022-08-02", "2021-03-17", "2020-02-05 20:16"]
     assert rows[0] == ["Storm closes coastal roads", "2022-08-02", "Coast Daily", "storm.json (record 1)"]
     assert rows[2] == ["China calls for open, equitable environment for 5G technology", "2020-02-05 20:16", "Xinhua", "000_2479b7865a29b2a5.txt"]
+
+
+def test_the_server_loads_the_models_before_it_says_the_index_is_ready(fresh_pipeline, caplog):
+    import logging
+
+    import ui.app
+
+    pipeline = fresh_pipeline(extra=False)
+    loaded = []
+    pipeline.keeper.load_models = lambda: loaded.append(pipeline.loaded().generation)  # the real one is timed by eval/cold_start.py
+    caplog.set_level(logging.INFO, logger="ui.app")
+    ui.app._update_index(pipeline)
+    assert loaded == [pipeline.loaded().generation]
+    assert caplog.messages[-1] == ui.app.INDEX_READY

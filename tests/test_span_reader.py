@@ -133,6 +133,8 @@ def test_damaged_weights_are_one_line_that_names_the_file(tmp_path):
     with pytest.raises(ReaderModelError, match=r"model\.safetensors") as caught:
         reader.read("Who?", [passage()])
     assert "\n" not in str(caught.value)
+    with pytest.raises(ReaderModelError, match=r"model\.safetensors"):  # what a server runs at start: said before any question
+        reader.load()
 
 
 def test_the_shipped_model_is_small_and_loads_offline(monkeypatch):

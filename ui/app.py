@@ -375,13 +375,20 @@ def build_app(pipeline: Pipeline, updating: threading.Thread | None = None) -> g
 
 
 def _update_index(pipeline: Pipeline) -> None:
-    """The index brought up to date while the page is up; its report goes to the server's log, then INDEX_READY."""
+    """The index brought up to date while the page is up, then the models loaded; its report goes to the
+    server's log, then INDEX_READY."""
     try:
         report = pipeline.ensure_index()
         for line in report.summary_lines() if report else ["the index is up to date"]:
             log.info("%s", line)
     except Exception as exc:  # a thread has no caller to tell: the log gets the one line, the page keeps the old index
         log.error("the index could not be updated: %s", exc)
+    try:
+        pipeline.load_models()  # the first question in the page then waits for nothing but its answer
+    except IndexStoreError:
+        pass  # no index to answer from: the page says so to each question
+    except Exception as exc:  # as above: the log gets the one line; the first question will say what is wrong
+        log.error("the models could not be loaded: %s", exc)
     log.info("%s", INDEX_READY)
 
 
