@@ -26,8 +26,9 @@ index: install
 run: install
 	$(VENV)/bin/rag serve --host $(HOST) --port $(PORT)
 
-# pytest exits 5 when it ran no test: that is a failure here, not a pass.
+# Lint first (ruff, rules in pyproject.toml); pytest exits 5 when it ran no test: that is a failure here, not a pass.
 test: install
+	$(VENV)/bin/ruff check rag ui eval tests
 	$(PY) -m pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest ran no tests" >&2; exit 1; fi; exit $$status
 

@@ -31,11 +31,11 @@ from eval.datasets import CACHE_DIR, Benchmark, load_beir, load_squad
 from eval.metrics import percentile
 from eval.runner import EvalRunner
 from rag.config import Settings, packaged_model_path
-from rag.embedding import Encoder
 from rag.dense import DenseIndex
+from rag.embedding import Encoder
+from rag.index_keeper import make_reader
 from rag.indexing import embedded_text, lexical_terms
 from rag.lexical import LexicalIndex
-from rag.index_keeper import make_reader
 from rag.pipeline import Pipeline
 from rag.retrieve import RetrievalRequest, Retriever, fuse, top_rows
 from rag.store import IndexData, IndexStore
@@ -51,7 +51,8 @@ def machine() -> dict:
     import openvino
     import torch
 
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), platform.processor())
+    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
+    cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), platform.processor())
     memory = next((line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")), "0")
     return {
         "cpu": cpu,
@@ -333,13 +334,17 @@ def time_haystack(index: IndexData, encoder: Encoder, questions: list[str], gold
     started = time.perf_counter()
     store.write_documents(
         [
-            Document(id=c.id, content=embedded_text(index.articles[c.article_id], c, True), embedding=index.chunk_vectors[row].tolist(), meta={"article": c.article_id})
+            Document(
+                id=c.id, content=embedded_text(index.articles[c.article_id], c, True), embedding=index.chunk_vectors[row].tolist(),
+                meta={"article": c.article_id},
+            )
             for row, c in enumerate(index.chunks)
         ]
     )
     write_seconds = time.perf_counter() - started
     pipeline = HaystackPipeline()
-    pipeline.add_component("embedder", SentenceTransformersTextEmbedder(model=str(packaged_model_path()), local_files_only=True, progress_bar=False, normalize_embeddings=True))
+    embedder = SentenceTransformersTextEmbedder(model=str(packaged_model_path()), local_files_only=True, progress_bar=False, normalize_embeddings=True)
+    pipeline.add_component("embedder", embedder)
     pipeline.add_component("bm25", InMemoryBM25Retriever(store, top_k=depth))
     pipeline.add_component("dense", InMemoryEmbeddingRetriever(store, top_k=depth))
     pipeline.add_component("joiner", DocumentJoiner(join_mode="reciprocal_rank_fusion", top_k=k))
@@ -412,7 +417,8 @@ def cmd_latency_size(args, settings: Settings, encoder: Encoder) -> dict:
 def cmd_latency(args, settings: Settings, encoder: Encoder) -> list[dict]:
     """Each size in a child process (peak RSS per size); the child appends its own record."""
     for size in args.sizes:
-        command = [sys.executable, "-m", "eval.benchmark", "latency-size", "--size", str(size), "--questions", str(args.questions), "--out", str(args.out), "--seed", str(args.seed)]
+        command = [sys.executable, "-m", "eval.benchmark", "latency-size", "--size", str(size), "--questions", str(args.questions)]
+        command += ["--out", str(args.out), "--seed", str(args.seed)]
         command += ["--threads", str(args.threads)] if args.threads else []
         command += ["--reader", args.reader] + (["--runtimes"] if args.runtimes else [])
         if size in args.haystack_sizes:
@@ -476,7 +482,11 @@ def cmd_reader(args, settings: Settings, encoder: Encoder) -> dict:
             t5 = time.perf_counter()
             sentence_pipeline.answer(item.question, sentence_pipeline.retrieve(item.question))
             t6 = time.perf_counter()
-            for name, seconds in (("retrieve", t1 - t0), ("span_reader", t2 - t1), ("sentence_reader", t3 - t2), ("haystack_reader", t4 - t3), ("total_span", t2 - t0), ("total_sentence", t6 - t5)):
+            timed = (
+                ("retrieve", t1 - t0), ("span_reader", t2 - t1), ("sentence_reader", t3 - t2), ("haystack_reader", t4 - t3),
+                ("total_span", t2 - t0), ("total_sentence", t6 - t5),
+            )
+            for name, seconds in timed:
                 stages[name].append(seconds * 1000)
             f1["span_reader"].append(f1_score(ours.span or "", item.answers))
             best = next((a for a in theirs if a.data), None)

@@ -42,15 +42,24 @@ from pathlib import Path
 
 import numpy as np
 
+import rag.chunking
+import rag.span_reader
+import rag.spans
 from eval.datasets import load_squad, sample
 from eval.metrics import abstain_sweep, contains_answer
 from eval.runner import GoldItem, read_gold
 from eval.train_reader import (
-    CACHE, DATA, REPORT_HALF_FILE, TRAIN_FILE, TUNE_FILE, Recipe, abstention_trained, question_sample, read_squad, tuning_articles,
+    CACHE,
+    DATA,
+    REPORT_HALF_FILE,
+    TRAIN_FILE,
+    TUNE_FILE,
+    Recipe,
+    abstention_trained,
+    question_sample,
+    read_squad,
+    tuning_articles,
 )
-import rag.chunking
-import rag.spans
-import rag.span_reader
 from rag.config import Settings
 from rag.pipeline import Pipeline
 from rag.reader_model import SHIPPED_READER
@@ -254,7 +263,9 @@ def main(argv: list[str] | None = None) -> None:
         **calibration.model_dump(),
         "features": chosen_set,
         "cv_log_loss": compared,
-        "fitted_on": [f"{s.name} (weight {share}); fitted on its {len(s.labels)} candidate answers, each question weighing the same" for s, share in zip(sets, shares)],
+        "fitted_on": [
+            f"{s.name} (weight {share}); fitted on its {len(s.labels)} candidate answers, each question weighing the same" for s, share in zip(sets, shares)
+        ],
         "chosen": {s.name.split(":")[0]: sweep[chosen] for s, sweep in zip(sets, sweeps)},
         "never_abstaining": {s.name.split(":")[0]: sweep[0] for s, sweep in zip(sets, sweeps)},
         "rule": f"most handled right (the sets' weighted mean) with each set's false_abstain_rate <= {args.max_false_abstain}",

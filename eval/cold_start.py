@@ -89,7 +89,8 @@ def main() -> None:
         children = []
         for _ in range(args.runs):
             started = time.perf_counter()
-            child = subprocess.run([sys.executable, "-m", "eval.cold_start", "--phases", "--corpus", str(corpus), "--question", args.question], check=True, capture_output=True, text=True, cwd=ROOT)
+            command = [sys.executable, "-m", "eval.cold_start", "--phases", "--corpus", str(corpus), "--question", args.question]
+            child = subprocess.run(command, check=True, capture_output=True, text=True, cwd=ROOT)
             total = (time.perf_counter() - started) * 1000
             steps = json.loads(child.stdout.strip().splitlines()[-1])
             # The second answer is not part of `rag ask`: it is taken out of the child's total.

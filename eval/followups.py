@@ -23,8 +23,8 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import tempfile
 import sys
+import tempfile
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -35,7 +35,6 @@ from rag.config import Settings
 from rag.followup import Turn
 from rag.pipeline import Pipeline
 from rag.schema import Answer
-
 
 SQUAD_DEV = Path(__file__).resolve().parents[2] / "shared" / "data" / "squad-v1.1-dev" / "dev-v1.1.json"
 

@@ -122,7 +122,10 @@ def _machine() -> str:
     import torch
 
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, load average {load}, Python {platform.python_version()}, torch {torch.__version__} (threads {torch.get_num_threads()})"
+    return (
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, load average {load}, Python {platform.python_version()}, "
+        f"torch {torch.__version__} (threads {torch.get_num_threads()})"
+    )
 
 
 def write_report_folder(run: EvalRun, folder: Path) -> Path:
@@ -171,7 +174,7 @@ def write_report_folder(run: EvalRun, folder: Path) -> Path:
     lines += [
         "## Latency",
         "",
-        *_table([["retriever", "p50 ms", "p95 ms"]] + [[n, f"{run.reports[n].latency_ms['p50']:.1f}", f"{run.reports[n].latency_ms['p95']:.1f}"] for n in names]),
+        *_table([["retriever", "p50 ms", "p95 ms"]] + [[n, *(f"{run.reports[n].latency_ms[p]:.1f}" for p in ("p50", "p95"))] for n in names]),
         "",
         f"![latency]({_latency_plot(run, folder)})",
         "",
@@ -207,9 +210,11 @@ def _threshold_section(run: EvalRun, folder: Path) -> list[str]:
         "",
         f"Swept over the {name} run's {len(results)} answer scores. 'Handled right': an unanswerable question abstained on, "
         "or an answerable one answered with a sentence holding a gold answer. "
-        f"**Threshold chosen on these questions: {chosen['threshold']:.2f}** (the setting in use: {run.threshold:.2f}): the most handled right ({chosen['handled_right']:.3f}; never abstaining: "
+        f"**Threshold chosen on these questions: {chosen['threshold']:.2f}** (the setting in use: {run.threshold:.2f}): "
+        f"the most handled right ({chosen['handled_right']:.3f}; never abstaining: "
         f"{never['handled_right']:.3f}) among thresholds that refuse at most {MAX_FALSE_ABSTAIN:.0%} of answerable questions. "
-        f"Without that bound {best['threshold']:.2f} would handle {best['handled_right']:.3f} right, refusing {best['false_abstain_rate']:.0%} of answerable ones.",
+        f"Without that bound {best['threshold']:.2f} would handle {best['handled_right']:.3f} right, "
+        f"refusing {best['false_abstain_rate']:.0%} of answerable ones.",
         "",
         *_table(rows),
         "",

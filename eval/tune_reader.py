@@ -139,7 +139,8 @@ def main() -> None:
     print(f"chosen threshold: {chosen}")
     print(f"seeds at that threshold: {seeds_at(seeds_rows, calibrated, chosen['threshold'])}")
     for threshold in (0.3, 0.4, 0.5, 0.6):
-        print(f"  threshold {threshold}: SQuAD 2.0 {next(s for s in sweep if s['threshold'] == threshold)}; seeds {seeds_at(seeds_rows, calibrated, threshold)}")
+        squad_row = next(s for s in sweep if s["threshold"] == threshold)
+        print(f"  threshold {threshold}: SQuAD 2.0 {squad_row}; seeds {seeds_at(seeds_rows, calibrated, threshold)}")
 
 
 if __name__ == "__main__":

@@ -19,8 +19,8 @@ from rag.embedding import ModelLoadError
 from rag.ingest import CorpusError
 from rag.library import LibraryError
 from rag.pipeline import Pipeline, QuestionError, clean_question
-from rag.removal import RemovalError
 from rag.reader_model import ReaderModelError
+from rag.removal import RemovalError
 from rag.request import CLI_LABELS, AskRequest, RequestError, iso_date
 from rag.schema import Answer
 from rag.store import IndexStoreError
@@ -130,7 +130,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--limit", type=_whole_number(), default=None, help="ask a fixed random sample of N questions")
     evaluate.add_argument("--seed", type=int, default=0, help="seed of the --limit sample (default 0)")
     evaluate.add_argument("--articles", default=None, help="SQuAD: only questions of the file's articles START:END (0-based); the corpus keeps every paragraph")
-    evaluate.add_argument("--outside", type=Path, default=None, help="SQuAD: leave out questions of the articles of this SQuAD file (e.g. the ones tuned on); the corpus keeps every paragraph")
+    evaluate.add_argument(
+        "--outside", type=Path, default=None,
+        help="SQuAD: leave out questions of the articles of this SQuAD file (e.g. the ones tuned on); the corpus keeps every paragraph",
+    )
     evaluate.add_argument("--report", type=Path, default=None, help="also write a markdown report with plots into this folder")
     evaluate.add_argument("--verbose", action="store_true", help="list every question that was not answered right")
     return parser

@@ -20,7 +20,7 @@ from rag.ingest import CorpusLoad, SkippedFile
 from rag.journal import EmbeddingJournal, SavedVectors
 from rag.lexical import LexicalIndex
 from rag.schema import Article, Chunk
-from rag.store import IndexCorrupt, IndexData, IndexIncompatible, IndexStore, IndexStoreError, Manifest, SENTENCE_VECTOR_DTYPE
+from rag.store import SENTENCE_VECTOR_DTYPE, IndexCorrupt, IndexData, IndexIncompatible, IndexStore, IndexStoreError, Manifest
 from rag.text import terms
 
 

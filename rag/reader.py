@@ -104,7 +104,7 @@ def classify_question(question: str) -> AnswerType:
         return AnswerType.NUMBER
     if re.search(r"\b(when|what\s+(year|date|day|month|time)|which\s+(year|date|day|month))\b", q):
         return AnswerType.DATE
-    if re.search(r"\b(who|whom|whose)\b|\bwhat\s+is\s+the\s+name\b|\b(which|what)\s+(company|companies|firm|organi[sz]ations?|agency|group|party|team|ministry|department|bodies|body)\b", q):
+    if re.search(r"\b(who|whom|whose)\b|\bwhat\s+is\s+the\s+name\b|\b(which|what)\s+(company|companies|firm|organi[sz]ations?|agency|group|party|team|ministry|department|bodies|body)\b", q):  # noqa: E501 (a pattern reads best whole)
         return AnswerType.PERSON
     if re.search(r"\b(where|what\s+(city|country|place)|which\s+(city|country|place))\b", q):
         return AnswerType.PLACE

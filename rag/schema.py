@@ -10,7 +10,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from rag.question_source import SourceScope
 from rag.question_time import TimeScope
 
-
 _SHARED_FIELD_SETS: dict[frozenset[str], set[str]] = {}
 
 

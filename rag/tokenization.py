@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 
-
 # The fewest context tokens a window adds beyond the stride it shares with the window before.
 MIN_CONTEXT_TOKENS = 32
 

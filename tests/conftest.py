@@ -15,9 +15,9 @@ import pytest
 os.environ["RAG_DATA_DIR"] = tempfile.mkdtemp(prefix="rag-test-data-")
 atexit.register(shutil.rmtree, os.environ["RAG_DATA_DIR"], ignore_errors=True)
 
-from rag.config import Settings
-from rag.embedding import Encoder
-from rag.pipeline import Pipeline
+from rag.config import Settings  # noqa: E402 (after RAG_DATA_DIR is set: the settings read it)
+from rag.embedding import Encoder  # noqa: E402
+from rag.pipeline import Pipeline  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
@@ -40,7 +40,8 @@ The central bank kept its main interest rate at 1.5 percent on Wednesday. Govern
 was expected to stay below 3 percent this year. Analysts at Northbank had forecast no change.
 """,
     "storm.json": """[{"title": "Storm closes coastal roads", "published": "2022-08-02", "source": "Coast Daily",
- "text": "Heavy rain closed 14 coastal roads in Brighton on Tuesday. The storm brought winds of 90 kilometres per hour, the Met Office said. Emergency crews rescued two fishermen near the harbour."}]""",
+ "text": "Heavy rain closed 14 coastal roads in Brighton on Tuesday. The storm brought winds of 90 kilometres per hour, \
+the Met Office said. Emergency crews rescued two fishermen near the harbour."}]""",
 }
 
 

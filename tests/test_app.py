@@ -7,12 +7,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from eval.concurrency import ask_concurrently, free_port
-from rag.schema import Answer, Citation
-from ui import render
 from rag.pipeline import Pipeline, QuestionError
+from rag.schema import Answer, Citation
+from tests.conftest import make_docx, make_pdf, write_bank_stories
+from ui import render
 from ui.app import ask, build_app, chat_turn, scope_chips, serve
 from ui.uploads import add_uploads
-from tests.conftest import make_docx, make_pdf, write_bank_stories
 
 EVIL = """---
 title: "<script>alert('title')</script> Harbour <b>upgrade</b> plan"
@@ -386,7 +386,8 @@ def test_a_time_in_the_question_shows_as_a_chip_that_asks_again_over_every_date(
     _, chat, turns, _ = last(chat_turn(pipeline, question, [], [], 5, "hybrid", None, None, ""))
     assert "searched articles of 1987-03-03 (“on March 3”)" in chat[-1]["content"] and "3.1 percent" in chat[-1]["content"]
     chip, no_source, no_follow_up = scope_chips(turns)
-    assert not no_source["visible"] and not no_follow_up["visible"] and chip["visible"] and chip["value"] == "✕ searched articles of 1987-03-03 (“on March 3”) · search every date"
+    assert not no_source["visible"] and not no_follow_up["visible"] and chip["visible"]
+    assert chip["value"] == "✕ searched articles of 1987-03-03 (“on March 3”) · search every date"
     _, chat, turns, _ = last(chat_turn(pipeline, question, chat, turns, 5, "hybrid", None, None, "", time_filter=False))
     assert "(every date)" in chat[-2]["content"] and "searched articles" not in chat[-1]["content"]
     hidden = {"__type__": "update", "visible": False}

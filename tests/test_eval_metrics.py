@@ -1,6 +1,6 @@
 import pytest
 
-from eval.metrics import abstain_sweep, contains_answer, exact_match, f1_score, ndcg_at, normalize_answer, percentile, reciprocal_rank, recall_at
+from eval.metrics import abstain_sweep, contains_answer, exact_match, f1_score, ndcg_at, normalize_answer, percentile, recall_at, reciprocal_rank
 
 
 def test_squad_normalisation():

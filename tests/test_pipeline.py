@@ -7,9 +7,9 @@ from hypothesis import strategies as st
 
 from rag.followup import Turn
 from rag.pipeline import Pipeline, QuestionError, clean_question, newest_first
-from rag.schema import Article, Chunk, Passage
 from rag.request import AskRequest
 from rag.retrieve import Filters
+from rag.schema import Article, Chunk, Passage
 from tests.conftest import make_corpus, write_bank_stories, write_wire_copies
 
 

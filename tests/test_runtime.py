@@ -110,7 +110,8 @@ def test_a_conversion_sends_no_telemetry_and_writes_nothing_in_home(tmp_path):
         "from pathlib import Path\n"
         "weights = Path('weights.bin'); weights.write_bytes(b'v1')\n"
         "for precision in ('f32', 'int8'):\n"
-        "    load_network(NetworkSource(name='doubler', files=[weights], build=Doubler, example=example), RuntimeOptions(cache_dir=Path('cache'), precision=precision))\n"
+        "    options = RuntimeOptions(cache_dir=Path('cache'), precision=precision)\n"
+        "    load_network(NetworkSource(name='doubler', files=[weights], build=Doubler, example=example), options)\n"
         "import openvino.tools.ovc.telemetry_utils as ovc, nncf.telemetry.wrapper as nncf_telemetry\n"
         "print(ovc.tm.__name__, type(nncf_telemetry.telemetry).__name__)\n"
     )

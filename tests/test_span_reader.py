@@ -6,14 +6,16 @@ import shutil
 from types import SimpleNamespace
 
 import pytest
-from hypothesis import HealthCheck, given, settings as hypothesis_settings
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from rag.config import packaged_model_path
+from rag.lexical import LexicalIndex
 from rag.reader_model import SHIPPED_READER, ReaderModelError
 from rag.schema import Article, Chunk, Passage
-from rag.lexical import LexicalIndex
 from rag.span_reader import AnswerFeatures, Calibration, QuestionCoverage, SpanCandidate, SpanReader, agreeing, answer_key, quoted_sentence
+
 
 @pytest.fixture(scope="module")
 def span_pipeline(news_pipeline, settings, encoder):
@@ -183,7 +185,10 @@ def test_the_same_answer_in_several_articles_is_cited_from_each(fresh_pipeline):
     assert len(cited) == 2
 
 
-WORDS = ["who", "what", "when", "where", "said", "5G", "report", "China", "security", "Hua", "spokesperson", "Wednesday", "briefing", "network", "the", "published", "countries"]
+WORDS = [
+    "who", "what", "when", "where", "said", "5G", "report", "China", "security", "Hua", "spokesperson", "Wednesday", "briefing", "network", "the",
+    "published", "countries",
+]
 
 
 @hypothesis_settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -19,7 +19,8 @@ def both():
     return WordPieces(folder), AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
 
 
-words = st.lists(st.sampled_from(["Huawei", "said", "5G", "on", "Wednesday,", "the", "report's", "IMT-2020", "€12.5bn", "naïve", "—", "Beijing.", "\n", "日本"]), max_size=120)
+PIECES = ["Huawei", "said", "5G", "on", "Wednesday,", "the", "report's", "IMT-2020", "€12.5bn", "naïve", "—", "Beijing.", "\n", "日本"]
+words = st.lists(st.sampled_from(PIECES), max_size=120)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

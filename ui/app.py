@@ -24,11 +24,11 @@ from rag.example_questions import example_questions
 from rag.followup import Turn
 from rag.ingest import SUPPORTED_SUFFIXES
 from rag.pipeline import Pipeline, QuestionError
-from rag.store import IndexIncompatible, IndexMissing, IndexStoreError
 from rag.reader_model import ReaderModelError
 from rag.removal import RemovalError
 from rag.request import AskRequest, RequestError
 from rag.schema import Answer, Article
+from rag.store import IndexIncompatible, IndexMissing, IndexStoreError
 from ui import render
 from ui.sessions import ReleaseRestSessions
 from ui.uploads import add_uploads

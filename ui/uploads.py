@@ -1,4 +1,5 @@
-"""Articles uploaded from the page: checked, copied into CORPUS/uploads/ (the library's, outside the checkout, when no folder was named), then indexed incrementally.
+"""Articles uploaded from the page: checked, copied into CORPUS/uploads/ (the library's, outside the
+checkout, when no folder was named), then indexed incrementally.
 
 A file that yields no article is not copied, so it is not reported again on every later index;
 the user gets its reason instead. A copy that fails (disk full, read-only corpus) leaves nothing behind.
