@@ -118,13 +118,11 @@ def _table(rows: list[list[str]]) -> list[str]:
     return ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])] + ["| " + " | ".join(r) + " |" for r in rows[1:]]
 
 
-def _machine() -> str:
-    import torch
-
+def _machine(networks: str) -> str:
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     return (
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, load average {load}, Python {platform.python_version()}, "
-        f"torch {torch.__version__} (threads {torch.get_num_threads()})"
+        f"networks on {networks}"
     )
 
 
@@ -138,7 +136,7 @@ def write_report_folder(run: EvalRun, folder: Path) -> Path:
         "",
         f"{first.questions} questions ({first.answerable} answerable, {first.unanswerable} not); "
         f"index: {first.index['articles']} articles, {first.index['chunks']} chunks. "
-        f"Written {dt.datetime.now().isoformat(timespec='seconds')} on {_machine()}.",
+        f"Written {dt.datetime.now().isoformat(timespec='seconds')} on {_machine(run.networks)}.",
         "",
         "## Retrieval",
         "",

@@ -48,6 +48,7 @@ class EvalRun(BaseModel):
     source: str
     graded: bool
     threshold: float
+    networks: str = ""  # where the encoder and the reader ran, e.g. "openvino, int8" (rag/runtime.py)
     reports: dict[str, EvalReport]
     results: dict[str, list[QuestionResult]]
 
@@ -78,7 +79,10 @@ def run_eval(request: EvalRequest, settings: Settings) -> EvalRun:
     runner = EvalRunner(
         pipeline, threshold=threshold, chunk_depth=BEIR_CHUNK_DEPTH if graded else None, doc_depth=100 if graded else 20, read=not graded
     )
-    run = EvalRun(source=request.source(), graded=graded, threshold=threshold, reports={}, results={})
+    runtime = settings.runtime_options()
+    threads = "every core for each call" if runtime.threads is None else f"{runtime.threads} thread(s) a call"
+    networks = f"{runtime.runtime}, {runtime.network_precision}, {threads}"
+    run = EvalRun(source=request.source(), graded=graded, threshold=threshold, networks=networks, reports={}, results={})
     for retriever in request.retrievers:
         results = runner.ask_all(items, retriever=retriever, progress=request.progress)
         run.results[retriever] = results

@@ -94,6 +94,7 @@ def test_eval_squad_smoke_run_with_report(squad_slice, tmp_path, capsys):
         assert run["index"]["articles"] == 12
     page = (report / "report.md").read_text(encoding="utf-8")
     assert "Threshold chosen on these questions" in page and "| hybrid |" in page
+    assert "networks on openvino, int8, every core for each call" in page  # what the figures were measured on
     for plot in ("recall_at_k.png", "answers.png", "calibration.png", "latency.png", "threshold.png"):
         assert (report / plot).stat().st_size > 1000 and f"({plot})" in page
     assert "== hybrid on" in capsys.readouterr().out
