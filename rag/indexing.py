@@ -69,7 +69,7 @@ class IndexReport(BaseModel):
             lines.append(f"rebuilding the whole index: {self.rebuild_reason}")
         if self.saved:
             lines.append(
-                f"indexed {self.articles} articles, {self.chunks} chunks in {self.index} "
+                f"indexed {self.articles} article{'s' if self.articles != 1 else ''}, {self.chunks} chunks in {self.index} "
                 f"({self.embedded_chunks} chunks embedded, {self.reused_chunks} reused; "
                 f"{len(self.added)} files added, {len(self.changed)} changed, {len(self.removed)} removed) "
                 f"in {self.seconds:.1f}s"

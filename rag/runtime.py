@@ -130,12 +130,17 @@ class OpenVinoNetwork:
         except RuntimeError as exc:
             raise NetworkLoadError(f"OpenVINO cannot load {model_xml} ({exc}): delete that folder to convert it again, or set RAG_RUNTIME=torch") from exc
         self.input_names = {port.get_any_name() for port in self.compiled.inputs}
+        # At most as many calls at once as the network runs (one per stream: 1 for the default networks,
+        # so their calls take turns); more wait. Two calls at once on a one-stream network deadlocked
+        # inside OpenVINO now and then (seen: `rag index`'s two batches in flight, both threads stuck
+        # copying their inputs into their requests).
+        self.running = threading.BoundedSemaphore(self.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
 
     def __call__(self, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
-        # One request per call: a compiled network is shared by threads, a request is not.
-        request = self.compiled.create_infer_request()
-        results = request.infer({name: array for name, array in inputs.items() if name in self.input_names})
-        return [np.asarray(results[port]) for port in self.compiled.outputs]
+        with self.running:
+            # A request per call: the compiled network is shared by the threads, a request is not.
+            results = self.compiled.create_infer_request().infer({name: array for name, array in inputs.items() if name in self.input_names})
+            return [np.asarray(results[port]) for port in self.compiled.outputs]
 
 
 _conversion_lock = threading.Lock()
