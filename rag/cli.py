@@ -139,8 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _pipeline(args: argparse.Namespace) -> Pipeline:
-    return Pipeline(Settings(), corpus=args.corpus, index_path=args.index)
+def _pipeline(args: argparse.Namespace, settings: Settings | None = None) -> Pipeline:
+    return Pipeline(settings or Settings(), corpus=args.corpus, index_path=args.index)
 
 
 def _print_index_report(report, stream) -> None:
@@ -258,7 +258,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = Settings()
     if settings.runtime_threads is None:
         settings = settings.model_copy(update={"runtime_threads": SERVE_THREADS_PER_CALL})
-    pipeline = Pipeline(settings, corpus=args.corpus, index_path=args.index)
+    pipeline = _pipeline(args, settings)
     from ui.app import serve
 
     # The page is up at once; the index is brought up to date behind it, its progress shown there.

@@ -201,11 +201,12 @@ class SpanReader:
         folder, base = self.model_folder, self.base_folder
         try:
             word_pieces = WordPieces(tokenizer_folder(folder, base))
-            example = word_pieces.pairs("Who converts the network?", ["An example passage to convert the reader with.", "Short."], self.max_length, self.stride)
+            examples = ["An example passage to convert the reader with.", "Short."]
             network = load_network(
                 NetworkSource(
                     name="reader" if folder.resolve() == SHIPPED_READER else f"reader-{folder.name}", files=reader_files(folder, base),
-                    build=lambda: _span_logits_module(folder, base), example=lambda: example.inputs,
+                    build=lambda: _span_logits_module(folder, base),
+                    example=lambda: word_pieces.pairs("Who converts the network?", examples, self.max_length, self.stride).inputs,
                 ),
                 self.runtime,
             )
