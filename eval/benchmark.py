@@ -30,15 +30,17 @@ import numpy as np
 from eval.datasets import CACHE_DIR, Benchmark, load_beir, load_squad
 from eval.metrics import percentile
 from eval.runner import EvalRunner
+from rag.backend import Filters, lexical_terms
 from rag.config import Settings, packaged_model_path
 from rag.dense import DenseIndex
 from rag.embedding import Encoder
 from rag.index_keeper import make_reader
-from rag.indexing import embedded_text, lexical_terms
+from rag.indexing import embedded_text
 from rag.lexical import LexicalIndex
 from rag.pipeline import Pipeline
-from rag.retrieve import RetrievalRequest, Retriever, fuse, top_rows
+from rag.retrieve import RetrievalRequest, Retriever, fuse
 from rag.store import IndexData, IndexStore
+from rag.text import terms
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 SQUAD = DATA / "squad-v1.1-dev" / "dev-v1.1.json"
@@ -277,12 +279,11 @@ def time_questions(index: IndexData, encoder: Encoder, settings: Settings, quest
         t0 = time.perf_counter()
         vector = encoder.encode_query(question)
         t1 = time.perf_counter()
-        dense = [row for row, _ in retriever.dense_ranking(question, depth, None)]
+        dense = retriever.dense_ranking(vector, depth, Filters())
         t2 = time.perf_counter()
-        scores = retriever.bm25_scores(question, None)
-        bm25 = top_rows(scores, depth)
+        lexical = index.lexical_search(terms(question), depth, Filters(), rescore=dense)
         t3 = time.perf_counter()
-        candidates = retriever.combine(vector, dense, scores, bm25)
+        candidates = retriever.combine(vector, dense, lexical)
         np.argsort(-fuse(candidates, settings))
         t4 = time.perf_counter()
         passages = retriever.run(RetrievalRequest(query=question, k=settings.k))

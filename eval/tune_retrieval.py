@@ -41,11 +41,10 @@ def collect(bench: Benchmark, items: list[GoldItem], settings: Settings, depth: 
     """Candidates of every question, with each candidate's article id."""
     pipeline = bench.pipeline(settings, progress=True)
     retriever = pipeline.loaded().retriever
-    chunks = retriever.index.chunks
     rows = []
     for item in items:
         found = retriever.candidates(item.question, depth)
-        rows.append((item, found, np.array([chunks[r].article_id for r in found.rows])))
+        rows.append((item, found, np.array([chunk.article_id for chunk in retriever.index.chunks_at(found.rows)])))
     return rows
 
 

@@ -10,11 +10,11 @@ import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, get_args
 
 from pydantic import ValidationError
 
-from rag.config import MAX_K, RETRIEVER_MODES, Settings
+from rag.config import MAX_K, RETRIEVER_MODES, BackendName, Settings
 from rag.embedding import ModelLoadError
 from rag.ingest import CorpusError
 from rag.library import LibraryError
@@ -67,6 +67,9 @@ def _add_corpus_options(parser: argparse.ArgumentParser, positional: bool = Fals
     else:
         parser.add_argument("--corpus", type=Path, default=None, help=_CORPUS_HELP)
     parser.add_argument("--index", type=Path, default=None, help="index folder (default: CORPUS/.rag-index)")
+    parser.add_argument("--backend", choices=get_args(BackendName), default=None, help="where the index lives: embedded (default, a folder) or milvus")
+    parser.add_argument("--milvus-uri", default=None, help="the Milvus server or cluster, e.g. http://127.0.0.1:19530 (sets --backend milvus)")
+    parser.add_argument("--milvus-collection", default=None, help="the name the index is served under in Milvus (default: after the corpus folder)")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -140,7 +143,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _pipeline(args: argparse.Namespace, settings: Settings | None = None) -> Pipeline:
-    return Pipeline(settings or Settings(), corpus=args.corpus, index_path=args.index)
+    settings = settings or Settings()
+    backend = args.backend or ("milvus" if args.milvus_uri else None)
+    chosen = {k: v for k, v in (("backend", backend), ("milvus_uri", args.milvus_uri), ("milvus_collection", args.milvus_collection)) if v is not None}
+    if chosen:  # validated again: milvus needs a URI
+        settings = Settings.model_validate(settings.model_dump() | chosen)
+    return Pipeline(settings, corpus=args.corpus, index_path=args.index)
 
 
 def _print_index_report(report, stream) -> None:

@@ -15,6 +15,7 @@ RetrieverMode = Literal["hybrid", "dense", "bm25"]
 RETRIEVER_MODES: tuple[RetrieverMode, ...] = get_args(RetrieverMode)
 ReaderKind = Literal["span", "sentence"]
 FusionMethod = Literal["score", "rrf"]
+BackendName = Literal["embedded", "milvus"]
 
 # The sentence reader's threshold, chosen on SQuAD 2.0 within what keeps the seed gold passing
 # (eval/RESULTS.md, "Abstain threshold").
@@ -63,6 +64,12 @@ class Settings(BaseSettings):
     )
     index_path: Path | None = Field(None, description="index folder; default CORPUS/.rag-index")
     index_dir_name: str = ".rag-index"
+    # Where the index lives (rag/backend.py): the embedded folder (default, no server) or a Milvus server or
+    # cluster (rag/milvus_store.py). On Milvus the index folder keeps only the writer's lock and journal.
+    backend: BackendName = "embedded"
+    milvus_uri: str | None = Field(None, description="Milvus to hold the index, e.g. http://127.0.0.1:19530 (RAG_BACKEND=milvus)")
+    milvus_token: str | None = Field(None, description="Milvus credentials, user:password or an API key")
+    milvus_collection: str | None = Field(None, description="the alias the index is served under; None: named after the corpus folder")
 
     # Embedding model: a local folder; None means the packaged MiniLM.
     model_path: Path | None = None
@@ -141,6 +148,12 @@ class Settings(BaseSettings):
 
     def resolved_model_path(self) -> Path:
         return self.model_path if self.model_path is not None else packaged_model_path()
+
+    @model_validator(mode="after")
+    def _milvus_has_uri(self) -> "Settings":
+        if self.backend == "milvus" and not self.milvus_uri:
+            raise ValueError("the milvus backend needs milvus_uri (RAG_MILVUS_URI or --milvus-uri), e.g. http://127.0.0.1:19530")
+        return self
 
     def index_dir_for(self, corpus: Path) -> Path:
         return self.index_path if self.index_path is not None else corpus / self.index_dir_name

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from rag.backend import IndexBackend, SearchIndex
 from rag.config import SENTENCE_READER_THRESHOLD, Settings, packaged_model_path
 from rag.embedding import Encoder
 from rag.indexing import IndexBuilder, IndexReport
@@ -30,7 +31,7 @@ from rag.span_reader import (
     SpanReader,
     read_calibration,
 )
-from rag.store import IndexData, IndexStore, IndexStoreError, IndexUnwritable
+from rag.store import IndexStore, IndexStoreError, IndexUnwritable
 
 
 class IndexProgress(BaseModel):
@@ -84,7 +85,7 @@ class IndexStatus(BaseModel):
 class LoadedIndex:
     """One index generation with the retriever and reader built on it; swapped whole on reload."""
 
-    def __init__(self, generation: str, data: IndexData, retriever: Retriever, reader: Reader):
+    def __init__(self, generation: str, data: SearchIndex, retriever: Retriever, reader: Reader):
         self.generation, self.data, self.retriever, self.reader = generation, data, retriever, reader
         self.scoper = QuestionScoper(data.articles.values())
 
@@ -98,7 +99,7 @@ class IndexKeeper:
         # No folder named: the library, outside the checkout (the shipped articles and the uploads).
         self.library = Library(settings.data_dir) if settings.corpus is None else None
         self.corpus = self.library.folder if self.library else Path(settings.corpus)
-        self.store = IndexStore(settings.index_dir_for(self.corpus))
+        self.store = index_backend(settings, self.corpus)
         # An encoder may be shared between pipelines (tests, benchmarks): the model loads once.
         self.encoder = encoder or Encoder(settings.resolved_model_path(), settings.embed_batch_size, settings.runtime_options())
         self.loader = ArticleLoader(settings.max_file_bytes, skip_dir_names=(self.store.path.name,))
@@ -176,17 +177,17 @@ class IndexKeeper:
         except IndexUnwritable as exc:
             if not self.store.exists():
                 raise
-            return IndexReport.kept(self.store.read_manifest(), self.store.path, f"{exc.cause}; answering from it until it can be updated")
+            return IndexReport.kept(self.store.read_manifest(), self.store.location, f"{exc.cause}; answering from it until it can be updated")
 
     def loaded(self) -> LoadedIndex:
         """The current index with its retriever and reader, reloaded when a newer generation was saved."""
-        generation = self.store.current_generation().name
+        generation = self.store.live_generation()
         loaded = self._loaded
         if loaded is not None and loaded.generation == generation:
             return loaded
         with self._load_lock:
             if self._loaded is None or self._loaded.generation != generation:
-                data = self.store.load(self.settings)
+                data = self.store.open(self.settings)
                 self._loaded = LoadedIndex(generation, data, Retriever(data, self.encoder, self.settings), make_reader(self.settings, data, self.encoder))
             return self._loaded
 
@@ -219,7 +220,17 @@ class IndexKeeper:
         )
 
 
-def make_reader(settings: Settings, data: IndexData, encoder: Encoder) -> Reader:
+def index_backend(settings: Settings, corpus: Path) -> IndexBackend:
+    """Where the corpus's index lives: its folder (the embedded store), or Milvus when the settings say so."""
+    folder = settings.index_dir_for(corpus)
+    if settings.backend == "milvus":
+        from rag.milvus_store import MilvusStore, collection_name_for  # pymilvus loads only for Milvus
+
+        return MilvusStore(settings.milvus_uri, settings.milvus_collection or collection_name_for(corpus), folder, settings.milvus_token)
+    return IndexStore(folder)
+
+
+def make_reader(settings: Settings, data: SearchIndex, encoder: Encoder) -> Reader:
     """The reader the settings name, over one loaded index."""
     if settings.reader == "sentence":
         return SentenceReader(data, encoder, reader_threshold(settings), settings.reader_weights)

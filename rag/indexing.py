@@ -6,22 +6,19 @@ import datetime as dt
 import hashlib
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import numpy as np
 from pydantic import BaseModel
 from tqdm.auto import tqdm
 
+from rag.backend import IndexBackend
 from rag.chunking import Chunker
 from rag.config import INDEX_FORMAT_VERSION, Settings
-from rag.dense import DenseIndex
 from rag.embedding import Encoder
 from rag.ingest import CorpusLoad, SkippedFile
 from rag.journal import EmbeddingJournal, SavedVectors
-from rag.lexical import LexicalIndex
 from rag.schema import Article, Chunk
-from rag.store import SENTENCE_VECTOR_DTYPE, IndexCorrupt, IndexData, IndexIncompatible, IndexStore, IndexStoreError, Manifest
-from rag.text import terms
+from rag.store import SENTENCE_VECTOR_DTYPE, IndexContents, IndexCorrupt, IndexIncompatible, IndexStoreError, Manifest
 
 
 def _batches(articles: list[int], chunk_row: list[int], size: int) -> Iterator[list[int]]:
@@ -56,10 +53,10 @@ class IndexReport(BaseModel):
     seconds: float
 
     @classmethod
-    def kept(cls, manifest: Manifest, index: Path, because: str) -> IndexReport:
+    def kept(cls, manifest: Manifest, index: str, because: str) -> IndexReport:
         """The report of an index that could not be updated: what it still holds, and why it was left as it was."""
         return cls(
-            corpus=manifest.corpus, index=str(index), articles=manifest.articles, chunks=manifest.chunks, embedded_chunks=0,
+            corpus=manifest.corpus, index=index, articles=manifest.articles, chunks=manifest.chunks, embedded_chunks=0,
             reused_chunks=manifest.chunks, kept_because=because, saved=False, seconds=0.0,
         )
 
@@ -95,11 +92,6 @@ def embedded_text(article: Article, chunk: Chunk, title_in_chunks: bool) -> str:
     return (article.title + "\n" if title_in_chunks else "") + chunk.text
 
 
-def lexical_terms(article: Article, chunk: Chunk, title_in_chunks: bool) -> list[str]:
-    """What BM25 indexes for a chunk: the terms of its article's title and of the chunk."""
-    return terms(article.title + " " + chunk.text if title_in_chunks else chunk.text)
-
-
 def embedded_text_hash(article: Article, title_in_chunks: bool) -> str:
     """What the vectors depend on: a change here means the article is embedded again."""
     key = (article.title if title_in_chunks else "") + "\x00" + article.text
@@ -115,7 +107,7 @@ class IndexBuilder:
         self.chunker = Chunker(settings.chunk_words, settings.chunk_overlap_sentences)
 
     @staticmethod
-    def _previous_files(store: IndexStore) -> dict[str, str]:
+    def _previous_files(store: IndexBackend) -> dict[str, str]:
         """Files of the index being replaced, so a rebuild still reports what changed since it."""
         try:
             return store.read_manifest().files if store.exists() else {}
@@ -123,7 +115,7 @@ class IndexBuilder:
             return {}
 
     def update(
-        self, load: CorpusLoad, store: IndexStore, corpus_label: str, rebuild: bool = False, progress: bool = False,
+        self, load: CorpusLoad, store: IndexBackend, corpus_label: str, rebuild: bool = False, progress: bool = False,
         on_progress: Callable[[int, int], None] | None = None,
     ) -> IndexReport:
         """Bring the store up to date with the load; on_progress(chunks embedded, chunks to embed) after each batch."""
@@ -141,7 +133,7 @@ class IndexBuilder:
             new_files = load.file_hashes
             report = dict(
                 corpus=corpus_label,
-                index=str(store.path),
+                index=store.location,
                 added=sorted(set(new_files) - set(old_files)),
                 removed=sorted(set(old_files) - set(new_files)),
                 changed=sorted(p for p in set(new_files) & set(old_files) if new_files[p] != old_files[p]),
@@ -167,7 +159,9 @@ class IndexBuilder:
             journal = self._journal(store)
             if rebuild:
                 journal.clear()  # a rebuild embeds everything again
-            data, embedded, resumed = self._assemble(load.articles, old, new_files, corpus_label, journal, progress, started, on_progress)
+            contents, embedded, resumed = self._assemble(load.articles, old, new_files, corpus_label, store, journal, progress, started, on_progress)
+            data = store.prepare(contents, self.settings)
+            del contents  # the embedded store's FAISS index holds the chunk vectors now: held once, not twice
             store.save(data)
             journal.clear()
             return IndexReport(
@@ -175,7 +169,7 @@ class IndexBuilder:
                 reused_chunks=len(data.chunks) - embedded, resumed_chunks=resumed, saved=True, seconds=data.manifest.build_seconds, **report,
             )
 
-    def _journal(self, store: IndexStore) -> EmbeddingJournal:
+    def _journal(self, store: IndexBackend) -> EmbeddingJournal:
         s = self.settings
         depends_on = {
             "format": INDEX_FORMAT_VERSION, "model": str(s.resolved_model_path()), "chunk_words": s.chunk_words,
@@ -185,9 +179,9 @@ class IndexBuilder:
         return EmbeddingJournal(store.path, depends_on)
 
     def _assemble(
-        self, articles: list[Article], old: IndexData | None, files: dict[str, str], corpus_label: str,
+        self, articles: list[Article], old: IndexContents | None, files: dict[str, str], corpus_label: str, store: IndexBackend,
         journal: EmbeddingJournal, progress: bool, started: float, on_progress: Callable[[int, int], None] | None = None,
-    ) -> tuple[IndexData, int, int]:
+    ) -> tuple[IndexContents, int, int]:
         """The new index; how many chunks were embedded now, and how many came from an unfinished run."""
         title_in = self.settings.title_in_chunks
         hashes = {a.id: embedded_text_hash(a, title_in) for a in articles}
@@ -270,10 +264,6 @@ class IndexBuilder:
             if on_progress is not None:
                 on_progress(done, embedded)
         bar.close()
-        by_id = {a.id: a for a in articles}
-        token_lists = [lexical_terms(by_id[c.article_id], c, title_in) for c in all_chunks]
-        dense = DenseIndex.build(chunk_matrix, self.settings.exact_search_max_chunks)
-        chunk_matrix = dense.vectors()  # the same vectors, held once (by the dense index) from here on
         manifest = Manifest(
             format_version=INDEX_FORMAT_VERSION,
             model=self.encoder.name,
@@ -283,7 +273,7 @@ class IndexBuilder:
             chunk_words=self.settings.chunk_words,
             chunk_overlap_sentences=self.settings.chunk_overlap_sentences,
             title_in_chunks=title_in,
-            dense_index=dense.kind,
+            dense_index="",  # the store names its nearest-neighbour index when it prepares the contents
             corpus=corpus_label,
             files=files,
             article_hashes=hashes,
@@ -292,13 +282,7 @@ class IndexBuilder:
             built_at=dt.datetime.now(dt.UTC),
             build_seconds=round(time.perf_counter() - started, 3),
         )
-        data = IndexData(
-            manifest=manifest,
-            articles=by_id,
-            chunks=all_chunks,
-            chunk_vectors=chunk_matrix,
-            sentence_vectors=sentence_matrix,
-            dense=dense,
-            lexical=LexicalIndex.build(token_lists),
+        contents = IndexContents(
+            manifest=manifest, articles={a.id: a for a in articles}, chunks=all_chunks, chunk_vectors=chunk_matrix, sentence_vectors=sentence_matrix,
         )
-        return data, embedded, resumed
+        return contents, embedded, resumed

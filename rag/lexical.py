@@ -19,6 +19,11 @@ STOPWORDS = frozenset(STOPWORDS_EN)
 FUNCTION_WORDS = frozenset(STOPWORDS_EN_PLUS)
 
 
+def bm25_idf(documents: int, frequency: int) -> float:
+    """BM25's inverse document frequency (Lucene's, never negative); highest for a term no chunk holds."""
+    return math.log(1.0 + (documents - frequency + 0.5) / (frequency + 0.5))
+
+
 class LexicalIndex:
     """BM25 scores of every chunk for a query's terms, and each term's document frequency."""
 
@@ -65,8 +70,7 @@ class LexicalIndex:
 
     def idf(self, term: str) -> float:
         """BM25's inverse document frequency (Lucene's, never negative); highest for a term no chunk holds."""
-        frequency = self.document_frequency(term)
-        return math.log(1.0 + (self.documents - frequency + 0.5) / (frequency + 0.5))
+        return bm25_idf(self.documents, self.document_frequency(term))
 
     def scores(self, query_terms: Iterable[str], allowed: np.ndarray | None = None) -> np.ndarray:
         """The BM25 score of every chunk (0 where not allowed, all 0 when no term is in the index)."""

@@ -291,9 +291,8 @@ class Pipeline:
                 filters = filters.model_copy(update={"articles": frozenset(previous.articles)})
         passages, scopes = self._scoped_retrieve(search, None, retriever, filters, scopes)
         vector = self.encoder.encode_query(search)
-        sentences = self.loaded().data.sentences
         quoted = {q for turn in history for q in turn.quoted}
-        chosen = closest_sentences(passages, lambda p: sentences.of_chunk(p.row) @ vector, quoted, self.settings.max_citations)
+        chosen = closest_sentences(passages, lambda p: self.loaded().data.sentence_vectors_of(p.row) @ vector, quoted, self.settings.max_citations)
         citations = [self.citer.citation(n, passages[s.passage], s.start, s.end, None) for n, s in enumerate(chosen, start=1)]
         return Answer(
             question=question,

@@ -17,10 +17,10 @@ from typing import Protocol
 
 from pydantic import BaseModel, Field
 
+from rag.backend import SearchIndex
 from rag.config import ReaderWeights
 from rag.embedding import Encoder
 from rag.schema import Passage
-from rag.store import IndexData
 from rag.text import STOPWORDS, TOKEN_PATTERN, terms
 
 
@@ -171,17 +171,17 @@ def _sigmoid(x: float) -> float:
 class SentenceReader:
     """The built-in reader: picks and narrows the answer sentence; no model beyond the encoder."""
 
-    def __init__(self, index: IndexData, encoder: Encoder, threshold: float = 0.5, weights: ReaderWeights | None = None):
+    def __init__(self, index: SearchIndex, encoder: Encoder, threshold: float = 0.5, weights: ReaderWeights | None = None):
         self.index = index
         self.encoder = encoder
         self.threshold = threshold
         self.weights = weights or ReaderWeights()
-        self._documents = max(len(index.chunks), 1)
+        self._documents = max(index.size, 1)
 
     def _term_idf(self, term: str) -> float:
         """idf from the lexical index's document frequency; this form stays positive and flat on tiny
         corpora, where df says little about a term (a term no chunk holds gets the highest)."""
-        return math.log(1.0 + (self._documents + 1) / (self.index.lexical.document_frequency(term) + 0.5))
+        return math.log(1.0 + (self._documents + 1) / (self.index.document_frequency(term) + 0.5))
 
     def features(self, question: str, passages: list[Passage]) -> list[SentenceFeatures]:
         """Every distinct sentence of the passages with what the score is made of."""
@@ -193,7 +193,7 @@ class SentenceReader:
         found: dict[tuple[str, int, int], SentenceFeatures] = {}
         for rank, passage in enumerate(passages):
             chunk = passage.chunk
-            semantic = self.index.sentences.cosines(passage.row, question_vector)
+            semantic = self.index.sentence_vectors_of(passage.row) @ question_vector
             for i, (start, end) in enumerate(chunk.sentences):
                 key = (passage.article.id, start, end)
                 if key in found:  # the same sentence in an overlapping chunk: keep its best-ranked passage

@@ -1,4 +1,4 @@
-"""Hybrid retrieval: dense (FAISS) and BM25 candidates, re-scored by both and fused.
+"""Hybrid retrieval: dense and BM25 candidates, re-scored by both and fused.
 
 The union of both top lists is scored by the normalised BM25 score, the chunk's cosine and its best
 sentence's cosine (weights in Settings); reciprocal rank fusion remains as the measured baseline.
@@ -6,30 +6,16 @@ sentence's cosine (weights in Settings); reciprocal rank fusion remains as the m
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
+from rag.backend import Filters, LexicalHits, SearchIndex
 from rag.config import RetrieverMode, Settings
 from rag.embedding import Encoder
 from rag.schema import Passage
-from rag.store import IndexData
 from rag.text import terms
-
-
-class Filters(BaseModel):
-    model_config = ConfigDict(frozen=True)  # hashable: filter masks are cached per Filters
-
-    since: dt.date | None = None
-    until: dt.date | None = None
-    source: str | None = Field(None, description="case-insensitive part of the article's source, byline or path")
-    articles: frozenset[str] | None = Field(None, description="the ids of the only articles to search (Pipeline.chosen_articles)")
-
-    def is_empty(self) -> bool:
-        return self.since is None and self.until is None and not self.source and self.articles is None
 
 
 class RetrievalRequest(BaseModel):
@@ -71,85 +57,55 @@ def fuse(candidates: Candidates, settings: Settings) -> np.ndarray:
 
 
 class Retriever:
-    """Finds the passages for a query in one loaded index."""
+    """Finds the passages for a query in one loaded index, whichever store holds it."""
 
-    def __init__(self, index: IndexData, encoder: Encoder, settings: Settings):
+    def __init__(self, index: SearchIndex, encoder: Encoder, settings: Settings):
         self.index = index
         self.encoder = encoder
         self.settings = settings
-        self._allowed = lru_cache(maxsize=64)(self._allowed_rows)
 
     def run(self, request: RetrievalRequest) -> list[Passage]:
-        if not self.index.chunks:
-            return []
-        allowed = self._allowed(request.filters) if not request.filters.is_empty() else None
-        if allowed is not None and not allowed.any():
+        if not self.index.size:
             return []
         depth = max(self.settings.candidates, request.k)
         if request.mode == "hybrid":
-            found = self.candidates(request.query, depth, allowed)
+            found = self.candidates(request.query, depth, request.filters)
             scores = fuse(found, self.settings)
             order = np.lexsort((found.rows, -scores))[: request.k]
             ranked = [(int(found.rows[i]), float(scores[i]), int(found.dense_rank[i]) or None, int(found.bm25_rank[i]) or None) for i in order]
         elif request.mode == "dense":
-            ranked = [(row, score, rank, None) for rank, (row, score) in enumerate(self.dense_ranking(request.query, depth, allowed)[: request.k], 1)]
+            vector = self.encoder.encode_query(request.query)
+            ranked = [(row, score, rank, None) for rank, (row, score) in enumerate(self.index.dense_search(vector, depth, request.filters)[: request.k], 1)]
         else:
-            scores = self.bm25_scores(request.query, allowed)
-            ranked = [(row, float(scores[row]), None, rank) for rank, row in enumerate(top_rows(scores, min(depth, request.k)), 1)]
-        chunks, articles = self.index.chunks, self.index.articles
+            hits = self.index.lexical_search(terms(request.query), min(depth, request.k), request.filters)
+            ranked = [(row, score, None, rank) for rank, (row, score) in enumerate(hits.top, 1)]
+        chunks, articles = self.index.chunks_at([row for row, *_ in ranked]), self.index.articles
         return [
-            Passage(row=row, chunk=chunks[row], article=articles[chunks[row].article_id], score=score, dense_rank=dense_rank, bm25_rank=bm25_rank)
-            for row, score, dense_rank, bm25_rank in ranked
+            Passage(row=row, chunk=chunk, article=articles[chunk.article_id], score=score, dense_rank=dense_rank, bm25_rank=bm25_rank)
+            for (row, score, dense_rank, bm25_rank), chunk in zip(ranked, chunks)
         ]
 
-    def candidates(self, query: str, depth: int, allowed: np.ndarray | None = None) -> Candidates:
+    def candidates(self, query: str, depth: int, filters: Filters = Filters()) -> Candidates:
         """Top `depth` rows of each retriever, each re-scored by the other signals exactly."""
-        bm25_scores = self.bm25_scores(query, allowed)
-        dense = [row for row, _ in self.dense_ranking(query, depth, allowed)]
-        return self.combine(self.encoder.encode_query(query), dense, bm25_scores, top_rows(bm25_scores, depth))
+        vector = self.encoder.encode_query(query)
+        dense = self.dense_ranking(vector, depth, filters)
+        return self.combine(vector, dense, self.index.lexical_search(terms(query), depth, filters, rescore=dense))
 
-    def combine(self, vector: np.ndarray, dense: list[int], bm25_scores: np.ndarray, bm25: list[int]) -> Candidates:
+    def dense_ranking(self, vector: np.ndarray, depth: int, filters: Filters) -> list[int]:
+        return [row for row, _ in self.index.dense_search(vector, depth, filters)]
+
+    def combine(self, vector: np.ndarray, dense: list[int], lexical: LexicalHits) -> Candidates:
         """The union of both rankings with every candidate's scores (a step of its own, to be timed alone)."""
+        bm25 = [row for row, _ in lexical.top]
         rows = np.array(sorted(set(dense) | set(bm25)), dtype=np.int64)
         dense_rank = {row: rank for rank, row in enumerate(dense, start=1)}
         bm25_rank = {row: rank for rank, row in enumerate(bm25, start=1)}
         return Candidates(
             rows=rows,
-            bm25=bm25_scores[rows].astype(np.float64),
-            # Exact cosines from the stored vectors, also when the FAISS index is approximate.
-            dense=self.index.chunk_vectors[rows] @ vector,
-            sentence=self.index.sentences.best_per_chunk(rows, vector),
+            bm25=np.array([lexical.scores.get(int(r), 0.0) for r in rows], dtype=np.float64),
+            # Exact cosines from the stored vectors, also when the nearest-neighbour search is approximate.
+            dense=self.index.chunk_vectors_at(rows) @ vector,
+            sentence=self.index.best_sentence_cosines(rows, vector),
             bm25_rank=np.array([bm25_rank.get(int(r), 0) for r in rows], dtype=np.int64),
             dense_rank=np.array([dense_rank.get(int(r), 0) for r in rows], dtype=np.int64),
         )
-
-    def dense_ranking(self, query: str, depth: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
-        return self.index.dense.search(self.encoder.encode_query(query), depth, allowed)
-
-    def bm25_scores(self, query: str, allowed: np.ndarray | None) -> np.ndarray:
-        """BM25 score of every chunk (all zero when no query term is in the index)."""
-        return self.index.lexical.scores(terms(query), allowed)
-
-    def _allowed_rows(self, filters: Filters) -> np.ndarray:
-        source = filters.source.lower() if filters.source else None
-        allowed_articles = set()
-        for article in self.index.articles.values():
-            if filters.articles is not None and article.id not in filters.articles:
-                continue
-            if filters.since and (article.published is None or article.published < filters.since):
-                continue
-            if filters.until and (article.published is None or article.published > filters.until):
-                continue
-            if source and not any(source in (value or "").lower() for value in (article.source, article.byline, article.path)):
-                continue
-            allowed_articles.add(article.id)
-        return np.fromiter((c.article_id in allowed_articles for c in self.index.chunks), dtype=bool, count=len(self.index.chunks))
-
-
-def top_rows(scores: np.ndarray, depth: int) -> list[int]:
-    """Rows of the `depth` highest positive scores, best first (ties by row)."""
-    depth = min(depth, int((scores > 0).sum()))
-    if depth == 0:
-        return []
-    top = np.argpartition(-scores, depth - 1)[:depth]
-    return [int(r) for r in top[np.lexsort((top, -scores[top]))]]

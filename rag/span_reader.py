@@ -23,6 +23,7 @@ from typing import NamedTuple
 import numpy as np
 from pydantic import BaseModel
 
+from rag.backend import SearchIndex
 from rag.chunking import is_teaser
 from rag.embedding import Encoder
 from rag.reader import Evidence, Reading, ranked_reading
@@ -30,7 +31,6 @@ from rag.reader_model import SHIPPED_READER, ReaderModelError, load_reader_netwo
 from rag.runtime import Network, NetworkLoadError, NetworkSource, RuntimeOptions, load_network
 from rag.schema import Passage
 from rag.spans import best_spans, whole_words
-from rag.store import IndexData
 from rag.text import content_terms, terms
 from rag.tokenization import TokenizerError, WordPieces
 
@@ -75,15 +75,15 @@ class SentenceSimilarity:
     the quoted sentence is to the question, in the retriever's embedding space, does not shift so.
     """
 
-    def __init__(self, index: IndexData, encoder: Encoder):
-        self.sentences, self.encoder = index.sentences, encoder
+    def __init__(self, index: SearchIndex, encoder: Encoder):
+        self.index, self.encoder = index, encoder
 
     def __call__(self, question: str, passage: Passage, start: int, end: int) -> float:
         """The best cosine among the passage's sentences that overlap [start, end) (article offsets)."""
         overlapping = [n for n, (s, e) in enumerate(passage.chunk.sentences) if s < end and e > start]
         if not overlapping:
             return 0.0
-        return float(np.max(self.sentences.of_chunk(passage.row)[overlapping] @ self.encoder.encode_query(question)))
+        return float(np.max(self.index.sentence_vectors_of(passage.row)[overlapping] @ self.encoder.encode_query(question)))
 
 
 class QuestionCoverage:
@@ -97,13 +97,13 @@ class QuestionCoverage:
     because news sentences name their subject by pronoun ("the company said …").
     """
 
-    def __init__(self, index: IndexData, cached_headlines: int = 4096):
-        self.lexical = index.lexical
+    def __init__(self, index: SearchIndex, cached_headlines: int = 4096):
+        self.index = index
         self.headline_terms = lru_cache(maxsize=cached_headlines)(lambda title: frozenset(terms(title)))
 
     def __call__(self, question: str, passage: Passage, start: int, end: int) -> float:
         """The share for the sentence at [start, end) (article offsets) of the passage."""
-        asked = {term: self.lexical.idf(term) for term in content_terms(question)}
+        asked = {term: self.index.idf(term) for term in content_terms(question)}
         total = sum(asked.values())
         if not total:
             return 1.0

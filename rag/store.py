@@ -18,15 +18,16 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from rag.backend import Filters, LexicalHits, lexical_terms
 from rag.config import INDEX_FORMAT_VERSION, Settings
 from rag.dense import DenseIndex
 from rag.lexical import LexicalIndex
@@ -115,23 +116,102 @@ class Manifest(BaseModel):
         return None
 
 
-class IndexData(BaseModel):
-    """One whole index in memory."""
+class IndexContents(BaseModel):
+    """What an index holds, whichever store keeps it: what a build writes, and what an update reuses."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     manifest: Manifest
     articles: dict[str, Article]
     chunks: list[Chunk]
-    chunk_vectors: np.ndarray
-    sentence_vectors: np.ndarray
-    dense: DenseIndex
-    lexical: LexicalIndex
+    chunk_vectors: np.ndarray  # (chunks, dimension) float32
+    sentence_vectors: np.ndarray  # every chunk's sentences, chunk after chunk (SentenceTable)
 
     @cached_property
     def sentences(self) -> SentenceTable:
         """The sentence vectors by chunk (the row layout computed once: the chunks never change)."""
         return SentenceTable(self.sentence_vectors, [len(c.sentences) for c in self.chunks])
+
+    def lexical_terms(self) -> list[list[str]]:
+        """What BM25 indexes, chunk by chunk: the terms of its article's title (when chunks carry it) and of the chunk."""
+        return [lexical_terms(self.articles[c.article_id], c, self.manifest.title_in_chunks) for c in self.chunks]
+
+
+class IndexData(IndexContents):
+    """One whole index in memory, searched in this process: the embedded store's SearchIndex (rag/backend.py)."""
+
+    dense: DenseIndex
+    lexical: LexicalIndex
+
+    @classmethod
+    def searchable(cls, contents: IndexContents, exact_search_max_chunks: int) -> IndexData:
+        """The contents with their FAISS and BM25 indexes built; the chunk vectors are then held once, by FAISS."""
+        if isinstance(contents, IndexData):
+            return contents
+        dense = DenseIndex.build(contents.chunk_vectors, exact_search_max_chunks)
+        manifest = contents.manifest.model_copy(update={"dense_index": dense.kind})
+        return cls(
+            manifest=manifest, articles=contents.articles, chunks=contents.chunks, chunk_vectors=dense.vectors(),
+            sentence_vectors=contents.sentence_vectors, dense=dense, lexical=LexicalIndex.build(contents.lexical_terms()),
+        )
+
+    @property
+    def size(self) -> int:
+        return len(self.chunks)
+
+    @property
+    def documents(self) -> int:
+        return self.lexical.documents
+
+    @cached_property
+    def _masks(self):
+        return lru_cache(maxsize=64)(self._allowed_rows)
+
+    def _allowed_rows(self, filters: Filters) -> np.ndarray:
+        admitted = {article.id for article in self.articles.values() if filters.admits(article)}
+        return np.fromiter((c.article_id in admitted for c in self.chunks), dtype=bool, count=len(self.chunks))
+
+    def allowed(self, filters: Filters) -> np.ndarray | None:
+        """The rows the filters admit, as a mask; None for no filter."""
+        return None if filters.is_empty() else self._masks(filters)
+
+    def dense_search(self, vector: np.ndarray, k: int, filters: Filters) -> list[tuple[int, float]]:
+        allowed = self.allowed(filters)
+        if allowed is not None and not allowed.any():
+            return []
+        return self.dense.search(vector, k, allowed)
+
+    def lexical_search(self, query_terms: Sequence[str], k: int, filters: Filters, rescore: Sequence[int] = ()) -> LexicalHits:
+        scores = self.lexical.scores(query_terms, self.allowed(filters))  # every chunk's: rescoring costs nothing more
+        top = top_rows(scores, k)
+        return LexicalHits(top=[(row, float(scores[row])) for row in top], scores={int(row): float(scores[row]) for row in (*top, *rescore)})
+
+    def chunks_at(self, rows: Sequence[int]) -> list[Chunk]:
+        return [self.chunks[row] for row in rows]
+
+    def chunk_vectors_at(self, rows: Sequence[int]) -> np.ndarray:
+        return self.chunk_vectors[np.asarray(rows, dtype=np.int64)]
+
+    def sentence_vectors_of(self, row: int) -> np.ndarray:
+        return self.sentences.of_chunk(row)
+
+    def best_sentence_cosines(self, rows: Sequence[int], vector: np.ndarray) -> np.ndarray:
+        return self.sentences.best_per_chunk(np.asarray(rows, dtype=np.int64), vector)
+
+    def document_frequency(self, term: str) -> int:
+        return self.lexical.document_frequency(term)
+
+    def idf(self, term: str) -> float:
+        return self.lexical.idf(term)
+
+
+def top_rows(scores: np.ndarray, depth: int) -> list[int]:
+    """Rows of the `depth` highest positive scores, best first (ties by row)."""
+    depth = min(depth, int((scores > 0).sum()))
+    if depth == 0:
+        return []
+    top = np.argpartition(-scores, depth - 1)[:depth]
+    return [int(r) for r in top[np.lexsort((top, -scores[top]))]]
 
 
 def _fsync_dir(path: Path) -> None:
@@ -204,8 +284,15 @@ class IndexStore:
     def __init__(self, path: Path):
         self.path = Path(path)
 
+    @property
+    def location(self) -> str:
+        return str(self.path)
+
     def exists(self) -> bool:
         return (self.path / CURRENT).is_file()
+
+    def live_generation(self) -> str:
+        return self.current_generation().name
 
     def current_generation(self) -> Path:
         pointer = self.path / CURRENT
@@ -239,6 +326,12 @@ class IndexStore:
             return Manifest.model_validate(raw)
         except ValidationError as exc:
             raise IndexCorrupt(_damaged(path, exc)) from exc
+
+    def open(self, settings: Settings) -> IndexData:
+        return self.load(settings)
+
+    def prepare(self, contents: IndexContents, settings: Settings) -> IndexData:
+        return IndexData.searchable(contents, settings.exact_search_max_chunks)
 
     def load(self, settings: Settings | None = None) -> IndexData:
         """The live index; with settings, IndexIncompatible unless it was built with their model and chunking."""
@@ -313,7 +406,7 @@ class IndexStore:
             if actual != expected:
                 raise IndexCorrupt(_damaged(path, ValueError("its checksum does not match the manifest")))
 
-    def save(self, data: IndexData) -> Path:
+    def save(self, data: IndexData) -> str:
         """Write a new generation and switch CURRENT to it; the old one stays valid until the switch."""
         staging = self.path / f".tmp-{uuid.uuid4().hex}"
         try:
@@ -345,7 +438,7 @@ class IndexStore:
                 raise IndexUnwritable(f"{cause}; the previous index is kept", cause) from exc
             raise
         self.remove_stale(keep=generation)
-        return generation
+        return generation.name
 
     def remove_stale(self, keep: Path | None = None) -> None:
         """Delete old generations and leftovers of interrupted saves (call with the lock held)."""
