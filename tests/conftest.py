@@ -5,7 +5,12 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import socket
+import subprocess
+import sys
 import tempfile
+import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -100,6 +105,55 @@ def news_pipeline(tmp_path_factory, settings, encoder) -> Pipeline:
     pipeline = Pipeline(settings, corpus=corpus, encoder=encoder)
     pipeline.index()
     return pipeline
+
+
+def start_milvus_lite(data_dir: Path) -> tuple[subprocess.Popen, str]:
+    """A Milvus Lite server on a free port of 127.0.0.1, answering; stop it with .terminate()."""
+    from pymilvus import MilvusClient
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "milvus_lite", "server", "--data-dir", str(data_dir), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    uri = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            MilvusClient(uri=uri, timeout=2).list_collections()
+            return server, uri
+        except Exception:
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.kill()
+                raise RuntimeError(f"Milvus Lite did not start on {uri}") from None
+            time.sleep(0.2)
+
+
+@pytest.fixture(scope="session")
+def milvus_uri(tmp_path_factory):
+    """The Milvus Lite server .ci/run started (MILVUS_LITE_URI); outside CI, one started here for the session.
+    In CI a missing server fails the tests that need it: they never skip."""
+    uri = os.environ.get("MILVUS_LITE_URI")
+    if uri:
+        yield uri
+        return
+    if os.environ.get("CI"):
+        pytest.fail("CI runs the Milvus tests against the Milvus Lite server .ci/run starts: MILVUS_LITE_URI is not set")
+    server, uri = start_milvus_lite(tmp_path_factory.mktemp("milvus-lite"))
+    yield uri
+    server.terminate()
+    server.wait(timeout=30)
+
+
+@pytest.fixture(params=["embedded", "milvus"])
+def backend(request) -> dict:
+    """Settings overrides for each store (rag/backend.py): a test that takes it runs on both, each in an index of its own."""
+    if request.param == "embedded":
+        return {"backend": "embedded"}
+    uri = request.getfixturevalue("milvus_uri")
+    return {"backend": "milvus", "milvus_uri": uri, "milvus_collection": f"test_{uuid.uuid4().hex[:12]}"}
 
 
 @pytest.fixture

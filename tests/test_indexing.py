@@ -10,8 +10,8 @@ from eval.crash_test import MAYORS, QUESTION, RAG, write_corpus
 from rag.pipeline import Pipeline
 
 
-def test_second_run_embeds_nothing(fresh_pipeline):
-    pipeline = fresh_pipeline()
+def test_second_run_embeds_nothing(fresh_pipeline, backend):
+    pipeline = fresh_pipeline(**backend)
     first = pipeline.index()
     assert first.saved and first.embedded_chunks == first.chunks > 0
     again = pipeline.index()
@@ -19,8 +19,8 @@ def test_second_run_embeds_nothing(fresh_pipeline):
     assert "nothing embedded" in again.summary_lines()[0]
 
 
-def test_changed_added_and_deleted_files(fresh_pipeline):
-    pipeline = fresh_pipeline()
+def test_changed_added_and_deleted_files(fresh_pipeline, backend):
+    pipeline = fresh_pipeline(**backend)
     before = pipeline.index()
     corpus = pipeline.corpus
     (corpus / "storm.json").write_text('{"title": "Storm", "text": "A new storm report. Winds reached 100 km/h."}', encoding="utf-8")
@@ -35,10 +35,10 @@ def test_changed_added_and_deleted_files(fresh_pipeline):
     assert titles == {"China calls for open, equitable environment for 5G technology", "Storm", "New story"}
 
 
-def test_chunking_change_rebuilds_with_a_reason(fresh_pipeline, settings, encoder):
-    pipeline = fresh_pipeline(extra=False)
+def test_chunking_change_rebuilds_with_a_reason(fresh_pipeline, settings, encoder, backend):
+    pipeline = fresh_pipeline(extra=False, **backend)
     pipeline.index()
-    smaller = Pipeline(settings.model_copy(update={"chunk_words": 60}), corpus=pipeline.corpus, encoder=encoder)
+    smaller = Pipeline(settings.model_copy(update={"chunk_words": 60, **backend}), corpus=pipeline.corpus, encoder=encoder)
     report = smaller.index()
     assert "chunking settings changed" in report.rebuild_reason
     assert report.reused_chunks == 0 and report.chunks > 4
