@@ -136,7 +136,7 @@ def write_report_folder(run: EvalRun, folder: Path) -> Path:
         "",
         f"{first.questions} questions ({first.answerable} answerable, {first.unanswerable} not); "
         f"index: {first.index['articles']} articles, {first.index['chunks']} chunks. "
-        f"Written {dt.datetime.now().isoformat(timespec='seconds')} on {_machine(run.networks)}.",
+        f"Written {dt.datetime.now().isoformat(timespec='seconds')} on {_machine(run.networks)}; index in {run.index or 'its folder'}.",
         "",
         "## Retrieval",
         "",

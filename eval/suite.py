@@ -49,6 +49,7 @@ class EvalRun(BaseModel):
     graded: bool
     threshold: float
     networks: str = ""  # where the encoder and the reader ran, e.g. "openvino, int8" (rag/runtime.py)
+    index: str = ""  # where the index was: its folder, or the Milvus server and collection (rag/backend.py)
     reports: dict[str, EvalReport]
     results: dict[str, list[QuestionResult]]
 
@@ -82,7 +83,8 @@ def run_eval(request: EvalRequest, settings: Settings) -> EvalRun:
     runtime = settings.runtime_options()
     threads = "every core for each call" if runtime.threads is None else f"{runtime.threads} thread(s) a call"
     networks = f"{runtime.runtime}, {runtime.network_precision}, {threads}"
-    run = EvalRun(source=request.source(), graded=graded, threshold=threshold, networks=networks, reports={}, results={})
+    run = EvalRun(source=request.source(), graded=graded, threshold=threshold, networks=networks, index=pipeline.store.location, reports={}, results={})
+    print(f"index: {run.index}", file=sys.stderr)
     for retriever in request.retrievers:
         results = runner.ask_all(items, retriever=retriever, progress=request.progress)
         run.results[retriever] = results

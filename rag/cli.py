@@ -16,9 +16,11 @@ from pydantic import ValidationError
 
 from rag.config import MAX_K, RETRIEVER_MODES, BackendName, Settings
 from rag.embedding import ModelLoadError
+from rag.index_keeper import LOCAL_RAY
 from rag.ingest import CorpusError
 from rag.library import LibraryError
 from rag.pipeline import Pipeline, QuestionError, clean_question
+from rag.ray_embedding import RayUnavailable
 from rag.reader_model import ReaderModelError
 from rag.removal import RemovalError
 from rag.request import CLI_LABELS, AskRequest, RequestError, iso_date
@@ -27,7 +29,9 @@ from rag.store import IndexStoreError
 
 # Mistakes a user can make and fix: one line, no trace. Anything else is a bug: one line that says so,
 # and the trace with --debug.
-_USER_ERRORS = (CorpusError, LibraryError, QuestionError, RemovalError, IndexStoreError, ModelLoadError, ReaderModelError, ValidationError)
+_USER_ERRORS = (
+    CorpusError, LibraryError, QuestionError, RemovalError, IndexStoreError, ModelLoadError, ReaderModelError, ValidationError, RayUnavailable,
+)
 
 
 class CliError(Exception):
@@ -88,6 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
     index = commands.add_parser("index", parents=[common], help="build or update the index of a folder of articles")
     _add_corpus_options(index, positional=True)
     index.add_argument("--rebuild", action="store_true", help="re-embed everything instead of updating")
+    index.add_argument(
+        "--ray", nargs="?", const=LOCAL_RAY, default=None, metavar="ADDRESS",
+        help="embed on Ray: a cluster's address (ray://HOST:10001 or HOST:6379), or a local Ray without one",
+    )
 
     remove = commands.add_parser(
         "remove", parents=[common], help="take a file's articles out of the index (the file is kept in CORPUS/.removed/)"
@@ -142,13 +150,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _pipeline(args: argparse.Namespace, settings: Settings | None = None) -> Pipeline:
+def _settings(args: argparse.Namespace, settings: Settings | None = None) -> Settings:
+    """The settings with the store the options name (--backend, --milvus-uri, --milvus-collection)."""
     settings = settings or Settings()
     backend = args.backend or ("milvus" if args.milvus_uri else None)
     chosen = {k: v for k, v in (("backend", backend), ("milvus_uri", args.milvus_uri), ("milvus_collection", args.milvus_collection)) if v is not None}
-    if chosen:  # validated again: milvus needs a URI
-        settings = Settings.model_validate(settings.model_dump() | chosen)
-    return Pipeline(settings, corpus=args.corpus, index_path=args.index)
+    return Settings.model_validate(settings.model_dump() | chosen) if chosen else settings  # validated again: milvus needs a URI
+
+
+def _pipeline(args: argparse.Namespace, settings: Settings | None = None) -> Pipeline:
+    return Pipeline(_settings(args, settings), corpus=args.corpus, index_path=args.index)
 
 
 def _print_index_report(report, stream) -> None:
@@ -165,7 +176,7 @@ def _ensure_index(pipeline: Pipeline) -> None:
 
 def cmd_index(args: argparse.Namespace) -> int:
     pipeline = _pipeline(args)
-    report = pipeline.index(rebuild=args.rebuild, progress=sys.stderr.isatty())
+    report = pipeline.index(rebuild=args.rebuild, progress=sys.stderr.isatty(), ray=args.ray)
     _print_index_report(report, sys.stdout)
     return 0
 
@@ -290,7 +301,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         verbose=args.verbose, progress=sys.stderr.isatty(),
     )
     try:
-        run_eval(request, Settings())
+        run_eval(request, _settings(args))
     except GoldError as exc:
         raise CliError(str(exc)) from exc
     return 0

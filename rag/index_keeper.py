@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from rag.backend import IndexBackend, SearchIndex
 from rag.config import SENTENCE_READER_THRESHOLD, Settings, packaged_model_path
 from rag.embedding import Encoder
-from rag.indexing import IndexBuilder, IndexReport
+from rag.indexing import ChunkEncoder, IndexBuilder, IndexReport
 from rag.ingest import ArticleLoader, CorpusLoad
 from rag.library import Library
 from rag.question_scope import QuestionScoper
@@ -32,6 +32,8 @@ from rag.span_reader import (
     read_calibration,
 )
 from rag.store import IndexStore, IndexStoreError, IndexUnwritable
+
+LOCAL_RAY = "local"  # `rag index --ray` without an address: a Ray started on this machine
 
 
 class IndexProgress(BaseModel):
@@ -107,15 +109,16 @@ class IndexKeeper:
         self._load_lock = threading.Lock()
         self.indexing: IndexProgress | None = None  # an index run in progress in this process
 
-    def index(self, rebuild: bool = False, progress: bool = False) -> IndexReport:
-        """Bring the index up to date with the corpus folder (incremental unless rebuild)."""
+    def index(self, rebuild: bool = False, progress: bool = False, ray: str | None = None) -> IndexReport:
+        """Bring the index up to date with the corpus folder (incremental unless rebuild); with ray (a cluster's
+        address, or LOCAL_RAY) the chunks are embedded on Ray (rag/ray_embedding.py)."""
         self._refresh_library()
-        return self._index_folder(rebuild, progress)
+        return self._index_folder(rebuild, progress, ray)
 
-    def _index_folder(self, rebuild: bool, progress: bool) -> IndexReport:
-        return self.index_articles(self.loader.load_folder(self.corpus), rebuild=rebuild, progress=progress)
+    def _index_folder(self, rebuild: bool, progress: bool, ray: str | None = None) -> IndexReport:
+        return self.index_articles(self.loader.load_folder(self.corpus), rebuild=rebuild, progress=progress, ray=ray)
 
-    def index_articles(self, load: CorpusLoad, rebuild: bool = False, progress: bool = False) -> IndexReport:
+    def index_articles(self, load: CorpusLoad, rebuild: bool = False, progress: bool = False, ray: str | None = None) -> IndexReport:
         """Index articles that did not come from the corpus folder (benchmarks build them in memory).
         Meanwhile `indexing` says how far it got (the page shows it)."""
         self.indexing = IndexProgress()
@@ -128,12 +131,19 @@ class IndexKeeper:
             self.indexing = IndexProgress(embedded=embedded, total=total, seconds=time.monotonic() - began)
 
         try:
-            report = IndexBuilder(self.settings, self.encoder).update(load, self.store, str(self.corpus), rebuild, progress, track)
+            report = IndexBuilder(self.settings, self.encoder, self._chunk_encoder(ray)).update(load, self.store, str(self.corpus), rebuild, progress, track)
         finally:
             self.indexing = None
         if self._loaded is not None:
             self.loaded()  # a serving pipeline switches to the new index now; `rag index` need not load it at all
         return report
+
+    def _chunk_encoder(self, ray: str | None) -> ChunkEncoder:
+        if ray is None:
+            return self.encoder
+        from rag.ray_embedding import RayChunkEncoder  # Ray loads only when asked for
+
+        return RayChunkEncoder(self.encoder, None if ray == LOCAL_RAY else ray)
 
     def remove(self, relative: str) -> Removal:
         """Take a file's articles out of the index: the file moves into CORPUS/.removed/ (kept, not
@@ -203,7 +213,7 @@ class IndexKeeper:
         manifest = loaded.data.manifest
         return IndexStatus(
             corpus=str(self.corpus),
-            index=str(self.store.path),
+            index=self.store.location,
             articles=manifest.articles,
             chunks=manifest.chunks,
             model=manifest.model,

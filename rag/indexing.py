@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from typing import Protocol
 
 import numpy as np
 from pydantic import BaseModel
@@ -14,7 +15,7 @@ from tqdm.auto import tqdm
 from rag.backend import IndexBackend
 from rag.chunking import Chunker
 from rag.config import INDEX_FORMAT_VERSION, Settings
-from rag.embedding import Encoder
+from rag.embedding import EncodedChunks, Encoder
 from rag.ingest import CorpusLoad, SkippedFile
 from rag.journal import EmbeddingJournal, SavedVectors
 from rag.schema import Article, Chunk
@@ -98,12 +99,20 @@ def embedded_text_hash(article: Article, title_in_chunks: bool) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
+class ChunkEncoder(Protocol):
+    """What embeds the chunks of an index run: the Encoder itself, or the same on Ray (rag/ray_embedding.py)."""
+
+    def encode_chunks(self, texts: Sequence[str], sentence_spans: Sequence[Sequence[tuple[int, int]]], bar: tqdm | None = None) -> EncodedChunks:
+        ...
+
+
 class IndexBuilder:
     """Chunks, embeds and stores a corpus, reusing the vectors of articles whose text is unchanged."""
 
-    def __init__(self, settings: Settings, encoder: Encoder):
+    def __init__(self, settings: Settings, encoder: Encoder, chunk_encoder: ChunkEncoder | None = None):
         self.settings = settings
         self.encoder = encoder
+        self.chunk_encoder = chunk_encoder or encoder
         self.chunker = Chunker(settings.chunk_words, settings.chunk_overlap_sentences)
 
     @staticmethod
@@ -247,7 +256,7 @@ class IndexBuilder:
                     texts.append(embedded_text(articles[n], chunk, title_in))
                     shift = len(texts[-1]) - len(chunk.text) - chunk.start  # sentence offsets into the text read
                     spans.append([(s + shift, e + shift) for s, e in chunk.sentences])
-            encoded = self.encoder.encode_chunks(texts, spans, bar=bar)
+            encoded = self.chunk_encoder.encode_chunks(texts, spans, bar=bar)
             first_chunk = first_sentence = 0
             for n in batch:
                 chunk_count, sentence_count = chunk_row[n + 1] - chunk_row[n], sentence_row[n + 1] - sentence_row[n]

@@ -84,8 +84,8 @@ class Pipeline:
 
     # ---- the index: its lifecycle is the keeper's (rag/index_keeper.py) ----------------------------
 
-    def index(self, rebuild: bool = False, progress: bool = False) -> IndexReport:
-        return self.keeper.index(rebuild, progress)
+    def index(self, rebuild: bool = False, progress: bool = False, ray: str | None = None) -> IndexReport:
+        return self.keeper.index(rebuild, progress, ray)
 
     def ensure_index(self, progress: bool = False) -> IndexReport | None:
         return self.keeper.ensure_index(progress)
