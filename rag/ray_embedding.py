@@ -112,8 +112,9 @@ class RayChunkEncoder:
         chunk_vectors = np.zeros((len(texts), dimension), np.float32)
         sentence_vectors: list[np.ndarray | None] = [None] * len(texts)
         if texts:
-            # One network thread per worker: the workers are the parallelism.
-            runtime = self.encoder.runtime.model_copy(update={"threads": 1}).model_dump(mode="json")
+            # A worker has one core (num_cpus=1 below): the workers are the parallelism. Sized for the machine's
+            # cores instead, two workers' networks wait on each other's threads and hang (seen on 2 cores).
+            runtime = self.encoder.runtime.model_copy(update={"threads": 1, "cores": 1}).model_dump(mode="json")
             items = [
                 {"n": n, "text": text, "spans": np.asarray(spans, dtype=np.int64).reshape(-1)} for n, (text, spans) in enumerate(zip(texts, sentence_spans))
             ]

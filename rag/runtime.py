@@ -63,6 +63,11 @@ class RuntimeOptions(BaseModel):
     cache_dir: Path = Field(default_factory=default_cache_dir)
     # None: each call on every core, one call at a time. N: calls of N threads, cores // N at once.
     threads: int | None = Field(None, ge=1)
+    # The cores the networks may use. None: every core of the machine; a Ray worker: the one Ray gives it.
+    cores: int | None = Field(None, ge=1)
+
+    def core_count(self) -> int:
+        return self.cores or os.cpu_count() or 1
 
     @property
     def network_precision(self) -> Precision:
@@ -88,7 +93,7 @@ class NetworkSource(BaseModel):
 
 def load_network(source: NetworkSource, options: RuntimeOptions) -> Network:
     if options.runtime == "torch":
-        return TorchNetwork(source.build(), options.threads)
+        return TorchNetwork(source.build(), options.threads or options.cores)
     return OpenVinoNetwork(converted(source, options.cache_dir, options.network_precision), options)
 
 
@@ -119,8 +124,10 @@ class OpenVinoNetwork:
         if options.threads:
             # Calls of `threads` threads each, as many at once as the cores hold: concurrent questions
             # then run side by side instead of queueing for the one stream.
-            streams = max(1, (os.cpu_count() or 1) // options.threads)
+            streams = max(1, options.core_count() // options.threads)
             config = {"NUM_STREAMS": streams, "INFERENCE_NUM_THREADS": streams * options.threads}
+        elif options.cores:
+            config["INFERENCE_NUM_THREADS"] = options.cores
         if options.network_precision == "int8":
             config["DYNAMIC_QUANTIZATION_GROUP_SIZE"] = DYNAMIC_QUANTIZATION_GROUP
         else:
