@@ -25,9 +25,10 @@ import json
 import logging
 import os
 import re
+import threading
 import uuid
-from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections import Counter, OrderedDict, defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -53,6 +54,7 @@ VARCHAR_MAX = 65_535  # bytes
 PART_CHARS = VARCHAR_MAX // 4  # characters of a record part: at most 4 UTF-8 bytes each
 INSERT_BATCH = 512  # rows an insert sends: well under gRPC's 64 MB message limit at 384 dimensions
 QUERY_BATCH = 1000
+CACHED_ROWS = 4096  # chunk rows whose fetched vectors a MilvusIndex keeps (~10 KB each with their sentences)
 # HNSW above the exact-search limit, as the embedded store (rag/dense.py)
 HNSW = {"M": 32, "efConstruction": 200}
 HNSW_EF_SEARCH = 128
@@ -390,6 +392,30 @@ def _id_list(values: Iterable[object]) -> str:
     return json.dumps(sorted(values))
 
 
+class _RowCache:
+    """What was fetched for a chunk row, kept while used (a generation never changes): a question's candidates
+    are fetched once, then their vectors, text and sentences are read from here by fusion and the reader."""
+
+    def __init__(self, size: int):
+        self._rows: OrderedDict[int, object] = OrderedDict()
+        self._size, self._lock = size, threading.Lock()
+
+    def get(self, rows: Sequence[int], fetch: Callable[[list[int]], dict[int, object]]) -> dict[int, object]:
+        with self._lock:
+            found = {row: self._rows[row] for row in rows if row in self._rows}
+            for row in found:
+                self._rows.move_to_end(row)
+        missing = sorted(set(rows) - set(found))
+        if missing:
+            fetched = fetch(missing)
+            found |= fetched
+            with self._lock:
+                self._rows.update(fetched)
+                while len(self._rows) > self._size:
+                    self._rows.popitem(last=False)
+        return found
+
+
 class MilvusIndex:
     """One generation in Milvus, searched there: the SearchIndex (rag/backend.py) of the Milvus store. The
     manifest, the articles and the term statistics are held here; chunks and vectors are fetched by row."""
@@ -398,6 +424,7 @@ class MilvusIndex:
         self.store, self.generation, self.manifest, self.articles = store, generation, manifest, articles
         self._frequencies = frequencies
         self._chunks, self._sentences = f"{generation}_chunks", f"{generation}_sentences"
+        self._chunk_rows, self._sentence_rows = _RowCache(CACHED_ROWS), _RowCache(CACHED_ROWS)
 
     @property
     def size(self) -> int:
@@ -452,36 +479,34 @@ class MilvusIndex:
             scores |= {row: abs(score) for row, score in self.store.search(self._chunks, query, "sparse", len(missing), within, params)}
         return LexicalHits(top=top, scores={**{row: 0.0 for row in missing}, **scores})
 
+    def _fetch_chunks(self, rows: list[int]) -> dict[int, tuple[Chunk, np.ndarray]]:
+        fetched = self.store.query(self._chunks, f"row in {_id_list(rows)}", ["row", "article", "chunk", "vector"])
+        return {r["row"]: (_chunk(r, self.articles), np.asarray(r["vector"], np.float32)) for r in fetched}
+
+    def _fetch_sentences(self, rows: list[int]) -> dict[int, np.ndarray]:
+        fetched = sorted(self.store.query(self._sentences, f"row in {_id_list(rows)}", ["id", "row", "vector"]), key=lambda r: r["id"])
+        grouped: dict[int, list] = {row: [] for row in rows}
+        for sentence in fetched:
+            grouped[sentence["row"]].append(sentence["vector"])
+        return {row: np.array(vectors, dtype=np.float32).reshape(-1, self.manifest.dimension) for row, vectors in grouped.items()}
+
     def chunks_at(self, rows: Sequence[int]) -> list[Chunk]:
         rows = [int(r) for r in rows]
-        if not rows:
-            return []
-        found = {r["row"]: _chunk(r, self.articles) for r in self.store.query(self._chunks, f"row in {_id_list(set(rows))}", ["row", "article", "chunk"])}
-        return [found[row] for row in rows]
+        found = self._chunk_rows.get(rows, self._fetch_chunks)
+        return [found[row][0] for row in rows]
 
     def chunk_vectors_at(self, rows: Sequence[int]) -> np.ndarray:
         rows = [int(r) for r in rows]
-        if not rows:
-            return np.zeros((0, self.manifest.dimension), np.float32)
-        found = {r["row"]: r["vector"] for r in self.store.query(self._chunks, f"row in {_id_list(set(rows))}", ["row", "vector"])}
-        return np.array([found[row] for row in rows], dtype=np.float32)
-
-    def _sentence_vectors(self, rows: Sequence[int]) -> dict[int, np.ndarray]:
-        fetched = sorted(self.store.query(self._sentences, f"row in {_id_list(set(rows))}", ["id", "row", "vector"]), key=lambda r: r["id"])
-        grouped: dict[int, list] = defaultdict(list)
-        for sentence in fetched:
-            grouped[sentence["row"]].append(sentence["vector"])
-        return {row: np.array(vectors, dtype=np.float32) for row, vectors in grouped.items()}
+        found = self._chunk_rows.get(rows, self._fetch_chunks)
+        return np.array([found[row][1] for row in rows], dtype=np.float32).reshape(len(rows), self.manifest.dimension)
 
     def sentence_vectors_of(self, row: int) -> np.ndarray:
-        return self._sentence_vectors([int(row)]).get(int(row), np.zeros((0, self.manifest.dimension), np.float32))
+        return self._sentence_rows.get([int(row)], self._fetch_sentences)[int(row)]
 
     def best_sentence_cosines(self, rows: Sequence[int], vector: np.ndarray) -> np.ndarray:
         rows = [int(r) for r in rows]
-        if not rows:
-            return np.zeros(0)
-        vectors = self._sentence_vectors(rows)
-        return np.array([float(np.max(vectors[row] @ vector)) if row in vectors else 0.0 for row in rows])
+        vectors = self._sentence_rows.get(rows, self._fetch_sentences)
+        return np.array([float(np.max(vectors[row] @ vector)) if len(vectors[row]) else 0.0 for row in rows])
 
     def document_frequency(self, term: str) -> int:
         return int(self._frequencies.get(term, 0))
