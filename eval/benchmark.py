@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -407,12 +408,37 @@ def cmd_latency_size(args, settings: Settings, encoder: Encoder) -> dict:
         "rss_before_corpus_mb": loaded_rss,
     }
     record["hnsw"] = hnsw_against_exact(index, encoder, questions[:100], settings.candidates)
+    if args.milvus_uri:
+        record["milvus"] = time_on_milvus(index, encoder, settings, questions, args.milvus_uri)
     if args.haystack:
         record["haystack"] = time_haystack(index, encoder, questions[: args.haystack_questions], [i.doc for i in items], settings.candidates, settings.k)
         configured = next(n for n in encoders if (variants[n].runtime, variants[n].precision) == (settings.runtime, settings.precision))
         ours = record["stages_ms"][configured]["total"]["p50"]
         record["haystack"]["ratio_p50_haystack_over_ours"] = round(record["haystack"]["total"]["p50"] / ours, 2) if ours else None
     return record
+
+
+def time_on_milvus(index: IndexData, encoder: Encoder, settings: Settings, questions: list[str], uri: str) -> dict:
+    """The same corpus written into Milvus (rag/milvus_store.py) and the same questions asked of it, timed as
+    time_questions times the embedded store; how often both put the same passage first. Dropped after."""
+    from rag.milvus_store import MilvusStore
+
+    with tempfile.TemporaryDirectory() as folder:
+        store = MilvusStore(uri, f"bench_{len(index.chunks)}_{uuid.uuid4().hex[:8]}", Path(folder))
+        try:
+            started = time.perf_counter()
+            store.save(store.prepare(index, settings))
+            write_seconds = time.perf_counter() - started
+            on_milvus = store.open(settings)
+            stages = time_questions(on_milvus, encoder, settings, questions)
+            ours, theirs = Retriever(index, encoder, settings), Retriever(on_milvus, encoder, settings)
+            same = [ours.run(RetrievalRequest(query=q, k=1))[0].row == theirs.run(RetrievalRequest(query=q, k=1))[0].row for q in questions]
+        finally:
+            for name in store.client.list_collections():
+                if name.startswith(f"{store.name}_"):
+                    store.client.drop_collection(name)
+    server = store.client.get_server_version()
+    return {"server": f"{uri} ({server})", "write_seconds": round(write_seconds, 1), "stages_ms": stages, "same_top_passage": round(sum(same) / len(same), 3)}
 
 
 def cmd_latency(args, settings: Settings, encoder: Encoder) -> list[dict]:
@@ -422,6 +448,7 @@ def cmd_latency(args, settings: Settings, encoder: Encoder) -> list[dict]:
         command += ["--out", str(args.out), "--seed", str(args.seed)]
         command += ["--threads", str(args.threads)] if args.threads else []
         command += ["--reader", args.reader] + (["--runtimes"] if args.runtimes else [])
+        command += ["--milvus-uri", args.milvus_uri] if args.milvus_uri and size <= args.milvus_max_size else []
         if size in args.haystack_sizes:
             command += ["--haystack", "--haystack-questions", str(args.haystack_questions)]
         subprocess.run(command, check=True)
@@ -532,6 +559,8 @@ def main() -> None:
     parser.add_argument("--haystack-questions", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=2, help="throughput: rounds, each runtime once a round")
     parser.add_argument("--threads", type=int, default=None, help="threads per network call (default: one per core)")
+    parser.add_argument("--milvus-uri", default=None, help="latency: also write each corpus into this Milvus and time the same questions there")
+    parser.add_argument("--milvus-max-size", type=int, default=100_000, help="latency: the largest corpus written into Milvus")
     args = parser.parse_args()
     settings = Settings(runtime_threads=args.threads, reader=args.reader)
     encoder = Encoder(settings.resolved_model_path(), settings.embed_batch_size, settings.runtime_options())

@@ -271,8 +271,8 @@ def test_follow_up_in_the_chat_uses_the_history_and_a_chip_asks_it_on_its_own(ne
 # ---- uploads ----------------------------------------------------------------------------------------
 
 
-def test_uploads_are_indexed_and_bad_files_get_their_reason(fresh_pipeline, tmp_path):
-    pipeline = fresh_pipeline(extra=False)
+def test_uploads_are_indexed_and_bad_files_get_their_reason(fresh_pipeline, tmp_path, backend):
+    pipeline = fresh_pipeline(extra=False, **backend)
     pipeline.index()
     incoming = tmp_path / "incoming"
     incoming.mkdir()
