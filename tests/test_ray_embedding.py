@@ -45,5 +45,7 @@ def test_an_unreachable_ray_cluster_is_one_clear_line_and_the_index_is_kept(tmp_
     (tmp_path / "b.txt").write_text("Bridge closes\n\nThe old bridge closed on Monday.", encoding="utf-8")
     result = subprocess.run([RAG, "index", str(tmp_path), "--ray", "127.0.0.1:1"], capture_output=True, text=True, timeout=300)
     assert result.returncode != 0
-    assert result.stderr.strip() == "rag: error: cannot reach the Ray cluster at 127.0.0.1:1 ([Errno 111] Connection refused); check the address (ray://HOST:10001 or HOST:6379)"
+    assert result.stderr.strip() == (
+        "rag: error: cannot reach the Ray cluster at 127.0.0.1:1 ([Errno 111] Connection refused); check the address (ray://HOST:10001 or HOST:6379)"
+    )
     assert (tmp_path / ".rag-index" / "CURRENT").read_text() == served
