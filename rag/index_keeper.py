@@ -14,7 +14,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from rag.backend import IndexBackend, SearchIndex
-from rag.config import SENTENCE_READER_THRESHOLD, Settings, packaged_model_path
+from rag.config import SENTENCE_READER_THRESHOLD, BackendName, Settings, packaged_model_path
 from rag.embedding import Encoder
 from rag.indexing import ChunkEncoder, IndexBuilder, IndexReport
 from rag.ingest import ArticleLoader, CorpusLoad
@@ -82,6 +82,7 @@ class IndexStatus(BaseModel):
     model: str
     precision: str  # what the vectors were computed in (rag/runtime.py)
     dense_index: str
+    backend: BackendName = "embedded"  # where the index lives (rag/backend.py)
 
 
 class LoadedIndex:
@@ -219,6 +220,7 @@ class IndexKeeper:
             model=manifest.model,
             precision=manifest.precision,
             dense_index=manifest.dense_index,
+            backend=self.settings.backend,
         )
 
     def articles(self) -> list[Article]:

@@ -86,7 +86,9 @@ def test_the_header_shows_an_index_run_in_progress_and_a_missing_index():
     from rag.index_keeper import IndexProgress, IndexStatus
 
     status = IndexStatus(corpus="lib", index="lib/.rag-index", articles=1, chunks=4, model="minilm", precision="int8", dense_index="IndexFlatIP")
-    assert "1 article · 4 chunks · model minilm (int8) · corpus lib" in render.header("Ask the news", status)
+    assert "1 article · 4 chunks · model minilm (int8) · corpus lib<" in render.header("Ask the news", status)
+    on_milvus = status.model_copy(update={"backend": "milvus", "index": "http://db:19530 (Milvus, collection news)"})
+    assert "corpus lib · index on http://db:19530 (Milvus, collection news)" in render.header("Ask the news", on_milvus)
 
     assert IndexProgress().label() == "updating the index: reading the articles…"
     assert IndexProgress(embedded=5, total=20).label() == "updating the index: 5 of 20 chunks embedded (25%)…"

@@ -270,6 +270,8 @@ def header(title: str, status: IndexStatus | None, progress: str | None = None) 
     else:
         articles = f"{status.articles} article{'s' if status.articles != 1 else ''}"
         line = f"{articles} · {status.chunks} chunks · model {status.model} ({status.precision}) · corpus {status.corpus}"
+        if status.backend != "embedded":  # the folder is the default; another store is named, with where it is
+            line += f" · index on {status.index}"
     running = f'<p class="status progress" id="index-progress">{html.escape(progress)}</p>' if progress else ""
     return (
         f'<div class="header"><div><h1>{html.escape(title)}</h1>'
