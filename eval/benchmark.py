@@ -40,12 +40,13 @@ from rag.indexing import embedded_text
 from rag.lexical import LexicalIndex
 from rag.pipeline import Pipeline
 from rag.retrieve import RetrievalRequest, Retriever, fuse
-from rag.store import IndexData, IndexStore
+from rag.store import SENTENCE_VECTOR_DTYPE, IndexData, IndexStore
 from rag.text import terms
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 SQUAD = DATA / "squad-v1.1-dev" / "dev-v1.1.json"
 SCIFACT = DATA / "beir-scifact"
+HNSW_COMPARED_MAX = 200_000  # latency: above it the HNSW-against-exact comparison is left out
 SYNTHETIC_NOISE = 0.02  # per-dimension sigma of the noise added to copied vectors (before renormalising)
 
 
@@ -68,6 +69,12 @@ def machine() -> dict:
         "faiss": faiss.__version__,
         "load_before": [round(x, 2) for x in os.getloadavg()],
     }
+
+
+def process_memory_mb(pid: int) -> dict[str, float]:
+    """Another process's resident memory now and at its peak (Linux /proc)."""
+    status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+    return {name: round(int(status[key].split()[0]) / 1024, 1) for name, key in (("rss", "VmRSS"), ("peak_rss", "VmHWM"))}
 
 
 def peak_rss_mb() -> float:
@@ -227,18 +234,28 @@ def answers_with_sentence_vectors(pipeline: Pipeline, items: list, variants: dic
 # ---- latency at scale ------------------------------------------------------------------------------
 
 
-def scaled_index(sources: list[IndexData], size: int, rng: np.random.Generator) -> tuple[IndexData, int]:
-    """`size` chunks: the sources' real chunks in order, then noisy copies of them; also how many are real."""
+def scaled_index(sources: list[IndexData], size: int, rng: np.random.Generator, exact_search_max_chunks: int) -> tuple[IndexData, int]:
+    """`size` chunks: the sources' real chunks in order, then noisy copies of them; also how many are real.
+    The vectors are written into matrices made once (sentence vectors in float16, as the store keeps them),
+    and a copy shares its source's text and terms: a million chunks fit in memory as the product holds them."""
     pool = [(data, row) for data in sources for row in range(len(data.chunks))]
     real = min(size, len(pool))
     picks = [pool[i % len(pool)] for i in range(size)]
-    articles, chunks, chunk_vectors, sentence_vectors = {}, [], [], []
+    dimension = sources[0].manifest.dimension
+    chunk_vectors = np.empty((size, dimension), np.float32)
+    sentence_vectors = np.empty((sum(len(data.chunks[row].sentences) for data, row in picks), dimension), SENTENCE_VECTOR_DTYPE)
+    settings = Settings()
+    articles, chunks, token_lists, terms_of = {}, [], [], {}
+    sentence_row = 0
     for n, (data, row) in enumerate(picks):
         copy = n // len(pool)
         chunk = data.chunks[row]
         article = data.articles[chunk.article_id]
+        key = (id(data), row)
+        if key not in terms_of:
+            terms_of[key] = lexical_terms(article, chunk, settings.title_in_chunks)
         vector = data.chunk_vectors[row]
-        sentences = data.sentences.of_chunk(row)
+        sentences = data.sentences.of_chunk(row).astype(np.float32)
         if copy:
             article = article.model_copy(update={"id": f"{article.id}~{copy}", "path": f"{article.path}~{copy}"})
             chunk = chunk.model_copy(update={"id": f"{chunk.id}~{copy}", "article_id": article.id})
@@ -248,19 +265,20 @@ def scaled_index(sources: list[IndexData], size: int, rng: np.random.Generator) 
             sentences = sentences / np.linalg.norm(sentences, axis=1, keepdims=True)
         articles[article.id] = article
         chunks.append(chunk)
-        chunk_vectors.append(vector)
-        sentence_vectors.append(sentences)
-    vectors = np.ascontiguousarray(np.stack(chunk_vectors), dtype=np.float32)
-    settings = Settings()
-    token_lists = [lexical_terms(articles[c.article_id], c, settings.title_in_chunks) for c in chunks]
+        token_lists.append(terms_of[key])
+        chunk_vectors[n] = vector
+        sentence_vectors[sentence_row : sentence_row + len(sentences)] = sentences
+        sentence_row += len(sentences)
+    del terms_of
     manifest = sources[0].manifest.model_copy(update={"articles": len(articles), "chunks": len(chunks)})
+    dense = DenseIndex.build(chunk_vectors, exact_search_max_chunks)
     index = IndexData(
-        manifest=manifest,
+        manifest=manifest.model_copy(update={"dense_index": dense.kind}),
         articles=articles,
         chunks=chunks,
-        chunk_vectors=vectors,
-        sentence_vectors=np.concatenate(sentence_vectors),
-        dense=DenseIndex.build(vectors, settings.exact_search_max_chunks),
+        chunk_vectors=dense.vectors(),  # held once, by FAISS
+        sentence_vectors=sentence_vectors,
+        dense=dense,
         lexical=LexicalIndex.build(token_lists),
     )
     return index, real
@@ -381,7 +399,10 @@ def cmd_latency_size(args, settings: Settings, encoder: Encoder) -> dict:
     rng = np.random.default_rng(args.seed)
     loaded_rss = peak_rss_mb()
     started = time.perf_counter()
-    index, real = scaled_index(sources, args.size, rng)
+    if args.exact_search:
+        settings = settings.model_copy(update={"exact_search_max_chunks": max(args.size, settings.exact_search_max_chunks)})
+    index, real = scaled_index(sources, args.size, rng, settings.exact_search_max_chunks)
+    del sources  # the scaled index copied what it needs: their vectors are freed before the questions
     build_seconds = time.perf_counter() - started
     present = set(index.articles)
     items = [i for i in squad.select(None, None) if i.doc in present]
@@ -407,9 +428,12 @@ def cmd_latency_size(args, settings: Settings, encoder: Encoder) -> dict:
         "peak_rss_mb": peak_rss_mb(),
         "rss_before_corpus_mb": loaded_rss,
     }
-    record["hnsw"] = hnsw_against_exact(index, encoder, questions[:100], settings.candidates)
+    if len(index.chunks) <= HNSW_COMPARED_MAX:  # building HNSW over a million vectors takes longer than the rest
+        record["hnsw"] = hnsw_against_exact(index, encoder, questions[:100], settings.candidates)
     if args.milvus_uri:
         record["milvus"] = time_on_milvus(index, encoder, settings, questions, args.milvus_uri)
+        if args.milvus_pid:
+            record["milvus"]["server_memory_mb"] = process_memory_mb(args.milvus_pid)
     if args.haystack:
         record["haystack"] = time_haystack(index, encoder, questions[: args.haystack_questions], [i.doc for i in items], settings.candidates, settings.k)
         configured = next(n for n in encoders if (variants[n].runtime, variants[n].precision) == (settings.runtime, settings.precision))
@@ -449,6 +473,8 @@ def cmd_latency(args, settings: Settings, encoder: Encoder) -> list[dict]:
         command += ["--threads", str(args.threads)] if args.threads else []
         command += ["--reader", args.reader] + (["--runtimes"] if args.runtimes else [])
         command += ["--milvus-uri", args.milvus_uri] if args.milvus_uri and size <= args.milvus_max_size else []
+        command += ["--milvus-pid", str(args.milvus_pid)] if args.milvus_pid else []
+        command += ["--exact-search"] if args.exact_search else []
         if size in args.haystack_sizes:
             command += ["--haystack", "--haystack-questions", str(args.haystack_questions)]
         subprocess.run(command, check=True)
@@ -561,6 +587,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="threads per network call (default: one per core)")
     parser.add_argument("--milvus-uri", default=None, help="latency: also write each corpus into this Milvus and time the same questions there")
     parser.add_argument("--milvus-max-size", type=int, default=100_000, help="latency: the largest corpus written into Milvus")
+    parser.add_argument("--milvus-pid", type=int, default=None, help="latency: the local Milvus server's pid, to report its memory")
+    parser.add_argument("--exact-search", action="store_true", help="latency: exact dense search at every size (HNSW above 200k is slow to build)")
     args = parser.parse_args()
     settings = Settings(runtime_threads=args.threads, reader=args.reader)
     encoder = Encoder(settings.resolved_model_path(), settings.embed_batch_size, settings.runtime_options())

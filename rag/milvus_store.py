@@ -55,6 +55,9 @@ PART_CHARS = VARCHAR_MAX // 4  # characters of a record part: at most 4 UTF-8 by
 INSERT_BATCH = 512  # rows an insert sends: well under gRPC's 64 MB message limit at 384 dimensions
 QUERY_BATCH = 1000
 CACHED_ROWS = 4096  # chunk rows whose fetched vectors a MilvusIndex keeps (~10 KB each with their sentences)
+# pymilvus pings an idle connection every 10 s; a gRPC server's default policy (Milvus Lite's) allows one
+# each 5 minutes and closes the connection after two more (GOAWAY "too_many_pings"), failing the next call.
+GRPC_OPTIONS = {"grpc.keepalive_time_ms": 300_000}
 # HNSW above the exact-search limit, as the embedded store (rag/dense.py)
 HNSW = {"M": 32, "efConstruction": 200}
 HNSW_EF_SEARCH = 128
@@ -114,7 +117,7 @@ class MilvusStore:
             for name in ("pymilvus", "pymilvus.milvus_client"):
                 logging.getLogger(name).setLevel(logging.CRITICAL)
             try:
-                self._client = MilvusClient(uri=self.uri, token=self._token, timeout=self._timeout)
+                self._client = MilvusClient(uri=self.uri, token=self._token, timeout=self._timeout, grpc_options=GRPC_OPTIONS)
             except MilvusException as exc:
                 raise MilvusUnavailable(f"cannot reach Milvus at {self.uri} ({exc.message}); start it, or check RAG_MILVUS_URI") from exc
         return self._client

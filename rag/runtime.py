@@ -91,10 +91,24 @@ class NetworkSource(BaseModel):
     example: Callable[[], dict[str, np.ndarray]]
 
 
+# OpenVINO networks load once per process and stay: every encoder and reader that asks for the same
+# conversion with the same options shares one compiled network. Freed instead by the garbage collector at
+# whatever moment it runs, a compiled network crashed the process (a segfault while another network's
+# results were read, in tests/test_cli.py, which builds a pipeline per command).
+_loaded: dict[tuple[str, int, int, str], OpenVinoNetwork] = {}
+_loaded_lock = threading.Lock()
+
+
 def load_network(source: NetworkSource, options: RuntimeOptions) -> Network:
     if options.runtime == "torch":
         return TorchNetwork(source.build(), options.threads or options.cores)
-    return OpenVinoNetwork(converted(source, options.cache_dir, options.network_precision), options)
+    model_xml = converted(source, options.cache_dir, options.network_precision)
+    written = model_xml.stat()  # a conversion rewritten on disk is loaded again
+    key = (str(model_xml), written.st_mtime_ns, written.st_size, options.model_dump_json())
+    with _loaded_lock:
+        if key not in _loaded:
+            _loaded[key] = OpenVinoNetwork(model_xml, options)
+        return _loaded[key]
 
 
 class TorchNetwork:
