@@ -149,9 +149,14 @@ class MilvusStore:
                     )
                 raise IndexMissing(f"no index in Milvus at {self.uri} under {self.name}: run `rag index --backend milvus` first")
             target = client.describe_alias(self.name)["collection_name"]
-        if not target.endswith("_chunks") or not target.startswith(f"{self.name}_g"):
+        if not self._generation_part(target, "chunks"):
             raise IndexCorrupt(f"the alias {self.name} in Milvus at {self.uri} points to {target}, which is not a rag index; run `rag index --rebuild`")
         return target.removesuffix("_chunks")
+
+    def _generation_part(self, collection: str, part: str = "chunks|sentences|records") -> bool:
+        """Whether the collection is one of this index's generations (never another index's whose name
+        begins with this one's)."""
+        return re.fullmatch(rf"{re.escape(self.name)}_g\d{{8}}T\d{{12}}_[0-9a-f]{{6}}_(?:{part})", collection) is not None
 
     def read_manifest(self, generation: str | None = None) -> Manifest:
         generation = generation or self.live_generation()
@@ -321,7 +326,7 @@ class MilvusStore:
             live = None
         with self._calls("dropping old index generations"):
             for name in self.client.list_collections():
-                if name.startswith(f"{self.name}_g") and not name.startswith(f"{live}_"):
+                if self._generation_part(name) and not name.startswith(f"{live}_"):
                     self.client.drop_collection(name)
 
     @contextmanager

@@ -2,6 +2,7 @@
 
 import datetime as dt
 import os
+import re
 import subprocess
 
 import pytest
@@ -81,7 +82,7 @@ def test_removing_a_file_takes_its_articles_out_of_either_store(fresh_pipeline, 
 
 
 def _generations(store: MilvusStore) -> set[str]:
-    return {name.rsplit("_", 1)[0] for name in store.client.list_collections() if name.startswith(f"{store.name}_g")}
+    return {name.rsplit("_", 1)[0] for name in store.client.list_collections() if re.fullmatch(rf"{store.name}_g\d{{8}}T\d+_\w{{6}}_\w+", name)}
 
 
 def test_a_failed_milvus_update_leaves_the_served_collection_as_it_was(fresh_pipeline, milvus_uri, monkeypatch):
@@ -109,10 +110,15 @@ def test_a_failed_milvus_update_leaves_the_served_collection_as_it_was(fresh_pip
     assert store.live_generation() == served and _generations(store) == {served}  # what it wrote is dropped
     assert pipeline.ask(QUESTIONS[0]).answer == before.answer
 
-    # A run killed outright leaves its collections behind: the next save drops them.
-    store.client.create_collection(f"{served}x_chunks", dimension=4)
+    # A run killed outright leaves its collections behind: the next save drops them, and nothing of
+    # another index whose name begins with this one's.
+    store.client.create_collection(f"{store.name}_g20200101T000000000000_abcdef_chunks", dimension=4)
+    neighbour = f"{store.name}_gx_g20200101T000000000000_abcdef_chunks"
+    store.client.create_collection(neighbour, dimension=4)
     assert pipeline.index().saved
     assert _generations(store) == {store.live_generation()} != {served}
+    assert store.client.has_collection(neighbour)
+    store.client.drop_collection(neighbour)
     assert "New story" in {a.title for a in pipeline.articles()}
 
 
