@@ -117,7 +117,9 @@ class MilvusStore:
             for name in ("pymilvus", "pymilvus.milvus_client"):
                 logging.getLogger(name).setLevel(logging.CRITICAL)
             try:
-                self._client = MilvusClient(uri=self.uri, token=self._token, timeout=self._timeout, grpc_options=GRPC_OPTIONS)
+                # dedicated: pymilvus would otherwise share the connection of any client made earlier for the
+                # same URI, with that client's options
+                self._client = MilvusClient(uri=self.uri, token=self._token, timeout=self._timeout, grpc_options=GRPC_OPTIONS, dedicated=True)
             except MilvusException as exc:
                 raise MilvusUnavailable(f"cannot reach Milvus at {self.uri} ({exc.message}); start it, or check RAG_MILVUS_URI") from exc
         return self._client
