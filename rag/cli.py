@@ -26,6 +26,7 @@ from rag.removal import RemovalError
 from rag.request import CLI_LABELS, AskRequest, RequestError, iso_date
 from rag.schema import Answer
 from rag.store import IndexStoreError
+from rag.text import first_line
 
 # Mistakes a user can make and fix: one line, no trace. Anything else is a bug: one line that says so,
 # and the trace with --debug.
@@ -332,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"rag: error: {exc}", file=sys.stderr)
         return 2
     except _USER_ERRORS as exc:
-        message = _first_line(exc)
+        message = first_line(exc)
         if isinstance(exc, ValidationError):
             problem = exc.errors()[0]
             message = f"setting {'.'.join(str(p) for p in problem['loc'])}: {problem['msg']}"
@@ -341,12 +342,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         if args.debug:
             raise
-        print(f"rag: error: unexpected {type(exc).__name__}: {_first_line(exc)} (a bug: run again with --debug for the trace)", file=sys.stderr)
+        print(f"rag: error: unexpected {type(exc).__name__}: {first_line(exc)} (a bug: run again with --debug for the trace)", file=sys.stderr)
         return 1
-
-
-def _first_line(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
 if __name__ == "__main__":

@@ -35,14 +35,13 @@ from pathlib import Path
 import numpy as np
 
 from rag.backend import Filters, LexicalHits, lexical_terms, source_key
-from rag.config import INDEX_FORMAT_VERSION, Settings
+from rag.config import Settings
 from rag.lexical import bm25_idf
 from rag.schema import Article, Chunk
 from rag.store import (
     SENTENCE_VECTOR_DTYPE,
     IndexContents,
     IndexCorrupt,
-    IndexIncompatible,
     IndexLocked,
     IndexMissing,
     IndexStoreError,
@@ -165,24 +164,14 @@ class MilvusStore:
         raw = self._record(generation, "manifest")
         if raw is None:
             raise IndexCorrupt(f"index {generation} in Milvus at {self.uri} has no manifest; run `rag index --rebuild`")
-        version = raw.get("format_version") if isinstance(raw, dict) else None
-        if isinstance(version, int) and version != INDEX_FORMAT_VERSION:
-            raise IndexIncompatible(
-                f"index {generation} in Milvus at {self.uri} was written by another version of rag (format {version}); run `rag index --rebuild`",
-                f"the index was built by another version of rag (index format {version}, this version's is {INDEX_FORMAT_VERSION})",
-            )
         try:
-            return Manifest.model_validate(raw)
-        except ValueError as exc:
+            return Manifest.parse(raw, f"{generation} in Milvus at {self.uri}")
+        except ValueError as exc:  # pydantic's ValidationError
             raise IndexCorrupt(f"the manifest of {generation} in Milvus at {self.uri} is damaged ({exc}); run `rag index --rebuild`") from exc
 
     def _checked_manifest(self, generation: str, settings: Settings | None) -> Manifest:
         manifest = self.read_manifest(generation)
-        reason = manifest.mismatch(settings) if settings is not None else None
-        if reason:
-            raise IndexIncompatible(
-                f"index {generation} in Milvus at {self.uri} does not fit the current settings: {reason}; run `rag index --rebuild`", reason
-            )
+        manifest.check_fits(settings, f"{generation} in Milvus at {self.uri}")
         return manifest
 
     def open(self, settings: Settings) -> MilvusIndex:

@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 
 from rag.embedding import EncodedChunks, Encoder
 from rag.runtime import RuntimeOptions
+from rag.text import first_line
 
 # Chunks a worker encodes per call: enough for its network's batches, few enough to spread a run evenly.
 CHUNKS_PER_TASK = 64
@@ -90,8 +91,7 @@ class RayChunkEncoder:
             else:
                 ray.init(num_cpus=os.cpu_count(), include_dashboard=False, **quiet)
         except Exception as exc:  # noqa: BLE001 - Ray raises ConnectionError, RuntimeError, ValueError … for an unreachable cluster
-            detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise RayUnavailable(f"cannot reach {where} ({detail[:300]}); check the address (ray://HOST:10001 or HOST:6379)") from exc
+            raise RayUnavailable(f"cannot reach {where} ({first_line(exc)[:300]}); check the address (ray://HOST:10001 or HOST:6379)") from exc
         # Ray Data's own progress lines would bury the index run's bar and summary (it sets its logging up when imported).
         import ray.data
 
@@ -133,7 +133,6 @@ class RayChunkEncoder:
                     if bar is not None:
                         bar.update(len(batch["n"]))
             except (ray.exceptions.RayError, ConnectionError) as exc:
-                detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                raise RayUnavailable(f"embedding on Ray failed ({detail[:300]}); the index is left as it was") from exc
+                raise RayUnavailable(f"embedding on Ray failed ({first_line(exc)[:300]}); the index is left as it was") from exc
         stacked = np.concatenate(sentence_vectors) if texts else np.zeros((0, dimension), np.float32)
         return EncodedChunks(chunk_vectors=chunk_vectors, sentence_vectors=stacked)

@@ -33,6 +33,7 @@ from rag.dense import DenseIndex
 from rag.lexical import LexicalIndex
 from rag.schema import Article, Chunk
 from rag.sentence_table import SentenceTable
+from rag.text import first_line
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -102,6 +103,27 @@ class Manifest(BaseModel):
     checksums: dict[str, str] = {}
     # what the encoder computed in (rag/runtime.py); indexes from before it was recorded are f32
     precision: str = "f32"
+
+    @classmethod
+    def parse(cls, raw: object, where: str) -> Manifest:
+        """The manifest of the index at `where` (a file, a Milvus generation): IndexIncompatible when another
+        version of rag wrote it, pydantic's ValidationError when it is damaged."""
+        version = raw.get("format_version") if isinstance(raw, dict) else None
+        if isinstance(version, int) and version != INDEX_FORMAT_VERSION:
+            age = "an older" if version < INDEX_FORMAT_VERSION else "a newer"
+            reason = f"the index was built by {age} version of rag (index format {version}, this version's is {INDEX_FORMAT_VERSION})"
+            raise IndexIncompatible(
+                f"index {where} was written by another version of rag (format {version}; this version reads "
+                f"format {INDEX_FORMAT_VERSION}); run `rag index --rebuild`",
+                reason,
+            )
+        return cls.model_validate(raw)
+
+    def check_fits(self, settings: Settings | None, where: str) -> None:
+        """IndexIncompatible, with the reason, unless vectors built under this manifest can serve the settings."""
+        reason = self.mismatch(settings) if settings is not None else None
+        if reason:
+            raise IndexIncompatible(f"index {where} does not fit the current settings: {reason}; run `rag index --rebuild`", reason)
 
     def mismatch(self, settings: Settings) -> str | None:
         """Why vectors built under this manifest cannot serve these settings; None when they can."""
@@ -234,7 +256,7 @@ def _damaged(path: Path, exc: Exception) -> str:
         problem = exc.errors()[0]
         detail = f"{'.'.join(str(p) for p in problem['loc']) or 'value'}: {problem['msg']}"
     else:
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        detail = first_line(exc)
     return f"index file {path} is damaged ({detail[:200]}); run `rag index --rebuild`"
 
 
@@ -313,17 +335,8 @@ class IndexStore:
             raw = json.loads(path.read_bytes())
         except (OSError, ValueError) as exc:
             raise IndexCorrupt(_damaged(path, exc)) from exc
-        version = raw.get("format_version") if isinstance(raw, dict) else None
-        if isinstance(version, int) and version != INDEX_FORMAT_VERSION:
-            age = "an older" if version < INDEX_FORMAT_VERSION else "a newer"
-            reason = f"the index was built by {age} version of rag (index format {version}, this version's is {INDEX_FORMAT_VERSION})"
-            raise IndexIncompatible(
-                f"index {path} was written by another version of rag (format {version}; this version reads "
-                f"format {INDEX_FORMAT_VERSION}); run `rag index --rebuild`",
-                reason,
-            )
         try:
-            return Manifest.model_validate(raw)
+            return Manifest.parse(raw, str(path))
         except ValidationError as exc:
             raise IndexCorrupt(_damaged(path, exc)) from exc
 
@@ -346,12 +359,7 @@ class IndexStore:
 
     def _load_generation(self, generation: Path, settings: Settings | None) -> IndexData:
         manifest = self.read_manifest(generation)
-        reason = manifest.mismatch(settings) if settings is not None else None
-        if reason:
-            raise IndexIncompatible(
-                f"index {generation / MANIFEST} does not fit the current settings: {reason}; run `rag index --rebuild`",
-                reason,
-            )
+        manifest.check_fits(settings, str(generation / MANIFEST))
         self._verify_checksums(generation, manifest)
         current_file = generation
         try:

@@ -26,5 +26,10 @@ def content_terms(text: str) -> set[str]:
     return {_stem(w) for w in TOKEN_PATTERN.findall(text.lower()) if w not in FUNCTION_WORDS}
 
 
+def first_line(exc: BaseException) -> str:
+    """An exception's message as one line (its class's name when it has none): what a one-line error quotes."""
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
 def word_count(text: str) -> int:
     return len(text.split())
