@@ -19,17 +19,15 @@ size is used, divided by the best one as for the embedded store (rag/retrieve.py
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import hashlib
 import json
 import logging
-import os
 import re
 import threading
 import uuid
 from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -42,8 +40,8 @@ from rag.store import (
     SENTENCE_VECTOR_DTYPE,
     IndexContents,
     IndexCorrupt,
-    IndexLocked,
     IndexMissing,
+    IndexStore,
     IndexStoreError,
     IndexUnwritable,
     Manifest,
@@ -323,24 +321,10 @@ class MilvusStore:
                 if self._generation_part(name) and not name.startswith(f"{live}_"):
                     self.client.drop_collection(name)
 
-    @contextmanager
-    def lock(self) -> Iterator[None]:
-        """One writer at a time from this machine (a file lock in the local index folder); the alias switch
-        keeps readers safe whatever writes."""
-        try:
-            self.path.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path / "milvus.lock", os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as exc:
-            raise IndexUnwritable(f"cannot write the index folder {self.path} ({exc.strerror})", f"cannot write {self.path}") from exc
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError as exc:
-                cause = f"another `rag index` is updating {self.location}"
-                raise IndexLocked(f"{cause}; wait for it to finish and try again", cause) from exc
-            yield
-        finally:
-            os.close(fd)
+    def lock(self) -> AbstractContextManager[None]:
+        """One writer at a time from this machine: the embedded store's lock on the local index folder (the
+        owner's pid in its message); the alias switch keeps readers safe whatever writes."""
+        return IndexStore(self.path).lock()
 
     # ---- reading --------------------------------------------------------------------------------
 

@@ -168,8 +168,6 @@ class IndexData(IndexContents):
     @classmethod
     def searchable(cls, contents: IndexContents, exact_search_max_chunks: int) -> IndexData:
         """The contents with their FAISS and BM25 indexes built; the chunk vectors are then held once, by FAISS."""
-        if isinstance(contents, IndexData):
-            return contents
         dense = DenseIndex.build(contents.chunk_vectors, exact_search_max_chunks)
         manifest = contents.manifest.model_copy(update={"dense_index": dense.kind})
         return cls(
