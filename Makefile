@@ -1,5 +1,5 @@
 # Set-up is two commands: `make run` (install, index the library, serve the chat) and `make test`.
-# The library (the shipped seeds/ copied, uploads, the index) lives outside the checkout: rag/library.py.
+# The library (the shipped seeds/ copied, uploads, the index) lives outside the checkout: rag/index/library.py.
 VENV   ?= .venv
 PYTHON ?= python3
 PY     := $(VENV)/bin/python

@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from rag.journal import saved_chunks
+from rag.index.journal import saved_chunks
 
 RAG = str(Path(sys.executable).parent / "rag")
 _TOWNS = ("Ashford", "Bexley", "Carlow", "Dunmore", "Elgin", "Fenwick", "Galway", "Hexham", "Irvine", "Jarrow", "Kendal", "Lanark")

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import NamedTuple
 
-from rag.chunking import Chunker, split_sentences
+from rag.index.chunking import Chunker, split_sentences
 from rag.schema import Article
 
 SIZES = [10_000, 100_000, 1_000_000, 5_000_000, 20_000_000]

@@ -31,16 +31,16 @@ import numpy as np
 from eval.datasets import CACHE_DIR, Benchmark, load_beir, load_squad
 from eval.metrics import percentile
 from eval.runner import EvalRunner
-from rag.backend import Filters, lexical_terms
 from rag.config import Settings, packaged_model_path
-from rag.dense import DenseIndex
 from rag.embedding import Encoder
-from rag.index_keeper import make_reader
-from rag.indexing import embedded_text
-from rag.lexical import LexicalIndex
+from rag.index.backend import Filters, lexical_terms
+from rag.index.dense import DenseIndex
+from rag.index.index_keeper import make_reader
+from rag.index.indexing import embedded_text
+from rag.index.lexical import LexicalIndex
+from rag.index.store import SENTENCE_VECTOR_DTYPE, IndexData, IndexStore
 from rag.pipeline import Pipeline
-from rag.retrieve import RetrievalRequest, Retriever, fuse
-from rag.store import SENTENCE_VECTOR_DTYPE, IndexData, IndexStore
+from rag.query.retrieve import RetrievalRequest, Retriever, fuse
 from rag.text import terms
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
@@ -445,9 +445,9 @@ def cmd_latency_size(args, settings: Settings, encoder: Encoder) -> dict:
 
 
 def time_on_milvus(index: IndexData, encoder: Encoder, settings: Settings, questions: list[str], uri: str) -> dict:
-    """The same corpus written into Milvus (rag/milvus_store.py) and the same questions asked of it, timed as
+    """The same corpus written into Milvus (rag/index/milvus_store.py) and the same questions asked of it, timed as
     time_questions times the embedded store; how often both put the same passage first. Dropped after."""
-    from rag.milvus_store import MilvusStore
+    from rag.index.milvus_store import MilvusStore
 
     with tempfile.TemporaryDirectory() as folder:
         store = MilvusStore(uri, f"bench_{len(index.chunks)}_{uuid.uuid4().hex[:8]}", Path(folder))
@@ -491,7 +491,7 @@ def haystack_extractive_reader(folder: Path):
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from haystack.components.readers import ExtractiveReader
 
-    from rag.reader_model import SHIPPED_READER, load_reader_model
+    from rag.query.reader_model import SHIPPED_READER, load_reader_model
 
     tokenizer, model = load_reader_model(SHIPPED_READER, packaged_model_path())
     model.save_pretrained(folder)

@@ -42,9 +42,9 @@ from pathlib import Path
 
 import numpy as np
 
-import rag.chunking
-import rag.span_reader
-import rag.spans
+import rag.index.chunking
+import rag.query.span_reader
+import rag.query.spans
 from eval.datasets import load_squad, sample
 from eval.metrics import abstain_sweep, contains_answer
 from eval.runner import GoldItem, read_gold
@@ -62,8 +62,8 @@ from eval.train_reader import (
 )
 from rag.config import Settings
 from rag.pipeline import Pipeline
-from rag.reader_model import SHIPPED_READER
-from rag.span_reader import CALIBRATION_FILE, AnswerFeatures, Calibration, agreeing, quoted_sentence
+from rag.query.reader_model import SHIPPED_READER
+from rag.query.span_reader import CALIBRATION_FILE, AnswerFeatures, Calibration, agreeing, quoted_sentence
 
 # Columns of AnswerFeatures (margin, articles agreeing, similarity, retrieval rank, coverage) each
 # candidate calibration weighs.
@@ -119,7 +119,7 @@ def tuning_set(name: str, pipeline: Pipeline, model: Path, items: list[GoldItem]
     in eval/.cache under a key of the model's weights, the reading code, the questions and k: a refit
     reuses them."""
     key = hashlib.sha256((model / "model.safetensors").read_bytes())
-    for module in (rag.span_reader, rag.spans, rag.chunking):
+    for module in (rag.query.span_reader, rag.query.spans, rag.index.chunking):
         key.update(Path(module.__file__).read_bytes())
     key.update(json.dumps([k, name, [(i.id, i.question, i.answers) for i in items]]).encode())
     cached = CACHE / f"calibration-candidates-{key.hexdigest()[:16]}.json"

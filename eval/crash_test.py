@@ -29,8 +29,8 @@ from pydantic import BaseModel
 
 from rag.config import Settings
 from rag.embedding import Encoder
+from rag.index.store import CURRENT, LOCK
 from rag.pipeline import Pipeline
-from rag.store import CURRENT, LOCK
 
 RAG = str(Path(sys.executable).parent / "rag")
 QUESTION = "Who is the mayor of Lowtown?"

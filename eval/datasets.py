@@ -20,8 +20,8 @@ from pydantic import BaseModel
 from eval.runner import GoldError, GoldItem
 from rag.config import Settings
 from rag.embedding import Encoder
-from rag.indexing import embedded_text_hash
-from rag.ingest import CorpusLoad
+from rag.index.indexing import embedded_text_hash
+from rag.index.ingest import CorpusLoad
 from rag.pipeline import Pipeline
 from rag.schema import Article
 

@@ -32,8 +32,8 @@ from pydantic import BaseModel
 from eval.metrics import contains_answer
 from eval.runner import GoldItem
 from rag.config import Settings
-from rag.followup import Turn
 from rag.pipeline import Pipeline
+from rag.query.followup import Turn
 from rag.schema import Answer
 
 SQUAD_DEV = Path(__file__).resolve().parents[2] / "shared" / "data" / "squad-v1.1-dev" / "dev-v1.1.json"

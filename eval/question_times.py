@@ -1,4 +1,4 @@
-"""How often a question's words become a date filter (rag/question_time.py), on question sets that name no
+"""How often a question's words become a date filter (rag/query/question_time.py), on question sets that name no
 publication date: SQuAD's questions are about Wikipedia articles, so each filter found there is a year or
 date of the story ("in 1998, who …"), which in a dated news corpus would filter by it.
 
@@ -15,7 +15,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
-from rag.question_time import QuestionTime
+from rag.query.question_time import QuestionTime
 
 
 def main(argv: list[str] | None = None) -> None:

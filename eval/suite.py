@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from eval.datasets import load_beir, load_squad, parse_articles, sample, squad_titles
 from eval.runner import EvalReport, EvalRunner, GoldError, GoldItem, QuestionResult, format_table, read_gold, write_report
 from rag.config import RetrieverMode, Settings
-from rag.index_keeper import reader_threshold
+from rag.index.index_keeper import reader_threshold
 from rag.pipeline import Pipeline
 
 # BEIR is judged on 100 docs; chunks come several to a doc, so retrieval goes deeper than usual.
@@ -49,7 +49,7 @@ class EvalRun(BaseModel):
     graded: bool
     threshold: float
     networks: str = ""  # where the encoder and the reader ran, e.g. "openvino, int8" (rag/runtime.py)
-    index: str = ""  # where the index was: its folder, or the Milvus server and collection (rag/backend.py)
+    index: str = ""  # where the index was: its folder, or the Milvus server and collection (rag/index/backend.py)
     reports: dict[str, EvalReport]
     results: dict[str, list[QuestionResult]]
 

@@ -32,7 +32,7 @@ H200): better on SQuAD, no better on news.
 
 The model learns "no answer" from those retrieved passages (the [CLS] token is their label), which
 is what the product hands the reader for most of its k passages. The word-embedding table stays
-frozen and is not shipped (rag/reader_model.py). Every setting is printed, saved with the model and
+frozen and is not shipped (rag/query/reader_model.py). Every setting is printed, saved with the model and
 hashed into the checkpoint, so a resumed run continues the same recipe or refuses to. Dev F1 is
 measured on the SQuAD 2.0 dev articles set aside for tuning, never on the ones we report on.
 """
@@ -54,8 +54,8 @@ from pathlib import Path
 import numpy as np
 
 from eval.metrics import exact_match, f1_score
-from rag.reader_model import SHIPPED_READER, WORD_EMBEDDINGS, load_reader_model, save_reader_model
-from rag.spans import best_spans, whole_words
+from rag.query.reader_model import SHIPPED_READER, WORD_EMBEDDINGS, load_reader_model, save_reader_model
+from rag.query.spans import best_spans, whole_words
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data"
@@ -218,7 +218,7 @@ def training_examples(train: list[dict], negatives_path: Path, recipe: Recipe) -
 def answer_deleted(example: Example) -> Example | None:
     """The example's paragraph without the sentence(s) holding its answer, as "no answer"; None when the
     answer is said again elsewhere in it, or nothing would be left."""
-    from rag.chunking import split_sentences
+    from rag.index.chunking import split_sentences
 
     answer_end = example.answer_start + len(example.answer_text)
     kept = [(s, e) for s, e in split_sentences(example.context) if e <= example.answer_start or s >= answer_end]

@@ -27,7 +27,7 @@ from eval.metrics import abstain_sweep, contains_answer
 from eval.runner import GoldItem, read_gold
 from rag.config import ReaderWeights, Settings
 from rag.pipeline import Pipeline
-from rag.reader import SentenceFeatures, SentenceReader, raw_score
+from rag.query.reader import SentenceFeatures, SentenceReader, raw_score
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data"

@@ -21,7 +21,7 @@ from eval.datasets import Benchmark, load_beir, load_squad, parse_articles
 from eval.metrics import dedupe, ndcg_at, recall_at, reciprocal_rank
 from eval.runner import GoldItem
 from rag.config import Settings
-from rag.retrieve import Candidates, fuse
+from rag.query.retrieve import Candidates, fuse
 
 # (label, settings overrides): the baselines, then the grids that were searched.
 VARIANTS: list[tuple[str, dict]] = [

@@ -16,16 +16,16 @@ from pydantic import ValidationError
 
 from rag.config import MAX_K, RETRIEVER_MODES, BackendName, Settings
 from rag.embedding import ModelLoadError
-from rag.index_keeper import LOCAL_RAY
-from rag.ingest import CorpusError
-from rag.library import LibraryError
+from rag.index.index_keeper import LOCAL_RAY
+from rag.index.ingest import CorpusError
+from rag.index.library import LibraryError
+from rag.index.ray_embedding import RayUnavailable
+from rag.index.removal import RemovalError
+from rag.index.store import IndexStoreError
 from rag.pipeline import Pipeline, QuestionError, clean_question
-from rag.ray_embedding import RayUnavailable
-from rag.reader_model import ReaderModelError
-from rag.removal import RemovalError
-from rag.request import CLI_LABELS, AskRequest, RequestError, iso_date
+from rag.query.reader_model import ReaderModelError
+from rag.query.request import CLI_LABELS, AskRequest, RequestError, iso_date
 from rag.schema import Answer
-from rag.store import IndexStoreError
 from rag.text import first_line
 
 # Mistakes a user can make and fix: one line, no trace. Anything else is a bug: one line that says so,

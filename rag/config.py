@@ -57,15 +57,15 @@ class Settings(BaseSettings):
 
     # Paths
     corpus: Path | None = Field(None, description="folder of articles; None: the library in DATA_DIR (the shipped seeds/ and uploads)")
-    # Outside the checkout, so that using the product never changes the repository (rag/library.py).
+    # Outside the checkout, so that using the product never changes the repository (rag/index/library.py).
     data_dir: Path = Field(
         default_factory=lambda: Path(platformdirs.user_data_dir("rag-news", appauthor=False)),
         description="the library of articles (a copy of the shipped seeds/, uploads) and its index",
     )
     index_path: Path | None = Field(None, description="index folder; default CORPUS/.rag-index")
     index_dir_name: str = ".rag-index"
-    # Where the index lives (rag/backend.py): the embedded folder (default, no server) or a Milvus server or
-    # cluster (rag/milvus_store.py). On Milvus the index folder keeps only the writer's lock and journal.
+    # Where the index lives (rag/index/backend.py): the embedded folder (default, no server) or a Milvus server or
+    # cluster (rag/index/milvus_store.py). On Milvus the index folder keeps only the writer's lock and journal.
     backend: BackendName = "embedded"
     milvus_uri: str | None = Field(None, description="Milvus to hold the index, e.g. http://127.0.0.1:19530 (RAG_BACKEND=milvus)")
     milvus_token: str | None = Field(None, description="Milvus credentials, user:password or an API key")
@@ -87,7 +87,7 @@ class Settings(BaseSettings):
         description="converted networks (rebuilt when missing or stale)",
     )
     # About a minute of encoding on 2 cores: a killed run loses at most that much, and writing the
-    # progress (~4 MB a save) is a small share of it (rag/journal.py).
+    # progress (~4 MB a save) is a small share of it (rag/index/journal.py).
     index_progress_chunks: int = Field(2048, ge=1, description="an index run saves its progress every this many embedded chunks")
 
     # Chunking

@@ -8,26 +8,26 @@ import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
 
-from rag.article_facts import ArticleFact, article_fact
-from rag.article_list import listing_topic, mentions
-from rag.citations import Citer
 from rag.config import MAX_K, RetrieverMode, Settings
 from rag.embedding import Encoder
-from rag.followup import Turn, resolve
-from rag.index_keeper import (
+from rag.index.index_keeper import (
     IndexKeeper,
     IndexProgress,
     IndexStatus,
     LoadedIndex,
     Removal,
 )
-from rag.indexing import IndexReport
-from rag.ingest import CorpusLoad
-from rag.more_sentences import asks_for_more, closest_sentences
-from rag.near_duplicates import WireCopies
-from rag.question_scope import Scopes
-from rag.request import AskRequest
-from rag.retrieve import Filters, RetrievalRequest
+from rag.index.indexing import IndexReport
+from rag.index.ingest import CorpusLoad
+from rag.index.near_duplicates import WireCopies
+from rag.query.article_facts import ArticleFact, article_fact
+from rag.query.article_list import listing_topic, mentions
+from rag.query.citations import Citer
+from rag.query.followup import Turn, resolve
+from rag.query.more_sentences import asks_for_more, closest_sentences
+from rag.query.question_scope import Scopes
+from rag.query.request import AskRequest
+from rag.query.retrieve import Filters, RetrievalRequest
 from rag.schema import Answer, Article, Passage
 
 
@@ -82,7 +82,7 @@ class Pipeline:
         self.wire_copies = WireCopies()
         self.corpus, self.store, self.encoder, self.loader = self.keeper.corpus, self.keeper.store, self.keeper.encoder, self.keeper.loader
 
-    # ---- the index: its lifecycle is the keeper's (rag/index_keeper.py) ----------------------------
+    # ---- the index: its lifecycle is the keeper's (rag/index/index_keeper.py) ----------------------------
 
     def index(self, rebuild: bool = False, progress: bool = False, ray: str | None = None) -> IndexReport:
         return self.keeper.index(rebuild, progress, ray)

@@ -7,8 +7,8 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from rag.question_source import SourceScope
-from rag.question_time import TimeScope
+from rag.query.question_source import SourceScope
+from rag.query.question_time import TimeScope
 
 _SHARED_FIELD_SETS: dict[frozenset[str], set[str]] = {}
 

@@ -6,7 +6,7 @@ from functools import lru_cache
 
 import Stemmer
 
-from rag.lexical import FUNCTION_WORDS, STOPWORDS, TOKEN_PATTERN
+from rag.index.lexical import FUNCTION_WORDS, STOPWORDS, TOKEN_PATTERN
 
 _stemmer = Stemmer.Stemmer("english")
 

@@ -26,7 +26,7 @@ class TokenBatch:
     """A padded batch of windows: the network's inputs, each window's character offsets and, for
     question/context pairs, which text a token came from and which pair a window belongs to.
 
-    Reads like transformers' BatchEncoding where rag/spans.py looks (`batch["offset_mapping"]`,
+    Reads like transformers' BatchEncoding where rag/query/spans.py looks (`batch["offset_mapping"]`,
     `batch["overflow_to_sample_mapping"]`, `batch.sequence_ids(window)`), so the span code serves
     both this and the training script's tokenizer."""
 

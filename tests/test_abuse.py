@@ -12,8 +12,8 @@ import pytest
 from eval.concurrency import free_port
 from eval.load_test import rest_call
 from rag.config import MAX_K
-from rag.request import RequestError
-from rag.store import IndexStore
+from rag.index.store import IndexStore
+from rag.query.request import RequestError
 from ui import uploads
 from ui.app import ask, serve
 from ui.uploads import add_uploads, safe_name

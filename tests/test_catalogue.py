@@ -20,7 +20,7 @@ import pytest
 
 from eval.crash_test import RAG
 from rag.pipeline import Pipeline
-from tests.conftest import PERMISSIONS_TESTABLE, SEED_FILE, UNPRIVILEGED, make_corpus, make_pdf
+from tests.helpers import PERMISSIONS_TESTABLE, SEED_FILE, UNPRIVILEGED, make_corpus, make_pdf
 
 GOOD_JSONL = '{"title": "Ferry strike ends", "text": "The ferry strike in Portmore ended on Sunday after nine days."}'
 DEEP = "[" * 100_000 + "]" * 100_000

@@ -15,9 +15,9 @@ import pytest
 
 import ui.app
 from rag.cli import main
-from rag.ingest import normalize_text
-from rag.store import IndexStore
-from tests.conftest import ROOT, SEED_FILE, SEEDS, write_bank_stories
+from rag.index.ingest import normalize_text
+from rag.index.store import IndexStore
+from tests.helpers import ROOT, SEED_FILE, SEEDS, write_bank_stories
 
 RAG = str(Path(sys.executable).parent / "rag")
 
@@ -168,7 +168,7 @@ def test_ask_and_serve_answer_from_the_index_when_it_cannot_be_updated(workdir, 
         if refusal == "lock held":  # as a `rag index` in another process holds it
             refusing.enter_context(IndexStore(index).lock())
         else:  # tests run as root, where a read-only mode does not stop writes: the OS's refusal is simulated
-            refusing.enter_context(monkeypatch.context()).setattr("rag.store._write", _refused(errors[refusal]))
+            refusing.enter_context(monkeypatch.context()).setattr("rag.index.store._write", _refused(errors[refusal]))
         assert main(["ask", "Who is the Foreign Ministry spokesperson?", "--corpus", "seeds"]) == 0
         asked = capsys.readouterr()
         caplog.clear()

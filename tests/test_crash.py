@@ -6,8 +6,8 @@ import subprocess
 
 from eval.bench_big_jsonl import write_jsonl
 from eval.crash_test import RAG, run_crash_test, wait_until, write_corpus
-from rag.journal import saved_chunks
-from rag.store import LOCK
+from rag.index.journal import saved_chunks
+from rag.index.store import LOCK
 
 
 def test_index_killed_at_random_moments_is_always_the_old_or_the_new_one(tmp_path, encoder, settings):

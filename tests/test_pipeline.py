@@ -5,12 +5,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rag.followup import Turn
 from rag.pipeline import Pipeline, QuestionError, clean_question, newest_first
-from rag.request import AskRequest
-from rag.retrieve import Filters
+from rag.query.followup import Turn
+from rag.query.request import AskRequest
+from rag.query.retrieve import Filters
 from rag.schema import Article, Chunk, Passage
-from tests.conftest import make_corpus, write_bank_stories, write_wire_copies
+from tests.helpers import make_corpus, write_bank_stories, write_wire_copies
 
 
 def test_answer_offsets_point_into_the_article(news_pipeline):

@@ -20,15 +20,15 @@ import gradio as gr
 from starlette.middleware import Middleware
 
 from rag.config import RETRIEVER_MODES, RetrieverMode
-from rag.example_questions import example_questions
-from rag.followup import Turn
-from rag.ingest import SUPPORTED_SUFFIXES
+from rag.index.ingest import SUPPORTED_SUFFIXES
+from rag.index.removal import RemovalError
+from rag.index.store import IndexIncompatible, IndexMissing, IndexStoreError
 from rag.pipeline import Pipeline, QuestionError
-from rag.reader_model import ReaderModelError
-from rag.removal import RemovalError
-from rag.request import AskRequest, RequestError
+from rag.query.example_questions import example_questions
+from rag.query.followup import Turn
+from rag.query.reader_model import ReaderModelError
+from rag.query.request import AskRequest, RequestError
 from rag.schema import Answer, Article
-from rag.store import IndexIncompatible, IndexMissing, IndexStoreError
 from ui import render
 from ui.sessions import ReleaseRestSessions
 from ui.uploads import add_uploads

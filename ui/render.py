@@ -10,8 +10,8 @@ import html
 import re
 from collections.abc import Sequence
 
-from rag.index_keeper import IndexStatus, Removal
-from rag.indexing import IndexReport
+from rag.index.index_keeper import IndexStatus, Removal
+from rag.index.indexing import IndexReport
 from rag.schema import Answer, Article, Citation
 from ui.uploads import UploadOutcome
 

@@ -19,9 +19,9 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from rag.indexing import IndexReport
+from rag.index.indexing import IndexReport
+from rag.index.store import IndexLocked, IndexStoreError
 from rag.pipeline import Pipeline
-from rag.store import IndexLocked, IndexStoreError
 
 UPLOAD_DIR = "uploads"
 # Room for "-N" and a suffix within the 255 bytes most file systems allow in a name.

@@ -1,0 +1,91 @@
+"""Example questions drawn from the library, so the page's examples fit whatever corpus it serves.
+
+Each is a kind of question the product answers from the articles it holds: who wrote and when was
+published the latest story about a name in the newest headlines (answered from the article's
+header and byline), what the articles say about a name in the newest headlines that several of them
+mention, and which articles do.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from rag.index.lexical import FUNCTION_WORDS
+from rag.schema import Article
+
+_WORD = re.compile(r"\w[\w'’&.-]*\w|\w")
+# how many of the newest headlines a shared name is looked for in
+HEADLINES_READ = 50
+# characters of a headline quoted whole in an example (a longer one is cut off on the page)
+SHORT_HEADLINE = 50
+
+
+def example_questions(articles: Sequence[Article], count: int = 4) -> list[str]:
+    """Up to `count` questions about the articles (newest first, as Pipeline.articles gives them)."""
+    newest = [a for a in articles if a.title.strip()][:HEADLINES_READ]
+    named = [(a, story) for a in newest if (story := story_named(a))]
+    questions = []
+    signed = next(((a, story) for a, story in named if a.byline or a.source), None)
+    if signed is not None:
+        questions.append(f"Who wrote {signed[1]}?")
+    dated = next((story for a, story in named if a.published and (signed is None or a is not signed[0])), None)
+    if dated is not None:
+        questions.append(f"When was {dated} published?")
+    name = shared_name(newest)
+    if name is not None:
+        questions += [f"Tell me more about {name}", f"Which articles mention {name}?"]
+    return questions[:count]
+
+
+def story_named(article: Article) -> str | None:
+    """The article as a reader names it: "the latest story about <the first name in its headline>", or
+    its whole headline when that is short; None when neither is."""
+    names = names_in(article.title, article.text)
+    if names:
+        return f"the latest story about {names[0]}"
+    title = " ".join(article.title.split())
+    return f"the story headlined “{title}”" if len(title) <= SHORT_HEADLINE else None
+
+
+def shared_name(articles: Sequence[Article]) -> str | None:
+    """The first name in the newest headlines that several of the articles mention, else the first name."""
+    names = [name for article in articles for name in names_in(article.title, article.text)]
+    for name in dict.fromkeys(names):
+        mention = re.compile(rf"(?<!\w){re.escape(name)}(?!\w)")
+        if sum(bool(mention.search(f"{a.title}\n{a.text}")) for a in articles) > 1:
+            return name
+    return names[0] if names else None
+
+
+def names_in(headline: str, text: str) -> list[str]:
+    """The headline's runs of name words with only spaces between them, as the headline writes them.
+    In a headline written as a sentence, every capitalised word after the first is a name; the first,
+    and every word of a headline in title case, is one when the text writes it as a name."""
+    words = list(_WORD.finditer(headline))
+    content = [w.group() for w in words if w.group().lower() not in FUNCTION_WORDS]
+    title_case = sum(w[0].isupper() for w in content) > len(content) / 2
+    runs: list[tuple[int, int]] = []
+    for n, found in enumerate(words):
+        word = found.group()
+        capitalised = n > 0 and not title_case and len(word) > 1 and word[0].isupper() and word.lower() not in FUNCTION_WORDS
+        if not (capitalised or is_name(word, text)):
+            continue
+        if runs and runs[-1][1] == found.start() - 1 and headline[runs[-1][1]] == " ":
+            runs[-1] = (runs[-1][0], found.end())
+        else:
+            runs.append((found.start(), found.end()))
+    return [headline[start:end] for start, end in runs]
+
+
+def is_name(word: str, text: str) -> bool:
+    """A word with a digit ("5G"), or a capitalised word the text writes capitalised wherever it is not
+    at the start of a sentence, and at least once there."""
+    if word.lower() in FUNCTION_WORDS or len(word) < 2:
+        return False
+    if any(ch.isdigit() for ch in word):
+        return any(ch.isalpha() for ch in word)
+    if not word[0].isupper():
+        return False
+    inside = [m.group() for m in re.finditer(rf"(?<=[\w,;:] ){re.escape(word)}(?!\w)", text, re.IGNORECASE)]
+    return bool(inside) and all(found[0].isupper() for found in inside)

@@ -1,0 +1,129 @@
+"""Follow-up questions: one that leans on the conversation is searched with the previous turn's subject.
+
+"When did she say that?" names nothing to search for. When a question refers back (a pronoun,
+"what about …", or almost no words of its own), the words of the previous question and the
+answer it got are appended to the retrieval query, and the answer is read from the articles the
+previous answer cited when retrieval finds them. A question that stands on its own is left
+exactly as it is, so history cannot change its answer.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from pydantic import BaseModel, Field
+
+from rag.query.question_source import SourceScope
+from rag.query.question_time import TimeScope
+from rag.schema import Answer, Passage
+from rag.text import STOPWORDS, TOKEN_PATTERN
+
+
+class Turn(BaseModel):
+    """One earlier exchange of the conversation."""
+
+    question: str
+    answer: str | None = Field(None, description="the narrowed answer (a name, date, …), None when not found")
+    articles: list[str] = Field(default_factory=list, description="ids of the articles the answer cited")
+    listed: bool = Field(False, description="the answer was a list of articles: a follow-up's 'it' is one of them")
+    quoted: list[tuple[str, int, int]] = Field(default_factory=list, description="the sentences the answer quoted: article id, start, end")
+    follow_up: bool = Field(False, description="the question was read as a follow-up: searched with the chat's subject")
+    time_scope: TimeScope | None = Field(None, description="the dates the question named and the answer searched")
+    source_scope: SourceScope | None = Field(None, description="the source the question named and the answer searched")
+
+    @classmethod
+    def of(cls, answer: Answer) -> Turn:
+        if not answer.found:
+            return cls(question=answer.question, follow_up=answer.query is not None, time_scope=answer.time_scope, source_scope=answer.source_scope)
+        articles = list(dict.fromkeys(c.article_id for c in answer.citations))
+        return cls(
+            # "Tell me more" again continues the subject the first one searched for
+            question=answer.more or answer.question, answer=answer.span, articles=articles, listed=answer.listing is not None,
+            quoted=[(c.article_id, c.start, c.end) for c in answer.citations if c.end > c.start], follow_up=answer.query is not None,
+            time_scope=answer.time_scope, source_scope=answer.source_scope,
+        )
+
+
+# Words that point back at something said before.
+_PRONOUNS = frozenset("he she him her hers his they them their theirs it its".split())
+_DEMONSTRATIVES = frozenset("this that these those there then same".split())
+_CONTINUATION = re.compile(r"^\W*(?:and|also|so|what about|how about)\b", re.IGNORECASE)
+# Words that carry no subject: question words, auxiliaries, pronouns, fillers.
+_FUNCTION_WORDS = (
+    STOPWORDS
+    | _PRONOUNS
+    | _DEMONSTRATIVES
+    | frozenset(
+        "who whom whose what which when where why how many much did does do done has have had was were been being "
+        "can could would should shall may might must about according also so any some one i me my we us our you your "
+        "tell say said says know".split()
+    )
+)
+# A question with this many subject words or fewer is too thin to stand on its own ("And when?").
+_THIN = 1
+# How many turns back a chain of follow-ups ("And then?" "Why?") may reach for its subject.
+_REACH = 4
+# Pronouns and demonstratives are often plain grammar inside a question that names its own subject
+# ("How many residents left their homes in Riverton?", "Who said that countries …"): only short
+# questions lean on them.
+_SHORT = 3
+
+
+def subject_words(text: str) -> list[str]:
+    """The words of a text that name something, in order, each once (case-insensitively)."""
+    seen: set[str] = set()
+    words = []
+    for word in TOKEN_PATTERN.findall(text):
+        key = word.lower()
+        if key not in _FUNCTION_WORDS and key not in seen:
+            seen.add(key)
+            words.append(word)
+    return words
+
+
+def leans_on_history(question: str) -> bool:
+    """Whether the question refers back to the conversation instead of standing on its own."""
+    lowered = {w.lower() for w in TOKEN_PATTERN.findall(question)}
+    own = len(subject_words(question))
+    return (
+        (own <= _SHORT and bool(lowered & (_PRONOUNS | _DEMONSTRATIVES)))
+        or own <= _THIN
+        or bool(_CONTINUATION.match(question))
+    )
+
+
+class Resolved(BaseModel):
+    """What to search for, what the reader answers, and which articles the conversation is about."""
+
+    search: str
+    read: str
+    articles: list[str] = Field(default_factory=list, description="answer from these when retrieval found them")
+
+    def focus(self, passages: list[Passage]) -> list[Passage]:
+        """The passages of the conversation's articles when there are any, else all of them."""
+        return [p for p in passages if p.article.id in self.articles] or passages
+
+
+def resolve(question: str, history: Sequence[Turn]) -> Resolved:
+    """Retrieval gets the question plus the latest turn's subject when the question leans on it.
+
+    The history says where to look; the question's own words say what to look for. So the reader
+    gets the bare question whenever it names anything itself ("What does it offer?"), and otherwise
+    the previous question's words but not its answer ("When did she say that?" must not find the
+    sentence that named her again). It reads the articles the previous answer came from, when
+    retrieval found them.
+    """
+    if not history or not leans_on_history(question):
+        return Resolved(search=question, read=question)
+    *earlier, previous = history[-_REACH:]
+    # A follow-up of a follow-up keeps the subject the conversation started with.
+    topic = resolve(previous.question, earlier).search
+    own = {w.lower() for w in TOKEN_PATTERN.findall(question)}
+
+    def with_words_of(text: str) -> str:
+        extra = [w for w in subject_words(text) if w.lower() not in own]
+        return f"{question} {' '.join(extra)}" if extra else question
+
+    read = question if subject_words(question) else with_words_of(topic)
+    return Resolved(search=with_words_of(f"{previous.answer or ''} {topic}"), read=read, articles=previous.articles)

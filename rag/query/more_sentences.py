@@ -1,0 +1,74 @@
+"""Questions that ask for more ("Tell me more", "What else did she say?"): the other relevant sentences.
+
+Such a question wants no new fact: it wants the rest of what the articles say about the subject of
+the conversation. The answer stays extractive: the sentences of the articles the previous answer
+came from that are closest to the conversation's subject (by the index's sentence vectors), without
+those already quoted, each quoted and cited, in the order the article tells them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Collection
+
+import numpy as np
+from pydantic import BaseModel
+
+from rag.index.chunking import is_teaser
+from rag.schema import Passage
+
+_ASKS_FOR_MORE = re.compile(
+    r"""^\W*(?:(?:and|ok|okay|so|please|can\s+you|could\s+you)\W+)*(?:
+        (?:tell|give|show)\s+me\s+more(?:\s+(?:details|detail|information|info))?
+      | (?:i\s+want\s+|i'd\s+like\s+)?more(?:\s+(?:details|detail|information|info))?
+      | (?:any|more)\s+(?:other\s+)?details | what\s+are\s+the\s+details | what\s+more | anything\s+else | go\s+on | elaborate
+      | what\s+else\s+(?:did|does|do|has|have|is|was|were|can)\b.*?
+    )(?P<topic>\s+(?:about|on|of|regarding)\s+.+?)?\W*$""",
+    re.IGNORECASE | re.VERBOSE,
+)
+_BACK_REFERENCE = frozenset(["that", "this", "it", "them", "him", "her", "these", "those"])
+# A sentence with fewer words is a caption, a heading or a sign-off rather than something the article says.
+MIN_WORDS = 5
+
+
+def asks_for_more(question: str) -> str | None:
+    """The subject a question asking for more names ("the trains" of "Tell me more about the trains"),
+    "" when it names none; None for any other question."""
+    found = _ASKS_FOR_MORE.match(" ".join(question.split()))
+    if found is None:
+        return None
+    topic = re.sub(r"^\s*(?:about|on|of|regarding)\s+", "", found["topic"] or "", flags=re.IGNORECASE).strip()
+    return "" if topic.lower() in _BACK_REFERENCE else topic  # "more on that": the conversation's subject
+
+
+class Sentence(BaseModel):
+    """One sentence of a retrieved passage: its passage's rank, article offsets, closeness to the subject."""
+
+    passage: int
+    start: int
+    end: int
+    closeness: float
+
+
+def closest_sentences(
+    passages: list[Passage],
+    cosines: Callable[[Passage], np.ndarray],
+    quoted: Collection[tuple[str, int, int]] = (),
+    count: int = 3,
+) -> list[Sentence]:
+    """Up to `count` sentences of the passages closest to the subject (`cosines` gives each of a
+    passage's sentences its cosine with it), none already quoted (article id, start, end) and no links
+    to other stories or captions; in the order of the first passage's article, then the next's."""
+    seen = set(quoted)
+    candidates = []
+    for rank, passage in enumerate(passages):
+        chunk = passage.chunk
+        for (start, end), closeness in zip(chunk.sentences, cosines(passage)):
+            text = chunk.slice(start, end)
+            if (passage.article.id, start, end) in seen or is_teaser(text) or len(text.split()) < MIN_WORDS:
+                continue
+            seen.add((passage.article.id, start, end))  # overlapping chunks hold a sentence twice
+            candidates.append(Sentence(passage=rank, start=start, end=end, closeness=float(closeness)))
+    chosen = sorted(candidates, key=lambda s: -s.closeness)[:count]
+    article_order = {p.article.id: n for n, p in reversed(list(enumerate(passages)))}
+    return sorted(chosen, key=lambda s: (article_order[passages[s.passage].article.id], s.start))

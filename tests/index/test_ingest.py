@@ -1,0 +1,194 @@
+import datetime as dt
+import json
+import unicodedata
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from rag.index.ingest import MAX_FIELD_CHARS, MAX_NESTING, ArticleLoader, decode_text, load_txt, normalize_text, parse_date, parse_time
+from tests.helpers import SEED_FILE, SEEDS
+
+
+def load(folder: Path):
+    return ArticleLoader().load_folder(folder)
+
+
+def test_seed_article_metadata_and_exact_body():
+    raw = (SEEDS / SEED_FILE).read_text(encoding="utf-8")
+    [article] = load(SEEDS).articles
+    assert article.title == "China calls for open, equitable environment for 5G technology"
+    assert article.published.isoformat() == "2020-02-05"
+    assert article.updated.isoformat() == "2023-06-06"
+    assert article.byline == "Xinhua"
+    assert article.path == SEED_FILE
+    assert article.text.startswith("BEIJING — China called")
+    assert normalize_text(raw).endswith(article.text)  # the body is kept to the character, once normalised
+    # the repeated pull quote stays repeated
+    assert article.text.count("5G is a new generation of information and communications technology") == 2
+
+
+def test_ids_are_stable_and_distinct(tmp_path):
+    (tmp_path / "a.txt").write_text("Title A\n\nBody one.", encoding="utf-8")
+    (tmp_path / "b.txt").write_text("Title B\n\nBody two.", encoding="utf-8")
+    first, second = load(tmp_path).articles, load(tmp_path).articles
+    assert [a.id for a in first] == [a.id for a in second]
+    assert len({a.id for a in first}) == 2
+
+
+def test_markdown_front_matter(tmp_path):
+    (tmp_path / "n.md").write_text("---\ntitle: Rates\ndate: 2021-03-17\nsource: Wire\nurl: http://x\n---\nThe bank held rates.\n", encoding="utf-8")
+    [article] = load(tmp_path).articles
+    assert (article.title, article.published.isoformat(), article.source, article.url) == ("Rates", "2021-03-17", "Wire", "http://x")
+    assert article.text == "The bank held rates.\n"
+
+
+def test_markdown_without_front_matter_takes_heading_as_title(tmp_path):
+    (tmp_path / "n.md").write_text("# Big storm\n\nRoads closed.\n", encoding="utf-8")
+    assert load(tmp_path).articles[0].title == "Big storm"
+
+
+def test_html_main_text_and_metadata(tmp_path):
+    page = """<html><head><title>Storm news</title><meta name="date" content="2022-08-02"></head><body>
+    <nav>Home | Sports</nav><article><h1>Storm closes roads</h1>
+    <p>Heavy rain closed fourteen coastal roads in Brighton on Tuesday, the council said in a statement.</p>
+    <p>Emergency crews rescued two fishermen near the harbour after their boat capsized in the storm.</p></article>
+    <script>alert('x')</script></body></html>"""
+    (tmp_path / "s.html").write_text(page, encoding="utf-8")
+    [article] = load(tmp_path).articles
+    assert article.published.isoformat() == "2022-08-02"
+    assert "fourteen coastal roads" in article.text
+    assert "alert" not in article.text
+
+
+def test_json_list_and_jsonl_with_bad_line(tmp_path):
+    (tmp_path / "list.json").write_text(json.dumps([{"title": "One", "text": "First body."}, {"title": "Two", "body": "Second body."}]), encoding="utf-8")
+    (tmp_path / "feed.jsonl").write_text(
+        '{"title": "A", "text": "Alpha text.", "published": "2020-01-02"}\n{broken\n{"title": "C"}\n{"title": "D", "text": "Delta text."}\n',
+        encoding="utf-8",
+    )
+    result = load(tmp_path)
+    assert sorted(a.title for a in result.articles) == ["A", "D", "One", "Two"]
+    reasons = {(s.path, s.line): s.reason for s in result.skipped}
+    assert reasons[("feed.jsonl", 2)].startswith("invalid JSON")
+    assert "missing field 'text'" in reasons[("feed.jsonl", 3)]
+
+
+def test_hidden_folders_and_the_index_are_not_read(tmp_path):
+    (tmp_path / ".rag-index").mkdir()
+    (tmp_path / ".rag-index" / "x.txt").write_text("Hidden\n\nnot an article", encoding="utf-8")
+    (tmp_path / "a.txt").write_text("Title\n\nBody.", encoding="utf-8")
+    assert [a.path for a in load(tmp_path).articles] == ["a.txt"]
+
+
+def test_parse_date_forms():
+    assert parse_date("20:16, February 5, 2020").isoformat() == "2020-02-05"
+    assert parse_date("2021-03-17T10:00:00Z").isoformat() == "2021-03-17"
+    assert parse_date("not a date") is None
+    assert parse_date(None) is None
+
+
+@pytest.mark.parametrize(
+    "value, time",
+    [
+        ("20:16, February 5, 2020", "20:16:00"),
+        ("08:16, June 6, 2023", "08:16:00"),
+        ("2021-03-17T10:00:00Z", "10:00:00"),
+        ("2021-03-17 00:00", "00:00:00"),
+        ("Feb 26, 1987 3:45 pm", "15:45:00"),
+        ("2021-03-17", None),
+        ("February 5, 2020", None),
+        (dt.date(2020, 2, 5), None),
+        (dt.datetime(2020, 2, 5, 20, 16, 5), "20:16:05"),
+        ("not a date", None),
+        (None, None),
+    ],
+)
+def test_the_time_of_day_is_kept_only_where_the_source_gives_one(value, time):
+    found = parse_time(value)
+    assert (found.isoformat() if found else None) == time
+
+
+def test_the_seed_header_keeps_both_times():
+    [article] = load_txt("Published: 20:16, February 5, 2020 | Updated: 08:16, June 6, 2023\nA title\nBy Xinhua\n\nBody text.", "x.txt")
+    assert (article.published.isoformat(), article.published_time.isoformat()) == ("2020-02-05", "20:16:00")
+    assert (article.updated.isoformat(), article.updated_time.isoformat()) == ("2023-06-06", "08:16:00")
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=400))
+def test_txt_loader_body_is_always_a_suffix_of_the_text(text):
+    try:
+        [article] = load_txt(text, "x.txt")
+    except ValueError as exc:  # IngestError: only for text with no body
+        assert "no article text" in str(exc)
+        return
+    assert normalize_text(text).endswith(article.text) and article.text.strip()
+
+
+@given(st.binary(max_size=300))
+def test_decode_never_crashes_on_bytes(raw):
+    try:
+        text, _ = decode_text(raw)
+    except ValueError as exc:
+        assert str(exc)
+    else:
+        assert isinstance(text, str)
+
+
+def test_a_jsonl_line_may_hold_any_line_separator_inside_a_string(tmp_path):
+    texts = ["The night\x85ferry sails at ten.", "Birds\u2028flew.", "Rain\u2029fell."]
+    (tmp_path / "feed.jsonl").write_text("".join(json.dumps({"title": "T", "text": t}, ensure_ascii=False) + "\n" for t in texts), encoding="utf-8")
+    result = load(tmp_path)
+    assert [a.text for a in result.articles] == texts and not result.skipped
+
+
+def test_text_is_normalised_once_at_load_so_offsets_are_into_the_shown_text(tmp_path):
+    (tmp_path / "a.txt").write_text("The \ufb01rst gla\u200bcier\n\nVal\u200bdora\u00a0lost \uff11\uff12 metres of ice.\u2060", encoding="utf-8")
+    [article] = load(tmp_path).articles
+    assert article.title == "The first glacier"
+    assert article.text == "Valdora lost 12 metres of ice."
+    assert unicodedata.is_normalized("NFKC", article.text)
+
+
+def deep(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+NESTING_ERROR = f"nested more than {MAX_NESTING} levels deep (the limit)"
+
+
+@pytest.mark.parametrize(
+    "name, content, where, reason",
+    [
+        ("d.json", '{"text": "x",\n "y": ' + deep(100_000) + "}", ("d.json", 2), f"JSON {NESTING_ERROR}"),
+        ("d.jsonl", '{"title": "Tram", "text": "The tram line opened."}\n{"text": "x", "y": ' + deep(100_000) + "}\n",
+         ("d.jsonl", 2), f"JSON {NESTING_ERROR}"),
+        ("d.md", "---\ny: " + deep(100_000) + "\n---\nBody.\n", ("d.md", 2), f"invalid YAML front matter: {NESTING_ERROR}"),
+        ("b.md", "---\na0: &a0 [lol, lol]\na1: &a1 [*a0, *a0]\nauthor: *a1\n---\nBody.\n", ("b.md", 3),
+         "invalid YAML front matter: an alias (*a0) repeats another field; aliases are not allowed"),
+    ],
+    ids=["json", "jsonl", "md front matter", "yaml alias"],
+)
+def test_parsers_refuse_deep_nesting_and_aliases_naming_the_limit(tmp_path, name, content, where, reason):
+    (tmp_path / name).write_text(content, encoding="utf-8")
+    (tmp_path / "z.txt").write_text("After\n\nThe file after the bad one is read too.", encoding="utf-8")
+    result = load(tmp_path)
+    assert [(s.path, s.line, s.reason) for s in result.skipped] == [(*where, reason)]
+    assert "After" in [a.title for a in result.articles]
+
+
+def test_nesting_up_to_the_limit_is_read(tmp_path):
+    (tmp_path / "ok.json").write_text('{"text": "Fine.", "y": ' + deep(MAX_NESTING - 1) + "}", encoding="utf-8")
+    assert [a.text for a in load(tmp_path).articles] == ["Fine."]
+
+
+@pytest.mark.parametrize("field", ["title", "author", "source", "url", "published"])
+def test_a_field_over_the_size_cap_is_refused_by_name(tmp_path, field):
+    (tmp_path / "big.json").write_text(json.dumps({"text": "Body.", field: "x" * (MAX_FIELD_CHARS + 1)}), encoding="utf-8")
+    result = load(tmp_path)
+    assert not result.articles
+    assert [s.reason for s in result.skipped] == [
+        f"field '{field}' is {MAX_FIELD_CHARS + 1} characters long; the limit is {MAX_FIELD_CHARS}"
+    ]

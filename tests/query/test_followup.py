@@ -1,0 +1,102 @@
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from rag.query.followup import Turn, leans_on_history, resolve
+
+SPOKESPERSON = Turn(question="Who is the Foreign Ministry spokesperson?", answer="Hua Chunying")
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["When did she say that?", "What does it offer?", "And the date?", "Why?", "What about the report?", "Who said so?"],
+)
+def test_questions_that_refer_back_lean_on_history(question):
+    assert leans_on_history(question)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Who won the 2022 World Cup?",
+        "Who said that countries must embrace open and cooperative cybersecurity?",
+        "Which organizations published the 5G security report?",
+        "How many residents left their homes in Riverton?",
+        "What did the Bank of England forecast for its interest rate in March?",
+    ],
+)
+def test_questions_that_stand_alone_do_not(question):
+    assert not leans_on_history(question)
+
+
+def test_a_follow_up_is_searched_with_the_previous_answer_and_question():
+    resolved = resolve("When did she say that?", [SPOKESPERSON])
+    assert resolved.search == "When did she say that? Hua Chunying Foreign Ministry spokesperson"
+    # The question names nothing itself: the reader gets the topic, not the answer it already had.
+    assert resolved.read == "When did she say that? Foreign Ministry spokesperson"
+
+
+def test_the_reader_gets_the_bare_question_when_it_names_something():
+    resolved = resolve("What does it offer?", [Turn(question="Who published a 5G security report?", answer="Promotion Group")])
+    assert resolved.read == "What does it offer?"
+    assert "security" in resolved.search and "report" in resolved.search
+
+
+def test_a_standalone_question_ignores_history():
+    resolved = resolve("Who won the 2022 World Cup?", [SPOKESPERSON])
+    assert resolved.search == resolved.read == "Who won the 2022 World Cup?"
+
+
+def test_a_chain_of_follow_ups_keeps_the_first_subject():
+    history = [SPOKESPERSON, Turn(question="When did she say that?", answer="Wednesday")]
+    assert "Hua Chunying" in resolve("And how?", history).search
+
+
+def test_a_long_chain_of_follow_ups_stays_short():
+    history = [SPOKESPERSON] + [Turn(question="And then?") for _ in range(5000)]
+    assert resolve("And then?", history).search == "And then?"  # the subject is too far back
+
+
+TURNS = st.lists(st.builds(Turn, question=st.text(max_size=80), answer=st.none() | st.text(max_size=30)), max_size=6)
+
+
+@given(st.text(max_size=200), TURNS)
+def test_resolving_only_ever_adds_words_after_the_question(question, history):
+    resolved = resolve(question, history)
+    assert resolved.search.startswith(question) and resolved.read.startswith(question)
+
+
+def test_a_follow_up_reads_the_articles_the_conversation_is_about(news_pipeline):
+    passages = news_pipeline.retrieve("rain storm spokesperson", k=5)
+    seed = next(p.article.id for p in passages if p.article.title.startswith("China calls"))
+    focused = resolve("Why?", [Turn(question="Who is the spokesperson?", answer="Hua Chunying", articles=[seed])]).focus(passages)
+    assert focused and {p.article.id for p in focused} == {seed}
+    elsewhere = resolve("Why?", [Turn(question="Who is the spokesperson?", articles=["not-retrieved"])]).focus(passages)
+    assert elsewhere == passages
+
+
+def test_a_turn_remembers_the_cited_articles(news_pipeline):
+    found = Turn.of(news_pipeline.ask("How many coastal roads did the rain close?"))
+    assert found.answer == "14" and len(found.articles) == 1
+    assert Turn.of(news_pipeline.ask("Who won the 2022 World Cup?")) == Turn(question="Who won the 2022 World Cup?")
+
+
+def test_pipeline_answers_the_follow_up_from_history(news_pipeline):
+    first = news_pipeline.ask("Who is the Foreign Ministry spokesperson?")
+    assert first.span == "Hua Chunying"
+    follow_up = news_pipeline.ask("When did she say that?", history=[Turn.of(first)])
+    assert follow_up.found and follow_up.span == "Wednesday"
+    assert follow_up.question == "When did she say that?" and "Hua Chunying" in follow_up.query
+    assert follow_up.contract()["question"] == "When did she say that?"
+
+
+def test_history_does_not_change_a_standalone_answer(news_pipeline):
+    history = [Turn.of(news_pipeline.ask("Who is the Foreign Ministry spokesperson?"))]
+    for question in ("How many coastal roads did the rain close?", "Who won the 2022 World Cup?"):
+        alone, with_history = news_pipeline.ask(question), news_pipeline.ask(question, history=history)
+        assert with_history.contract() == alone.contract() and with_history.query is None
+
+
+def test_history_does_not_invent_an_answer(news_pipeline):
+    history = [Turn.of(news_pipeline.ask("Who is the Foreign Ministry spokesperson?"))]
+    assert not news_pipeline.ask("Where was she born?", history=history).found

@@ -1,0 +1,73 @@
+"""Questions that ask for more: which they are, and which other sentences answer them (no model)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rag.query.more_sentences import asks_for_more, closest_sentences
+from rag.schema import Article, Chunk, Passage
+
+
+@pytest.mark.parametrize(
+    "question, subject",
+    [
+        ("Tell me more", ""),
+        ("tell me more.", ""),
+        ("Tell me more about the trains", "the trains"),
+        ("What else did she say?", ""),
+        ("And what else did the ministry say about 5G?", "5G"),
+        ("What are the details?", ""),
+        ("What are the details of the deal?", "the deal"),
+        ("Any other details?", ""),
+        ("More about the report", "the report"),
+        ("more on that", ""),
+        ("Can you tell me more about it?", ""),
+        ("Go on", ""),
+        ("Anything else?", ""),
+        ("Who else spoke?", None),
+        ("More jobs were cut?", None),
+        ("What more can be done to stop floods?", None),
+        ("Who is the spokesperson?", None),
+        ("How many more trains will be bought?", None),
+    ],
+)
+def test_questions_that_ask_for_more(question, subject):
+    assert asks_for_more(question) == subject
+
+
+TEXT = (
+    "The council approved the budget on Monday. "
+    "Photo: council chamber. "
+    "The budget adds 40 buses to the city fleet next year. "
+    "Fares will stay at 2 dollars for another year. "
+    "ALSO READ: Mayor opens new library in the north. "
+    "The mayor said the buses would run on electricity from 2026."
+)
+
+
+def passage(row: int, article: str, text: str = TEXT) -> Passage:
+    bounds, start = [], 0
+    for part in text.split(". "):
+        end = start + len(part) + (1 if not part.endswith(".") else 0)
+        bounds.append((start, min(end, len(text))))
+        start = end + 1
+    chunk = Chunk(id=f"c{row}", article_id=article, text=text, start=0, end=len(text), sentences=bounds)
+    return Passage(row=row, chunk=chunk, article=Article(id=article, title=article, path=f"{article}.txt", text=text), score=1.0)
+
+
+def test_the_closest_unquoted_sentences_in_article_order_without_captions_or_links():
+    story = passage(0, "a")
+    closeness = np.array([0.9, 0.95, 0.8, 0.2, 0.99, 0.7])  # the caption and the link are the closest: never quoted
+    first = story.chunk.sentences[0]
+    chosen = closest_sentences([story], lambda p: closeness, quoted=[("a", *first)], count=2)
+    texts = [story.chunk.slice(s.start, s.end) for s in chosen]
+    assert texts == ["The budget adds 40 buses to the city fleet next year.", "The mayor said the buses would run on electricity from 2026."]
+
+
+def test_a_sentence_in_two_passages_is_quoted_once_and_articles_keep_their_retrieval_order():
+    first, again, other = passage(0, "a"), passage(1, "a"), passage(2, "b")
+    chosen = closest_sentences([other, first, again], lambda p: np.array([0.1, 0, 0.9, 0.8, 0, 0.2]), count=4)
+    assert len({(s.passage, s.start) for s in chosen}) == 4
+    assert [s.passage for s in chosen] == [0, 0, 1, 1]  # article b was retrieved first
+    assert [(s.start, s.end) for s in chosen[:2]] == [(s.start, s.end) for s in chosen[2:]]  # the same sentences, once per article
