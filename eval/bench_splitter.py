@@ -22,8 +22,9 @@ import platform
 import random
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from rag.index.chunking import Chunker, split_sentences
 from rag.schema import Article
@@ -77,7 +78,10 @@ class Timing(NamedTuple):
     wall: float  # seconds on the clock
 
 
-def fastest(run, repeats: int) -> tuple[object, Timing]:
+Result = TypeVar("Result")
+
+
+def fastest(run: Callable[[], Result], repeats: int) -> tuple[Result, Timing]:
     """run()'s result and the timing of its run with the least CPU time out of `repeats`."""
     best = Timing(math.inf, math.inf)
     for _ in range(repeats):

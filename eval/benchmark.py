@@ -25,6 +25,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -33,12 +34,12 @@ from eval.metrics import percentile
 from eval.runner import EvalRunner
 from rag.config import Settings, packaged_model_path
 from rag.embedding import Encoder
-from rag.index.backend import Filters, lexical_terms
+from rag.index.backend import Filters, SearchIndex, lexical_terms
 from rag.index.dense import DenseIndex
 from rag.index.index_keeper import make_reader
 from rag.index.indexing import embedded_text
 from rag.index.lexical import LexicalIndex
-from rag.index.store import SENTENCE_VECTOR_DTYPE, IndexData, IndexStore
+from rag.index.store import SENTENCE_VECTOR_DTYPE, IndexContents, IndexData, IndexStore
 from rag.pipeline import Pipeline
 from rag.query.retrieve import RetrievalRequest, Retriever, fuse
 from rag.text import terms
@@ -105,7 +106,7 @@ def cached_index(bench: Benchmark, settings: Settings, encoder: Encoder) -> Inde
 # the baseline every ratio is taken against), torch, OpenVINO in f32 (the same vectors) and OpenVINO
 # int8, the last three with the configured batch size.
 BASELINE = "torch-before"
-VARIANTS = {
+VARIANTS: dict[str, dict[str, Any]] = {
     BASELINE: {"runtime": "torch", "embed_batch_size": 32},
     "torch": {"runtime": "torch"},
     "openvino-f32": {"runtime": "openvino", "precision": "f32"},
@@ -142,7 +143,7 @@ def cmd_throughput(args, settings: Settings, encoder: Encoder) -> dict:
                 started = time.perf_counter()
                 report = pipeline.index_articles(bench.corpus_load(), rebuild=True)
                 row[f"{name}_chunks_per_s"] = round(report.chunks / (time.perf_counter() - started), 2)
-                data = pipeline.loaded().data
+                data = embedded_index(pipeline)
                 vectors[name] = (data.chunk_vectors.astype(np.float32), data.sentence_vectors.astype(np.float32))
         for name in encoders:
             row[f"ratio_{name}_over_{BASELINE}"] = round(row[f"{name}_chunks_per_s"] / row[f"{BASELINE}_chunks_per_s"], 3)
@@ -174,7 +175,7 @@ def cmd_sentences(args, settings: Settings, encoder: Encoder) -> dict:
     """Answer quality with the pooled sentence vectors (index default) and with each sentence encoded on its own."""
     bench = load_squad(SQUAD)
     pipeline = bench.pipeline(settings, encoder=encoder, progress=True)
-    data = pipeline.loaded().data
+    data = embedded_index(pipeline)
     separate_path = bench.cache_dir(settings) / "separate_sentence_vectors.npy"
     if separate_path.is_file() and len(np.load(separate_path, mmap_mode="r")) == len(data.sentence_vectors):
         separate = np.load(separate_path)
@@ -190,7 +191,7 @@ def cmd_sentences(args, settings: Settings, encoder: Encoder) -> dict:
         "questions": len(items),
         "sample": f"SQuAD v1.1 dev, --limit {args.limit} --seed {args.seed}, answerable",
         "cosine_pooled_vs_separate": {"mean": round(float(agreement.mean()), 4), "p5": round(float(np.percentile(agreement, 5)), 4)},
-        "runs": answers_with_sentence_vectors(pipeline, items, {"pooled": pooled, "separate": separate}),
+        "runs": answers_with_sentence_vectors(bench, settings, encoder, items, {"pooled": pooled, "separate": separate}),
     }
 
 
@@ -198,8 +199,7 @@ def cmd_sentence_dtype(args, settings: Settings, encoder: Encoder) -> dict:
     """Retrieval and answers with the pooled sentence vectors in float32 and rounded to float16 (how the index
     stores them since the big-JSONL work): the same questions, the same index, only the rounding differs."""
     bench = load_squad(SQUAD)
-    pipeline = bench.pipeline(settings, encoder=encoder, progress=True)
-    data = pipeline.loaded().data
+    data = embedded_index(bench.pipeline(settings, encoder=encoder, progress=True))
     if data.sentence_vectors.dtype != np.float32:
         sys.exit(f"{bench.cache_dir(settings)} holds {data.sentence_vectors.dtype} sentence vectors; this needs an index built with float32 ones")
     full = data.sentence_vectors
@@ -213,22 +213,33 @@ def cmd_sentence_dtype(args, settings: Settings, encoder: Encoder) -> dict:
         "sentence_vectors": len(full),
         "memory_mb": {"float32": round(full.nbytes / 2**20, 1), "float16": round(rounded.nbytes / 2**20, 1)},
         "max_cosine_shift": round(float(cosine_shift.max()), 6) if cosine_shift is not None else None,
-        "runs": answers_with_sentence_vectors(pipeline, items, {"float32": full, "float16": rounded}),
+        "runs": answers_with_sentence_vectors(bench, settings, encoder, items, {"float32": full, "float16": rounded}),
     }
 
 
-def answers_with_sentence_vectors(pipeline: Pipeline, items: list, variants: dict[str, np.ndarray]) -> dict:
-    """The eval report's retrieval and answer figures with each set of sentence vectors swapped into the index."""
-    data = pipeline.loaded().data
-    kept = data.sentence_vectors
+def answers_with_sentence_vectors(bench: Benchmark, settings: Settings, encoder: Encoder, items: list, variants: dict[str, np.ndarray]) -> dict:
+    """The eval report's retrieval and answer figures over copies of the benchmark's index, each with its own
+    set of sentence vectors (saved and loaded as the product does: nothing is changed in a loaded index)."""
+    cached = IndexStore(bench.cache_dir(settings)).load(settings)
     runs = {}
     for name, vectors in variants.items():
-        data.sentence_vectors = vectors  # the retriever and reader read the vectors from this object
-        runner = EvalRunner(pipeline)
-        report = runner.report(runner.ask_all(items, retriever="hybrid", progress=True))
-        runs[name] = {"retrieval": report.retrieval, "answer": report.answer}
-    data.sentence_vectors = kept
+        with tempfile.TemporaryDirectory() as folder:
+            variant = IndexContents(
+                manifest=cached.manifest, articles=cached.articles, chunks=cached.chunks, chunk_vectors=cached.chunk_vectors, sentence_vectors=vectors
+            )
+            IndexStore(Path(folder)).save(IndexData.searchable(variant, settings.exact_search_max_chunks))
+            runner = EvalRunner(bench.pipeline(settings, index_path=Path(folder), encoder=encoder))
+            report = runner.report(runner.ask_all(items, retriever="hybrid", progress=True))
+            runs[name] = {"retrieval": report.retrieval, "answer": report.answer}
     return runs
+
+
+def embedded_index(pipeline: Pipeline) -> IndexData:
+    """The pipeline's index as the embedded store holds it: these benchmarks read its vectors whole."""
+    data = pipeline.loaded().data
+    if not isinstance(data, IndexData):
+        sys.exit("this benchmark reads the embedded store's index: run it without RAG_BACKEND=milvus")
+    return data
 
 
 # ---- latency at scale ------------------------------------------------------------------------------
@@ -284,13 +295,13 @@ def scaled_index(sources: list[IndexData], size: int, rng: np.random.Generator, 
     return index, real
 
 
-def time_questions(index: IndexData, encoder: Encoder, settings: Settings, questions: list[str]) -> dict:
+def time_questions(index: SearchIndex, encoder: Encoder, settings: Settings, questions: list[str]) -> dict:
     """Per question: each stage timed alone, then the whole (retrieve + read) as the pipeline runs it,
     with the reader the settings name (the span reader by default)."""
     retriever = Retriever(index, encoder, settings)
     reader = make_reader(settings, index, encoder)
     depth = max(settings.candidates, settings.k)
-    stages = {name: [] for name in ("encode", "dense", "bm25", "fusion", "reader", "total")}
+    stages: dict[str, list[float]] = {name: [] for name in ("encode", "dense", "bm25", "fusion", "reader", "total")}
     for warm in questions[:5]:
         reader.read(warm, retriever.run(RetrievalRequest(query=warm, k=settings.k)))
     for question in questions:
@@ -340,7 +351,7 @@ def hnsw_against_exact(index: IndexData, encoder: Encoder, questions: list[str],
     return {"hnsw_recall_vs_exact": recall, "search_ms": times, "hnsw_build_seconds": round(build_seconds, 2)}
 
 
-def time_haystack(index: IndexData, encoder: Encoder, questions: list[str], gold: list[str], depth: int, k: int) -> dict:
+def time_haystack(index: IndexData, encoder: Encoder, questions: list[str], gold: list[str | None], depth: int, k: int) -> dict:
     """The same questions through a Haystack 2.x pipeline: in-memory store, the same local model and
     the same chunk vectors, BM25 and embedding retrievers joined by reciprocal rank fusion, then its
     ExtractiveReader with our reader's weights on the k passages (as ours reads them)."""
@@ -412,7 +423,7 @@ def cmd_latency_size(args, settings: Settings, encoder: Encoder) -> dict:
     questions = [i.question for i in items]
     encoders = variant_encoders(settings) if args.runtimes else {"configured": encoder}
     variants = variant_settings(settings) | {"configured": settings}
-    record = {
+    record: dict[str, Any] = {
         "benchmark": "latency",
         "chunks": len(index.chunks),
         "real_vectors": real,
@@ -521,8 +532,9 @@ def cmd_reader(args, settings: Settings, encoder: Encoder) -> dict:
         for warm in items[:5]:
             passages = span_pipeline.retrieve(warm.question)
             span_pipeline.answer(warm.question, passages), sentence_pipeline.answer(warm.question, passages)
-        stages = {name: [] for name in ("retrieve", "span_reader", "sentence_reader", "haystack_reader", "total_span", "total_sentence")}
-        f1 = {"span_reader": [], "haystack_reader": []}
+        stage_names = ("retrieve", "span_reader", "sentence_reader", "haystack_reader", "total_span", "total_sentence")
+        stages: dict[str, list[float]] = {name: [] for name in stage_names}
+        f1: dict[str, list[float]] = {"span_reader": [], "haystack_reader": []}
         for item in items:
             encoder.encode_query.cache_clear()
             t0 = time.perf_counter()
@@ -538,11 +550,11 @@ def cmd_reader(args, settings: Settings, encoder: Encoder) -> dict:
             t5 = time.perf_counter()
             sentence_pipeline.answer(item.question, sentence_pipeline.retrieve(item.question))
             t6 = time.perf_counter()
-            timed = (
+            laps = (
                 ("retrieve", t1 - t0), ("span_reader", t2 - t1), ("sentence_reader", t3 - t2), ("haystack_reader", t4 - t3),
                 ("total_span", t2 - t0), ("total_sentence", t6 - t5),
             )
-            for name, seconds in timed:
+            for name, seconds in laps:
                 stages[name].append(seconds * 1000)
             f1["span_reader"].append(f1_score(ours.span or "", item.answers))
             best = next((a for a in theirs if a.data), None)

@@ -63,7 +63,7 @@ from eval.train_reader import (
 from rag.config import Settings
 from rag.pipeline import Pipeline
 from rag.query.reader_model import SHIPPED_READER
-from rag.query.span_reader import CALIBRATION_FILE, AnswerFeatures, Calibration, agreeing, quoted_sentence
+from rag.query.span_reader import CALIBRATION_FILE, AnswerFeatures, Calibration, SpanReader, agreeing, quoted_sentence
 
 # Columns of AnswerFeatures (margin, articles agreeing, similarity, retrieval rank, coverage) each
 # candidate calibration weighs.
@@ -120,7 +120,7 @@ def tuning_set(name: str, pipeline: Pipeline, model: Path, items: list[GoldItem]
     reuses them."""
     key = hashlib.sha256((model / "model.safetensors").read_bytes())
     for module in (rag.query.span_reader, rag.query.spans, rag.index.chunking):
-        key.update(Path(module.__file__).read_bytes())
+        key.update(Path(str(module.__file__)).read_bytes())
     key.update(json.dumps([k, name, [(i.id, i.question, i.answers) for i in items]]).encode())
     cached = CACHE / f"calibration-candidates-{key.hexdigest()[:16]}.json"
     if cached.is_file():
@@ -134,6 +134,8 @@ def tuning_set(name: str, pipeline: Pipeline, model: Path, items: list[GoldItem]
 def read_candidates(pipeline: Pipeline, items: list[GoldItem], k: int) -> tuple[list[AnswerFeatures], list[int], list[int]]:
     """Per candidate answer: what its confidence is computed from, whether it is right, its question's number."""
     reader = pipeline.loaded().reader  # the product's, reading `model` (the settings' reader_model_path)
+    if not isinstance(reader, SpanReader):
+        raise SystemExit("calibration reads with the span reader: unset RAG_READER")
     features, labels, question_of = [], [], []
     for number, item in enumerate(items):
         passages = pipeline.retrieve(item.question, k=k)
@@ -251,10 +253,12 @@ def main(argv: list[str] | None = None) -> None:
     y = np.concatenate([s.labels for s in sets])
     groups = np.concatenate([np.array(s.question_of) + sum(len(t.items) for t in sets[:n]) for n, s in enumerate(sets)])
     weights = np.concatenate([s.weights(share) for s, share in zip(sets, shares)]) * len(y)  # mean 1, so C keeps its usual strength
-    compared = {name: cv_log_loss(x, y, weights, groups, columns) for name, columns in FEATURE_SETS.items()}
-    compared = {name: round(loss, 4) for name, loss in compared.items() if loss is not None}
-    chosen_set = min(compared, key=compared.get)
+    losses = {name: cv_log_loss(x, y, weights, groups, columns) for name, columns in FEATURE_SETS.items()}
+    compared = {name: round(loss, 4) for name, loss in losses.items() if loss is not None}
+    chosen_set = min(compared, key=lambda name: compared[name])
     calibration = fit(x, y, weights, FEATURE_SETS[chosen_set])
+    if calibration is None:
+        raise SystemExit(f"the fit on {chosen_set} lets agreement lower the confidence: no calibration written")
     sweeps = [s.sweep(calibration) for s in sets]
     allowed = [n for n in range(len(THRESHOLDS)) if all(sweep[n]["false_abstain_rate"] <= args.max_false_abstain for sweep in sweeps)] or [0]
     chosen = max(allowed, key=lambda n: (sum(share * sweep[n]["handled_right"] for share, sweep in zip(shares, sweeps)), -n))

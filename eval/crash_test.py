@@ -193,7 +193,7 @@ def _kill_run(n: int, mode: KillMode, delay: float, target: int, corpus: Path, l
     if not killed:
         stage = "had finished"
     elif _live(index_dir) != live_before:
-        stage = "switched, old gen. not removed" if (index_dir / live_before).exists() else "switched and cleaned up"
+        stage = "switched, old gen. not removed" if live_before and (index_dir / live_before).exists() else "switched and cleaned up"
     elif any(name.startswith("gen-") for name in new):
         stage = "new gen. in place, not live"
     elif any(name.startswith(".tmp-") for name in new):

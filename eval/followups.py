@@ -61,7 +61,7 @@ def read_cases(path: Path) -> list[FollowUpCase]:
 def is_right(answer: Answer, case: FollowUpCase) -> bool:
     if not case.answerable:
         return not answer.found
-    return answer.found and bool(contains_answer(answer.answer, case.answers))
+    return answer.found and bool(contains_answer(answer.answer or "", case.answers))
 
 
 def run_case(pipeline: Pipeline, case: FollowUpCase) -> CaseResult:

@@ -80,7 +80,7 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
-def abstain_sweep(scores: Sequence[float], answerable: Sequence[bool], correct: Sequence[float], thresholds: Sequence[float]) -> list[dict[str, float]]:
+def abstain_sweep(scores: Sequence[float], answerable: Sequence[bool], correct: Sequence[float], thresholds: Iterable[float]) -> list[dict[str, float]]:
     """What each abstain threshold would give: abstain accuracy, false abstain rate, and the share of
     questions handled right (an unanswerable one abstained on; an answerable one answered with a
     sentence holding a gold answer; a wrong answer counts no better than a wrong abstention)."""

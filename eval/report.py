@@ -40,7 +40,7 @@ def _recall_curves(run: EvalRun, folder: Path) -> str:
     fig, ax = plt.subplots(figsize=(6, 4))
     for name, results in run.results.items():
         judged = [r for r in results if r.relevance and (run.graded or r.gold_answers)]
-        curve = [np.mean([recall_at(r.ranked_docs, set(r.relevance), k) for r in judged]) if judged else 0.0 for k in ks]
+        curve = [float(np.mean([recall_at(r.ranked_docs, set(r.relevance), int(k)) for r in judged])) if judged else 0.0 for k in ks]
         ax.plot(ks, curve, marker="." if depth <= 30 else None, label=name)
     ax.set(xlabel="k (documents)", ylabel="recall@k", title="Recall@k per retriever", xscale="log" if depth > 30 else "linear")
     ax.grid(alpha=0.3)
@@ -50,11 +50,12 @@ def _recall_curves(run: EvalRun, folder: Path) -> str:
 
 def _answer_bars(run: EvalRun, folder: Path) -> str:
     names = list(run.reports)
-    metrics = list(next(iter(run.reports.values())).answer)
+    answers = {name: report.answer or {} for name, report in run.reports.items()}  # graded runs read no answers
+    metrics = list(next(iter(answers.values())))
     width = 0.8 / len(names)
     fig, ax = plt.subplots(figsize=(8, 4))
     for i, name in enumerate(names):
-        values = [run.reports[name].answer[m] for m in metrics]
+        values = [answers[name][m] for m in metrics]
         ax.bar(np.arange(len(metrics)) + i * width, values, width, label=name)
     ax.set_xticks(np.arange(len(metrics)) + width * (len(names) - 1) / 2, metrics, rotation=20, ha="right")
     ax.set(ylim=(0, 1), title=f"Answer metrics (abstain threshold {run.threshold:.2f})")
@@ -151,7 +152,7 @@ def write_report_folder(run: EvalRun, folder: Path) -> Path:
             "",
             "exact_match and f1 score the narrowed span (the sentence when there is none); contains_answer: a gold answer is in the sentence shown.",
             "",
-            *_table([["retriever", *first.answer]] + [[n, *(f"{v:.3f}" for v in run.reports[n].answer.values())] for n in names]),
+            *_table([["retriever", *(first.answer or {})]] + [[n, *(f"{v:.3f}" for v in (run.reports[n].answer or {}).values())] for n in names]),
             "",
             f"![answers]({_answer_bars(run, folder)})",
             "",

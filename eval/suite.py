@@ -64,7 +64,12 @@ def _questions_and_pipeline(request: EvalRequest, settings: Settings) -> tuple[l
         for line in report.summary_lines() if report else []:
             print(line, file=sys.stderr)
         return items, pipeline, False
-    bench = load_squad(request.squad) if request.squad is not None else load_beir(request.beir)
+    if request.squad is not None:
+        bench = load_squad(request.squad)
+    elif request.beir is not None:
+        bench = load_beir(request.beir)
+    else:
+        raise ValueError("an eval request names its questions: --gold, --squad or --beir")
     groups = parse_articles(request.articles) if request.articles else None
     excluded = squad_titles(request.outside) if request.outside is not None else frozenset()
     items = bench.select(groups, request.limit, request.seed, excluded)

@@ -120,7 +120,7 @@ def tuning_articles(full_dev: list[dict], report_half: list[dict]) -> list[dict]
     return [article for article in full_dev if article["title"] not in reported]
 
 
-def abstention_split(data: Path, recipe: Recipe, trained_before: set[str] = frozenset()) -> tuple[list[dict], list[dict]]:
+def abstention_split(data: Path, recipe: Recipe, trained_before: frozenset[str] | set[str] = frozenset()) -> tuple[list[dict], list[dict]]:
     """The tuning articles in two: the recipe's abstention_articles (a seeded choice among those no
     earlier stage trained on) to train on, and the rest, still free for tuning and dev figures."""
     tuning = tuning_articles(read_squad(data / TUNE_FILE), read_squad(data / REPORT_HALF_FILE))
@@ -220,8 +220,10 @@ def answer_deleted(example: Example) -> Example | None:
     answer is said again elsewhere in it, or nothing would be left."""
     from rag.index.chunking import split_sentences
 
-    answer_end = example.answer_start + len(example.answer_text)
-    kept = [(s, e) for s, e in split_sentences(example.context) if e <= example.answer_start or s >= answer_end]
+    if example.answer_start is None:  # already "no answer"
+        return None
+    answer_start, answer_end = example.answer_start, example.answer_start + len(example.answer_text)
+    kept = [(s, e) for s, e in split_sentences(example.context) if e <= answer_start or s >= answer_end]
     context = " ".join(example.context[s:e] for s, e in kept)
     if not context or any(answer.lower() in context.lower() for answer in example.answers):
         return None
@@ -291,7 +293,7 @@ def bucketed_batches(lengths: list[int], recipe: Recipe, epoch: int) -> list[lis
     order = list(range(len(lengths)))
     rng.shuffle(order)
     group = recipe.batch_size * recipe.bucket_batches
-    batches = []
+    batches: list[list[int]] = []
     for first in range(0, len(order), group):
         block = sorted(order[first : first + group], key=lambda i: lengths[i])
         batches.extend(block[i : i + recipe.batch_size] for i in range(0, len(block), recipe.batch_size))
@@ -542,8 +544,8 @@ def closed(args) -> None:
     # out (of the sample drawn from all, so two models compared with the same --exclude-trained-by
     # are measured on the same questions).
     excluded = abstention_trained(args.exclude_trained_by or args.model)
-    examples = [(article["title"], example) for article in read_squad(args.data / V11_DEV_FILE) for example in squad2_examples([article])]
-    examples = [e for title, e in random.Random(args.seed).sample(examples, min(args.questions, len(examples))) if title not in excluded]
+    titled = [(article["title"], example) for article in read_squad(args.data / V11_DEV_FILE) for example in squad2_examples([article])]
+    examples = [e for title, e in random.Random(args.seed).sample(titled, min(args.questions, len(titled))) if title not in excluded]
     scores = evaluate(model, tokenizer, examples, Recipe(), "cpu")
     print(json.dumps({"closed_squad_v1.1_dev": scores, "model": str(args.model), "int8": args.int8, "seed": args.seed,
                       "articles_left_out": sorted(excluded)}))

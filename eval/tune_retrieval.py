@@ -74,7 +74,7 @@ def main() -> None:
     args = parser.parse_args()
     bench = load_squad(args.squad) if args.squad else load_beir(args.beir, args.beir_split)
     settings = Settings()
-    splits = {span: parse_articles(span) for span in args.articles} or {"all": None}
+    splits: dict[str, tuple[int, int] | None] = {span: parse_articles(span) for span in args.articles} or {"all": None}
     depth = max(settings.candidates, 100 if bench.graded else 0)
     collected = {}
     for name, groups in splits.items():

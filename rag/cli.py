@@ -87,7 +87,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="rag", description="Ask questions of a folder of news articles; answers are quoted and cited.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="{index,ask,remove,serve,eval}")
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("--debug", action="store_true", help="on an unexpected error, print its whole trace")
 
     index = commands.add_parser("index", parents=[common], help="build or update the index of a folder of articles")
@@ -189,9 +189,11 @@ def cmd_remove(args: argparse.Namespace) -> int:
     return 0
 
 
-def _highlight(text: str, start: int | None, end: int | None) -> str:
-    if start is None or end is None:
+def _highlight(text: str, span: tuple[int, int] | None, offset: int) -> str:
+    """The text with the span (offsets of a text that starts at `offset`) in bold."""
+    if span is None:
         return text
+    start, end = span[0] - offset, span[1] - offset
     bold, plain = ("\033[1m", "\033[0m") if sys.stdout.isatty() else ("**", "**")
     return text[:start] + bold + text[start:end] + plain + text[end:]
 
@@ -205,7 +207,7 @@ def format_answer(answer: Answer) -> str:
         undo = "; --no-source-filter searches every source" if answer.source_scope.applied else ""
         lines.append(f"({answer.source_scope.label()}{undo})")
     if answer.listing is not None:
-        lines.append(answer.answer if answer.found else f"No article mentions “{answer.listing}”.")
+        lines.append(answer.answer if answer.found and answer.answer else f"No article mentions “{answer.listing}”.")
         sources = answer.citations
     elif answer.more is not None and answer.found:
         lines.append(f"More on “{answer.more}”:")
@@ -213,10 +215,7 @@ def format_answer(answer: Answer) -> str:
         sources = answer.citations
     elif answer.found:
         first = answer.citations[0]
-        sentence_span = (
-            (first.span_start - first.start, first.span_end - first.start) if first.span_start is not None else (None, None)
-        )
-        quote = _highlight(answer.answer, *sentence_span)
+        quote = _highlight(answer.answer or "", first.span, first.start)
         lines.append(f"“{quote}”" if answer.quotes_text else quote)
         lines.append(f"answer: {answer.span or '(the sentence above)'}   confidence {answer.score:.2f}")
         sources = answer.citations
@@ -229,11 +228,7 @@ def format_answer(answer: Answer) -> str:
         date = c.published.isoformat() if c.published else "undated"
         where = f" (characters {c.start}-{c.end})" if c.end > c.start else ""
         lines.append(f"[{c.n}] {c.title} — {date} — {c.path}{where}")
-        if c.span_start is not None:
-            passage = _highlight(c.passage, c.span_start - c.passage_start, c.span_end - c.passage_start)
-        else:
-            passage = c.passage
-        lines.append("    " + " ".join(passage.split()))
+        lines.append("    " + " ".join(_highlight(c.passage, c.span, c.passage_start).split()))
         if c.also_in:
             lines.append("    also in: " + "; ".join(c.also_in))
     return "\n".join(lines)

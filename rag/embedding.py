@@ -42,6 +42,13 @@ class EncodedChunks(BaseModel):
     chunk_vectors: np.ndarray  # (chunks, dim) float32, L2-normalised
     sentence_vectors: np.ndarray  # (sentences, dim) float32, L2-normalised, chunk by chunk in order
 
+    @classmethod
+    def assembled(cls, chunk_vectors: np.ndarray, sentences_of: dict[int, np.ndarray]) -> EncodedChunks:
+        """From the sentence vectors of each chunk, by chunk number (encoded in any order): every chunk must have its own."""
+        chunks, dimension = chunk_vectors.shape
+        stacked = np.concatenate([sentences_of[n] for n in range(chunks)]) if chunks else np.zeros((0, dimension), np.float32)
+        return cls(chunk_vectors=chunk_vectors, sentence_vectors=stacked)
+
 
 def _normalise(vectors: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
@@ -156,7 +163,7 @@ class Encoder:
     ) -> EncodedChunks:
         """Chunk vectors, plus one vector per sentence span (offsets relative to its chunk text); `bar` counts chunks."""
         chunk_vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        sentence_vectors: list[np.ndarray | None] = [None] * len(texts)
+        sentence_vectors: dict[int, np.ndarray] = {}
         for batch, (tokens, mask, offsets, pooled) in self._batches(texts):
             chunk_vectors[batch] = pooled
             for row, index in enumerate(batch):
@@ -165,8 +172,7 @@ class Encoder:
                 )
             if bar is not None:
                 bar.update(len(batch))
-        stacked = np.concatenate(sentence_vectors) if texts else np.zeros((0, self.dimension), np.float32)
-        return EncodedChunks(chunk_vectors=chunk_vectors, sentence_vectors=stacked)
+        return EncodedChunks.assembled(chunk_vectors, sentence_vectors)
 
     @staticmethod
     def _pool_sentences(tokens, offsets, mask, spans, chunk_vector) -> np.ndarray:

@@ -251,7 +251,7 @@ class Pipeline:
             question=question,
             found=True,
             answer=passage.chunk.slice(best.start, best.end),
-            span=passage.chunk.slice(best.span_start, best.span_end) if best.span_start is not None else None,
+            span=passage.chunk.slice(*best.span) if best.span else None,
             score=reading.score,
             citations=[self.citer.of_evidence(n, e, passages[e.passage]) for n, e in enumerate(chosen, start=1)],
             passages=passages,
@@ -308,7 +308,7 @@ class Pipeline:
 
     def _fact_answer(self, question: str, fact: ArticleFact, passages: list[Passage]) -> Answer:
         passage = passages[fact.passage]
-        if fact.start is None:  # a header field: the article is cited, no sentence of it is quoted
+        if fact.start is None or fact.end is None:  # a header field: the article is cited, no sentence of it is quoted
             citation = self.citer.citation(1, passage, passage.chunk.start, passage.chunk.start, None)
         else:
             citation = self.citer.citation(1, passage, fact.start, fact.end, (fact.start, fact.start + len(fact.span)))

@@ -24,7 +24,7 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import platformdirs
@@ -87,7 +87,7 @@ class NetworkSource(BaseModel):
 
     name: str  # what it is, in messages and in its cache folder's name
     files: Sequence[Path]  # everything it is made of: a change to any makes a cached conversion stale
-    build: Callable[[], object]
+    build: Callable[[], Any]  # a torch.nn.Module: torch is imported only when a network is converted
     example: Callable[[], dict[str, np.ndarray]]
 
 

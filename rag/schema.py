@@ -89,6 +89,11 @@ class Citation(BaseModel):
 
     CONTRACT_KEYS: ClassVar[tuple[str, ...]] = ("n", "article_id", "title", "published", "path", "start", "end", "passage")
 
+    @property
+    def span(self) -> tuple[int, int] | None:
+        """The answer inside the cited sentence (article offsets), when the reader narrowed it to one."""
+        return (self.span_start, self.span_end) if self.span_start is not None and self.span_end is not None else None
+
     def contract(self) -> dict:
         data = self.model_dump(mode="json", include=set(self.CONTRACT_KEYS))
         return {key: data[key] for key in self.CONTRACT_KEYS} | ({"also_in": self.also_in} if self.also_in else {})

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import gradio as gr
 from starlette.middleware import Middleware
@@ -173,7 +174,7 @@ def build_app(pipeline: Pipeline, updating: threading.Thread | None = None) -> g
         for n, (box, *outputs) in enumerate(chat_turn(pipeline, *args)):
             yield (gr.skip() if n > 0 and box == "" else box), *outputs
 
-    def widen(**scope_off: bool):
+    def widen(**scope_off: Any):
         """A chip's undo: the last question again without the time or source it named, or without the chat's history."""
 
         def again(chat: list[dict], turns: list[Turn], *settings) -> Iterator[tuple]:
@@ -197,7 +198,7 @@ def build_app(pipeline: Pipeline, updating: threading.Thread | None = None) -> g
         """The articles to ask about, the files to remove, the example questions (as samples)."""
         return render.article_choices(articles), sorted({a.path for a in articles}), [[q] for q in example_questions(articles)]
 
-    def library_choices() -> tuple[dict, dict, dict]:
+    def library_choices() -> tuple[dict, dict, gr.Dataset]:
         """The menus of articles to ask about and of files to remove, and the example questions, as the
         library now stands."""
         choices, files, examples = menus_of(indexed())
@@ -337,10 +338,10 @@ def build_app(pipeline: Pipeline, updating: threading.Thread | None = None) -> g
         chat_outputs = [question, chat, turns, sources]
         # A question sent before the previous one's event completes runs after it; Gradio's default
         # trigger mode ("once") would drop it without a sign.
-        options = dict(
+        options: dict[str, Any] = dict(
             concurrency_limit=settings.serve_concurrency, concurrency_id="ask", trigger_mode="always_last", api_visibility="private"
         )
-        chip = dict(fn=scope_chips, inputs=turns, outputs=[time_chip, source_chip, follow_up_chip], queue=False, api_visibility="private")
+        chip: dict[str, Any] = dict(fn=scope_chips, inputs=turns, outputs=[time_chip, source_chip, follow_up_chip], queue=False, api_visibility="private")
         question.submit(respond, chat_inputs, chat_outputs, **options).then(**chip)
         send.click(respond, chat_inputs, chat_outputs, **options).then(**chip)
         example_list.click(lambda sample: sample[0], example_list, question, queue=False, api_visibility="private").then(
@@ -349,12 +350,12 @@ def build_app(pipeline: Pipeline, updating: threading.Thread | None = None) -> g
         time_chip.click(widen(time_filter=False), chat_inputs[1:], chat_outputs, **options).then(**chip)
         source_chip.click(widen(source_filter=False), chat_inputs[1:], chat_outputs, **options).then(**chip)
         follow_up_chip.click(widen(alone=True), chat_inputs[1:], chat_outputs, **options).then(**chip)
-        fresh_start = dict(
+        fresh_start: dict[str, Any] = dict(
             fn=lambda: ("", [], [], render.sources_panel(None)), outputs=chat_outputs, queue=False, api_visibility="private"
         )
         clear.click(**fresh_start).then(**chip)
         chat.clear(**fresh_start).then(**chip)  # the chat's own trash button forgets the history and sources too
-        menus = dict(fn=library_choices, outputs=[chosen, removable, example_list], queue=False, api_visibility="private")
+        menus: dict[str, Any] = dict(fn=library_choices, outputs=[chosen, removable, example_list], queue=False, api_visibility="private")
         files.upload(
             upload, files, [upload_result, header, files, library], concurrency_limit=1, concurrency_id="library", api_visibility="private"
         ).then(**menus)

@@ -50,10 +50,6 @@ def highlight(
     return "".join(pieces)
 
 
-def _span(c: Citation) -> Range | None:
-    return (c.span_start, c.span_end) if c.span_start is not None and c.span_end is not None else None
-
-
 def _one_block(markup: str) -> str:
     # A blank line would end the HTML block and hand the rest to Markdown.
     return re.sub(r"\s*\n\s*", " ", markup)
@@ -109,7 +105,7 @@ def answer_message(answer: Answer, threshold: float | None = None) -> str:
         body = f'<p class="not-found"><strong>{NOT_FOUND}</strong>: {_confidence(answer.score, threshold, level=False)}.{related}</p>'
     else:
         first = answer.citations[0]
-        quote = highlight(answer.answer or "", first.start, span=_span(first))
+        quote = highlight(answer.answer or "", first.start, span=first.span)
         quote = f"“{quote}”" if answer.quotes_text else quote
         span = f"answer: <strong>{html.escape(answer.span)}</strong> · " if answer.span else ""
         origin = f"from the article's {_FACT_NAMES.get(answer.fact, answer.fact)} · " if answer.fact else ""
@@ -156,7 +152,7 @@ def _passage(citations: list[Citation], answer_span: str | None) -> str:
     text, offset = c.passage, c.passage_start
     found = answer_span is not None
     sentences = [(x.start, x.end) for x in citations] if found else []
-    spans = [r for x in citations if found and (r := _span(x)) and (x.n == 1 or (answer_span and _span_text(x) == answer_span))]
+    spans = [r for x in citations if found and (r := x.span) and (x.n == 1 or (answer_span and _span_text(x) == answer_span))]
     if sentences:
         a, b = min(lo for lo, _ in sentences) - offset, max(hi for _, hi in sentences) - offset
         lo, hi = _window(text, a, b, CONTEXT_CHARS)
@@ -168,7 +164,7 @@ def _passage(citations: list[Citation], answer_span: str | None) -> str:
 
 
 def _span_text(c: Citation) -> str:
-    start, end = _span(c) or (0, 0)
+    start, end = c.span or (0, 0)
     return " ".join(c.passage[start - c.passage_start : end - c.passage_start].split()).lower()
 
 

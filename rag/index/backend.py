@@ -23,6 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from rag.schema import Article, Chunk
 from rag.text import terms
 
+Rows = Sequence[int] | np.ndarray  # chunk rows of an index, as a list or an integer array
+
 if TYPE_CHECKING:
     from rag.config import Settings
     from rag.index.store import IndexContents, Manifest
@@ -95,10 +97,10 @@ class SearchIndex(Protocol):
         rescore rows too."""
         ...
 
-    def chunks_at(self, rows: Sequence[int]) -> list[Chunk]:
+    def chunks_at(self, rows: Rows) -> list[Chunk]:
         ...
 
-    def chunk_vectors_at(self, rows: Sequence[int]) -> np.ndarray:
+    def chunk_vectors_at(self, rows: Rows) -> np.ndarray:
         """(len(rows), dimension) float32, unit length."""
         ...
 
@@ -106,7 +108,7 @@ class SearchIndex(Protocol):
         """The chunk's sentence vectors, in the order of its sentences."""
         ...
 
-    def best_sentence_cosines(self, rows: Sequence[int], vector: np.ndarray) -> np.ndarray:
+    def best_sentence_cosines(self, rows: Rows, vector: np.ndarray) -> np.ndarray:
         """Per row, the highest cosine of one of its chunk's sentences with the vector (0 for none)."""
         ...
 

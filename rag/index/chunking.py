@@ -53,6 +53,12 @@ _WORD = re.compile(r"\S+")
 _SPACES = re.compile(r"\s*")
 
 
+def _after_spaces(text: str, start: int, end: int) -> int:
+    """Where the text between start and end stops being white space."""
+    spaces = _SPACES.match(text, start, end)  # `\s*` matches everywhere, if only the empty string
+    return spaces.end() if spaces else start
+
+
 def is_teaser(sentence: str) -> bool:
     """Whether a sentence is a link to another story ("ALSO READ: …", "READ MORE: …"), not the article's own text."""
     return _TEASER.match(sentence) is not None
@@ -150,16 +156,17 @@ _PLACE_END = re.compile(r",|[ ]\(|[ ]+(?:--?|–|—)")
 
 def dateline(text: str) -> Dateline | None:
     """The dateline at the start of an article's text, if it has one."""
-    start = _SPACES.match(text).end()
+    start = _after_spaces(text, 0, len(text))
     found = _DATELINE.match(text, start, min(len(text), start + _DATELINE_MAX_CHARS))
     if found is None:
         return None
-    return Dateline(start, found.end(), _PLACE_END.search(text, start, found.end()).start())
+    place_end = _PLACE_END.search(text, start, found.end())  # a dateline ends in one of these
+    return Dateline(start, found.end(), place_end.start() if place_end else found.end())
 
 
 def _without_dateline(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
     """The block, with a dateline at its start as a span of its own."""
-    start = _SPACES.match(text, start, end).end()
+    start = _after_spaces(text, start, end)
     dateline = _DATELINE.match(text, start, min(end, start + _DATELINE_MAX_CHARS))
     if dateline:
         yield start, dateline.end()

@@ -7,6 +7,8 @@ from typing import BinaryIO
 
 import numpy as np
 
+# FAISS's own stubs (faiss/__init__.pyi) miss parts of its API (IndexHNSW.hnsw, PyCallbackIOWriter, get_xb,
+# SearchParameters(sel=)): the `type: ignore`s below mark those calls, which its tests run.
 # HNSW parameters above the exact-search limit (eval/benchmark.py measures their recall against exact search).
 _HNSW_NEIGHBOURS = 32
 _HNSW_EF_SEARCH = 128
@@ -27,8 +29,8 @@ class DenseIndex:
         if len(vectors) <= exact_max:
             index = faiss.IndexFlatIP(dim)
         else:
-            index = faiss.IndexHNSWFlat(dim, _HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
-            index.hnsw.efSearch = _HNSW_EF_SEARCH
+            index = faiss.IndexHNSWFlat(dim, _HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)  # type: ignore[assignment]
+            index.hnsw.efSearch = _HNSW_EF_SEARCH  # type: ignore[attr-defined]
         if len(vectors):
             index.add(np.ascontiguousarray(vectors, dtype=np.float32))
         return cls(index)
@@ -44,7 +46,7 @@ class DenseIndex:
         """Streamed to the file: serializing first would hold two whole copies of the index in memory."""
         import faiss
 
-        faiss.write_index(self._index, faiss.PyCallbackIOWriter(handle.write))
+        faiss.write_index(self._index, faiss.PyCallbackIOWriter(handle.write))  # type: ignore[attr-defined]
 
     @property
     def size(self) -> int:
@@ -63,7 +65,7 @@ class DenseIndex:
         flat = faiss.downcast_index(index.storage) if isinstance(index, faiss.IndexHNSW) else index
         if not flat.ntotal:
             return np.zeros((0, flat.d), np.float32)
-        view = faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * flat.d).reshape(flat.ntotal, flat.d)
+        view = faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * flat.d).reshape(flat.ntotal, flat.d)  # type: ignore[union-attr]
         view.flags.writeable = False
         return view
 
@@ -76,6 +78,6 @@ class DenseIndex:
             return []
         params = None
         if allowed is not None:
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(np.flatnonzero(allowed).astype(np.int64)))
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(np.flatnonzero(allowed).astype(np.int64)))  # type: ignore[call-arg]
         scores, rows = self._index.search(np.asarray(vector, dtype=np.float32).reshape(1, -1), k, params=params)
         return [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if r >= 0]

@@ -100,8 +100,12 @@ class IndexKeeper:
     def __init__(self, settings: Settings, encoder: Encoder | None = None):
         self.settings = settings
         # No folder named: the library, outside the checkout (the shipped articles and the uploads).
-        self.library = Library(settings.data_dir) if settings.corpus is None else None
-        self.corpus = self.library.folder if self.library else Path(settings.corpus)
+        self.library: Library | None = None
+        if settings.corpus is None:
+            self.library = Library(settings.data_dir)
+            self.corpus = self.library.folder
+        else:
+            self.corpus = Path(settings.corpus)
         self.store = index_backend(settings, self.corpus)
         # An encoder may be shared between pipelines (tests, benchmarks): the model loads once.
         self.encoder = encoder or Encoder(settings.resolved_model_path(), settings.embed_batch_size, settings.runtime_options())
@@ -238,6 +242,7 @@ def index_backend(settings: Settings, corpus: Path) -> IndexBackend:
     if settings.backend == "milvus":
         from rag.index.milvus_store import MilvusStore, collection_name_for  # pymilvus loads only for Milvus
 
+        assert settings.milvus_uri is not None  # Settings refuse the Milvus backend without a URI
         return MilvusStore(settings.milvus_uri, settings.milvus_collection or collection_name_for(corpus), folder, settings.milvus_token)
     return IndexStore(folder)
 

@@ -153,7 +153,7 @@ class IndexBuilder:
             unchanged = old is not None and old.manifest.files == new_files and set(old.articles) == {a.id for a in load.articles}
             # A folder with nothing readable (an unmounted drive, a wrong path) must not wipe a working index.
             emptied = old is not None and bool(old.articles) and not load.articles
-            if unchanged or emptied:
+            if old is not None and (unchanged or emptied):
                 store.remove_stale()
                 kept = (
                     f"no article could be read from {corpus_label} ({len(load.skipped)} skipped); the index keeps its "
@@ -207,6 +207,7 @@ class IndexBuilder:
         sources: list[list[int] | SavedVectors | None] = []  # rows of the old index, an unfinished run's vectors, or none yet
         sentences = resumed = 0
         for article in articles:
+            source: list[int] | SavedVectors | None
             if old is not None and old.manifest.article_hashes.get(article.id) == hashes[article.id] and article.id in old_rows:
                 source = old_rows[article.id]
                 chunks = [old.chunks[r] for r in source]
@@ -231,14 +232,14 @@ class IndexBuilder:
         dim = self.encoder.dimension
         chunk_matrix = np.empty((len(all_chunks), dim), np.float32)
         sentence_matrix = np.empty((sentences, dim), SENTENCE_VECTOR_DTYPE)
-        to_embed = []
+        to_embed: list[int] = []
         for n, source in enumerate(sources):
             if source is None:
                 to_embed.append(n)
             elif isinstance(source, SavedVectors):
                 chunk_matrix[chunk_row[n] : chunk_row[n + 1]] = source.chunk_vectors
                 sentence_matrix[sentence_row[n] : sentence_row[n + 1]] = source.sentence_vectors
-            else:
+            elif old is not None:  # rows of the old index
                 chunk_matrix[chunk_row[n] : chunk_row[n + 1]] = old.chunk_vectors[source]
                 sentence_matrix[sentence_row[n] : sentence_row[n + 1]] = np.concatenate(
                     [old.sentences.of_chunk(r) for r in source]

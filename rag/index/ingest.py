@@ -276,10 +276,11 @@ def load_md(text: str, rel: str) -> list[Article]:
 
 def load_html(text: str, rel: str) -> list[Article]:
     import trafilatura  # heavy import, only when there is HTML to read
+    from trafilatura.settings import Document
 
     doc = trafilatura.bare_extraction(text, with_metadata=True, include_comments=False, favor_recall=True)
-    body = doc.text if doc is not None else None
-    if not body or not body.strip():
+    body = doc.text if isinstance(doc, Document) else None  # a Document unless asked for a dict; None when it found nothing
+    if not isinstance(doc, Document) or not body or not body.strip():
         raise IngestError("no article text found in the HTML (only markup, scripts or styles)")
     return [
         _make_article(

@@ -29,11 +29,12 @@ from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import Generic, TypeVar
 
 import numpy as np
 
 from rag.config import Settings
-from rag.index.backend import Filters, LexicalHits, lexical_terms, source_key
+from rag.index.backend import Filters, LexicalHits, Rows, lexical_terms, source_key
 from rag.index.lexical import bm25_idf
 from rag.index.store import (
     SENTENCE_VECTOR_DTYPE,
@@ -177,6 +178,8 @@ class MilvusStore:
         manifest = self._checked_manifest(generation, settings)
         articles = [Article.model_validate(raw) for raw in self._records(generation, "article")]
         frequencies = self._record(generation, "terms") or {}
+        if not isinstance(frequencies, dict):
+            raise IndexCorrupt(f"the term statistics of {generation} in Milvus at {self.uri} are damaged; run `rag index --rebuild`")
         return MilvusIndex(self, generation, manifest, {a.id: a for a in articles}, frequencies)
 
     def load(self, settings: Settings | None = None) -> IndexContents:
@@ -378,15 +381,18 @@ def _id_list(values: Iterable[object]) -> str:
     return json.dumps(sorted(values))
 
 
-class _RowCache:
+Fetched = TypeVar("Fetched")
+
+
+class _RowCache(Generic[Fetched]):
     """What was fetched for a chunk row, kept while used (a generation never changes): a question's candidates
     are fetched once, then their vectors, text and sentences are read from here by fusion and the reader."""
 
     def __init__(self, size: int):
-        self._rows: OrderedDict[int, object] = OrderedDict()
+        self._rows: OrderedDict[int, Fetched] = OrderedDict()
         self._size, self._lock = size, threading.Lock()
 
-    def get(self, rows: Sequence[int], fetch: Callable[[list[int]], dict[int, object]]) -> dict[int, object]:
+    def get(self, rows: Sequence[int], fetch: Callable[[list[int]], dict[int, Fetched]]) -> dict[int, Fetched]:
         with self._lock:
             found = {row: self._rows[row] for row in rows if row in self._rows}
             for row in found:
@@ -401,6 +407,10 @@ class _RowCache:
                     self._rows.popitem(last=False)
         return found
 
+    def clear(self) -> None:
+        with self._lock:
+            self._rows.clear()
+
 
 class MilvusIndex:
     """One generation in Milvus, searched there: the SearchIndex (rag/index/backend.py) of the Milvus store. The
@@ -410,7 +420,8 @@ class MilvusIndex:
         self.store, self.generation, self.manifest, self.articles = store, generation, manifest, articles
         self._frequencies = frequencies
         self._chunks, self._sentences = f"{generation}_chunks", f"{generation}_sentences"
-        self._chunk_rows, self._sentence_rows = _RowCache(CACHED_ROWS), _RowCache(CACHED_ROWS)
+        self._chunk_rows: _RowCache[tuple[Chunk, np.ndarray]] = _RowCache(CACHED_ROWS)
+        self._sentence_rows: _RowCache[np.ndarray] = _RowCache(CACHED_ROWS)
 
     @property
     def size(self) -> int:
@@ -422,7 +433,8 @@ class MilvusIndex:
 
     def clear_cache(self) -> None:
         """Forget the fetched rows (a benchmark times a question as the first to fetch its candidates)."""
-        self._chunk_rows, self._sentence_rows = _RowCache(CACHED_ROWS), _RowCache(CACHED_ROWS)
+        self._chunk_rows.clear()
+        self._sentence_rows.clear()
 
     def expression(self, filters: Filters) -> str | None:
         """The filters as a Milvus filter expression ("" for none); None when no article can match."""
@@ -480,12 +492,12 @@ class MilvusIndex:
             grouped[sentence["row"]].append(sentence["vector"])
         return {row: np.array(vectors, dtype=np.float32).reshape(-1, self.manifest.dimension) for row, vectors in grouped.items()}
 
-    def chunks_at(self, rows: Sequence[int]) -> list[Chunk]:
+    def chunks_at(self, rows: Rows) -> list[Chunk]:
         rows = [int(r) for r in rows]
         found = self._chunk_rows.get(rows, self._fetch_chunks)
         return [found[row][0] for row in rows]
 
-    def chunk_vectors_at(self, rows: Sequence[int]) -> np.ndarray:
+    def chunk_vectors_at(self, rows: Rows) -> np.ndarray:
         rows = [int(r) for r in rows]
         found = self._chunk_rows.get(rows, self._fetch_chunks)
         return np.array([found[row][1] for row in rows], dtype=np.float32).reshape(len(rows), self.manifest.dimension)
@@ -493,7 +505,7 @@ class MilvusIndex:
     def sentence_vectors_of(self, row: int) -> np.ndarray:
         return self._sentence_rows.get([int(row)], self._fetch_sentences)[int(row)]
 
-    def best_sentence_cosines(self, rows: Sequence[int], vector: np.ndarray) -> np.ndarray:
+    def best_sentence_cosines(self, rows: Rows, vector: np.ndarray) -> np.ndarray:
         rows = [int(r) for r in rows]
         vectors = self._sentence_rows.get(rows, self._fetch_sentences)
         return np.array([float(np.max(vectors[row] @ vector)) if len(vectors[row]) else 0.0 for row in rows])

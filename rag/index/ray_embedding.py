@@ -15,6 +15,7 @@ import socket
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -44,7 +45,7 @@ class _EncodeOnWorker:
         self.encoder = Encoder(Path(model_path), batch_size, RuntimeOptions.model_validate(runtime))
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        spans = [np.asarray(s, dtype=np.int64).reshape(-1, 2).tolist() for s in batch["spans"]]
+        spans = [[(int(start), int(end)) for start, end in np.asarray(s, dtype=np.int64).reshape(-1, 2)] for s in batch["spans"]]
         encoded = self.encoder.encode_chunks([str(t) for t in batch["text"]], spans)
         counts = np.cumsum([0, *(len(s) for s in spans)])
         sentences = np.empty(len(spans), dtype=object)  # a chunk's sentence vectors, as bytes: their number varies
@@ -83,7 +84,7 @@ class RayChunkEncoder:
         import ray
 
         where = f"the Ray cluster at {self.address}" if self.address else "a local Ray"
-        quiet = {"log_to_driver": False, "logging_level": logging.WARNING, "ignore_reinit_error": True}
+        quiet: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.WARNING, "ignore_reinit_error": True}
         try:
             if self.address:
                 _check_reachable(self.address)
@@ -110,7 +111,7 @@ class RayChunkEncoder:
 
         dimension = self.encoder.dimension
         chunk_vectors = np.zeros((len(texts), dimension), np.float32)
-        sentence_vectors: list[np.ndarray | None] = [None] * len(texts)
+        sentence_vectors: dict[int, np.ndarray] = {}
         if texts:
             # A worker has one core (num_cpus=1 below): the workers are the parallelism. Sized for the machine's
             # cores instead, two workers' networks wait on each other's threads and hang (seen on 2 cores).
@@ -129,10 +130,9 @@ class RayChunkEncoder:
                 for batch in encoded.iter_batches(batch_size=CHUNKS_PER_TASK, batch_format="numpy"):
                     for n, chunk, sentences in zip(batch["n"], batch["chunk"], batch["sentences"]):
                         chunk_vectors[n] = chunk
-                        sentence_vectors[n] = np.frombuffer(sentences, dtype=np.float32).reshape(-1, dimension)
+                        sentence_vectors[int(n)] = np.frombuffer(sentences, dtype=np.float32).reshape(-1, dimension)
                     if bar is not None:
                         bar.update(len(batch["n"]))
             except (ray.exceptions.RayError, ConnectionError) as exc:
                 raise RayUnavailable(f"embedding on Ray failed ({first_line(exc)[:300]}); the index is left as it was") from exc
-        stacked = np.concatenate(sentence_vectors) if texts else np.zeros((0, dimension), np.float32)
-        return EncodedChunks(chunk_vectors=chunk_vectors, sentence_vectors=stacked)
+        return EncodedChunks.assembled(chunk_vectors, sentence_vectors)

@@ -28,7 +28,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from rag.config import INDEX_FORMAT_VERSION, Settings
-from rag.index.backend import Filters, LexicalHits, lexical_terms
+from rag.index.backend import Filters, LexicalHits, Rows, lexical_terms
 from rag.index.dense import DenseIndex
 from rag.index.lexical import LexicalIndex
 from rag.index.sentence_table import SentenceTable
@@ -206,16 +206,16 @@ class IndexData(IndexContents):
         top = top_rows(scores, k)
         return LexicalHits(top=[(row, float(scores[row])) for row in top], scores={int(row): float(scores[row]) for row in (*top, *rescore)})
 
-    def chunks_at(self, rows: Sequence[int]) -> list[Chunk]:
+    def chunks_at(self, rows: Rows) -> list[Chunk]:
         return [self.chunks[row] for row in rows]
 
-    def chunk_vectors_at(self, rows: Sequence[int]) -> np.ndarray:
+    def chunk_vectors_at(self, rows: Rows) -> np.ndarray:
         return self.chunk_vectors[np.asarray(rows, dtype=np.int64)]
 
     def sentence_vectors_of(self, row: int) -> np.ndarray:
         return self.sentences.of_chunk(row)
 
-    def best_sentence_cosines(self, rows: Sequence[int], vector: np.ndarray) -> np.ndarray:
+    def best_sentence_cosines(self, rows: Rows, vector: np.ndarray) -> np.ndarray:
         return self.sentences.best_per_chunk(np.asarray(rows, dtype=np.int64), vector)
 
     def document_frequency(self, term: str) -> int:
@@ -412,8 +412,10 @@ class IndexStore:
             if actual != expected:
                 raise IndexCorrupt(_damaged(path, ValueError("its checksum does not match the manifest")))
 
-    def save(self, data: IndexData) -> str:
+    def save(self, data: IndexContents) -> str:
         """Write a new generation and switch CURRENT to it; the old one stays valid until the switch."""
+        if not isinstance(data, IndexData):
+            raise TypeError("the embedded store saves what its prepare() returns: an IndexData, with its FAISS and BM25 indexes")
         staging = self.path / f".tmp-{uuid.uuid4().hex}"
         try:
             staging.mkdir(parents=True)

@@ -24,17 +24,17 @@ class Citer:
         Argentina story cited for the Foreign Ministry spokesperson")."""
         best = evidence[0]
         chosen = [best]
-        if best.span_start is None:
+        if best.span is None:
             return chosen
-        key = answer_key(passages[best.passage].chunk.slice(best.span_start, best.span_end))
+        key = answer_key(passages[best.passage].chunk.slice(*best.span))
         cited = {passages[best.passage].article.id}
         for item in evidence[1:]:
             if item.score < threshold or len(chosen) == self.max_citations:
                 break
             article = passages[item.passage].article.id
-            if item.span_start is None or article in cited:
+            if item.span is None or article in cited:
                 continue
-            if answer_key(passages[item.passage].chunk.slice(item.span_start, item.span_end)) == key:
+            if answer_key(passages[item.passage].chunk.slice(*item.span)) == key:
                 cited.add(article)
                 chosen.append(item)
         return chosen
@@ -64,8 +64,7 @@ class Citer:
         )
 
     def of_evidence(self, n: int, evidence: Evidence, passage: Passage) -> Citation:
-        span = (evidence.span_start, evidence.span_end) if evidence.span_start is not None else None
-        return self.citation(n, passage, evidence.start, evidence.end, span)
+        return self.citation(n, passage, evidence.start, evidence.end, evidence.span)
 
     def of_passage(self, n: int, passage: Passage) -> Citation:
         return self.citation(n, passage, passage.chunk.start, passage.chunk.end, None)

@@ -42,6 +42,11 @@ class Evidence(BaseModel):
     span_end: int | None = None
     score: float = Field(ge=0.0, le=1.0)
 
+    @property
+    def span(self) -> tuple[int, int] | None:
+        """The answer inside the sentence, when the reader narrowed it to one."""
+        return (self.span_start, self.span_end) if self.span_start is not None and self.span_end is not None else None
+
 
 class Reading(BaseModel):
     found: bool

@@ -110,7 +110,7 @@ def _one_line(exc: ValidationError, labels: dict[str, str]) -> str:
     error = exc.errors()[0]
     if error["type"] == "value_error":  # raised above with the whole story
         problem = str(error["ctx"]["error"])
-        return f"{labels[error['loc'][0]]} {problem}" if error["loc"] else problem
+        return f"{labels[str(error['loc'][0])]} {problem}" if error["loc"] else problem
     plain = _PLAIN.get(error["type"])
     problem = plain.format(**error["ctx"]) if plain else error["msg"].removeprefix("Input ")
-    return f"{labels[error['loc'][0]]} {problem}, not {reprlib.repr(error['input'])}"
+    return f"{labels[str(error['loc'][0])]} {problem}, not {reprlib.repr(error['input'])}"

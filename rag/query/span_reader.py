@@ -187,7 +187,7 @@ class SpanReader:
             raise ValueError("this reader's calibration needs the index's term statistics: pass `coverage`")
         self.similarity, self.coverage = similarity, coverage
         self.max_length, self.stride, self.max_answer_tokens = max_length, stride, max_answer_tokens
-        self._loaded = None
+        self._loaded: tuple[WordPieces, Network] | None = None
         self._lock = threading.Lock()
 
     def _model(self) -> tuple[WordPieces, Network]:
