@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 7860
 
-.PHONY: install index run test clean
+.PHONY: install index run lint test clean
 
 install: $(STAMP)
 
@@ -26,9 +26,14 @@ index: install
 run: install
 	$(VENV)/bin/rag serve --host $(HOST) --port $(PORT)
 
-# Lint first (ruff, rules in pyproject.toml); pytest exits 5 when it ran no test: that is a failure here, not a pass.
-test: install
+# ruff (lint and format) and mypy, their settings in pyproject.toml; `make test` runs them first.
+lint: install
 	$(VENV)/bin/ruff check rag ui eval tests
+	$(VENV)/bin/ruff format --check rag ui eval tests
+	$(VENV)/bin/mypy rag ui eval
+
+# pytest exits 5 when it ran no test: that is a failure here, not a pass.
+test: lint
 	$(PY) -m pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest ran no tests" >&2; exit 1; fi; exit $$status
 

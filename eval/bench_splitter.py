@@ -111,10 +111,7 @@ def main() -> None:
     chunker = Chunker()
     chunker.split(Article(id="warm-up", title="warm-up", path="warm-up.txt", text=generate("wrapped", 10_000)))
     print(f"machine: {machine()}")
-    print(
-        f"{'layout':10} {'characters':>12} {'sentences':>10} {'chunks':>8} "
-        f"{'split CPU s':>12} {'(wall)':>8} {'split+chunk CPU s':>18} {'(wall)':>8}"
-    )
+    print(f"{'layout':10} {'characters':>12} {'sentences':>10} {'chunks':>8} {'split CPU s':>12} {'(wall)':>8} {'split+chunk CPU s':>18} {'(wall)':>8}")
     for layout in args.layouts:
         split_times, chunk_times = [], []
         for size in args.sizes:
@@ -131,10 +128,7 @@ def main() -> None:
             )
         for label, seconds in (("split", split_times), ("split+chunk", chunk_times)):
             slope, intercept, exponent = fit(args.sizes, seconds)
-            print(
-                f"{layout:10} {label:12} fit: {slope * 1e6:.3f} CPU s per million characters, "
-                f"intercept {intercept:+.3f} s, log-log exponent {exponent:.2f}"
-            )
+            print(f"{layout:10} {label:12} fit: {slope * 1e6:.3f} CPU s per million characters, intercept {intercept:+.3f} s, log-log exponent {exponent:.2f}")
     print(f"machine after: {machine()}")
 
 

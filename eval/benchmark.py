@@ -149,9 +149,7 @@ def cmd_throughput(args, settings: Settings, encoder: Encoder) -> dict:
             row[f"ratio_{name}_over_{BASELINE}"] = round(row[f"{name}_chunks_per_s"] / row[f"{BASELINE}_chunks_per_s"], 3)
         rounds.append(row)
     agreement = {
-        name: {
-            kind: np.sum(vectors[name][i] * vectors[BASELINE][i], axis=1) for i, kind in enumerate(("chunk_vectors", "sentence_vectors"))
-        }
+        name: {kind: np.sum(vectors[name][i] * vectors[BASELINE][i], axis=1) for i, kind in enumerate(("chunk_vectors", "sentence_vectors"))}
         for name in encoders
     }
     return {
@@ -368,7 +366,9 @@ def time_haystack(index: IndexData, encoder: Encoder, questions: list[str], gold
     store.write_documents(
         [
             Document(
-                id=c.id, content=embedded_text(index.articles[c.article_id], c, True), embedding=index.chunk_vectors[row].tolist(),
+                id=c.id,
+                content=embedded_text(index.articles[c.article_id], c, True),
+                embedding=index.chunk_vectors[row].tolist(),
                 meta={"article": c.article_id},
             )
             for row, c in enumerate(index.chunks)
@@ -435,9 +435,7 @@ def cmd_latency_size(args, settings: Settings, encoder: Encoder) -> dict:
         "index_build_seconds_in_memory": round(build_seconds, 1),
         "reader": settings.reader,
         "k": settings.k,
-        "stages_ms": {
-            name: time_questions(index, variant_encoder, variants[name], questions) for name, variant_encoder in encoders.items()
-        },
+        "stages_ms": {name: time_questions(index, variant_encoder, variants[name], questions) for name, variant_encoder in encoders.items()},
         "peak_rss_mb": peak_rss_mb(),
         "rss_before_corpus_mb": loaded_rss,
     }
@@ -551,8 +549,12 @@ def cmd_reader(args, settings: Settings, encoder: Encoder) -> dict:
             sentence_pipeline.answer(item.question, sentence_pipeline.retrieve(item.question))
             t6 = time.perf_counter()
             laps = (
-                ("retrieve", t1 - t0), ("span_reader", t2 - t1), ("sentence_reader", t3 - t2), ("haystack_reader", t4 - t3),
-                ("total_span", t2 - t0), ("total_sentence", t6 - t5),
+                ("retrieve", t1 - t0),
+                ("span_reader", t2 - t1),
+                ("sentence_reader", t3 - t2),
+                ("haystack_reader", t4 - t3),
+                ("total_span", t2 - t0),
+                ("total_sentence", t6 - t5),
             )
             for name, seconds in laps:
                 stages[name].append(seconds * 1000)

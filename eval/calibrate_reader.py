@@ -210,8 +210,12 @@ def fit(x: np.ndarray, y: np.ndarray, weights: np.ndarray, columns: list[int]) -
     if coefficients[1] < 0:
         return None
     return Calibration(
-        margin_weight=coefficients[0], support_weight=coefficients[1], similarity_weight=coefficients[2],
-        rank_weight=coefficients[3], coverage_weight=coefficients[4], bias=float(fitted.intercept_[0]),
+        margin_weight=coefficients[0],
+        support_weight=coefficients[1],
+        similarity_weight=coefficients[2],
+        rank_weight=coefficients[3],
+        coverage_weight=coefficients[4],
+        bias=float(fitted.intercept_[0]),
     )
 
 

@@ -133,10 +133,7 @@ class CrashReport(BaseModel):
         ]
         for r in self.runs:
             found = r.state or f"BROKEN: {r.error}"
-            out.append(
-                f"{r.n:>3} {r.mode:<8} {r.delay_ms:>9.1f} {'yes' if r.killed else 'no':<6} {r.stage:<30} {found:<11} "
-                f"{', '.join(r.leftovers) or '-'}"
-            )
+            out.append(f"{r.n:>3} {r.mode:<8} {r.delay_ms:>9.1f} {'yes' if r.killed else 'no':<6} {r.stage:<30} {found:<11} {', '.join(r.leftovers) or '-'}")
         out.append(
             f"final uninterrupted run: index {'equals' if self.final_state_ok else 'DIFFERS FROM'} the corpus; "
             f"leftovers: {', '.join(self.final_leftovers) or 'none'}"
@@ -201,8 +198,14 @@ def _kill_run(n: int, mode: KillMode, delay: float, target: int, corpus: Path, l
     else:
         stage = "before the save"
     run = KillRun(
-        n=n, mode=mode, delay_ms=delay * 1000, target=target, killed=killed, stage=stage,
-        leftovers=_leftovers(index_dir), state=None,
+        n=n,
+        mode=mode,
+        delay_ms=delay * 1000,
+        target=target,
+        killed=killed,
+        stage=stage,
+        leftovers=_leftovers(index_dir),
+        state=None,
     )
     return run, returncode
 

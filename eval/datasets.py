@@ -64,7 +64,8 @@ class Benchmark(BaseModel):
         """Items of SQuAD articles [first, last) when groups is given, none of an article titled in
         excluded_titles; then a fixed random sample of `limit`."""
         chosen = [
-            item for item, group in zip(self.items, self.groups)
+            item
+            for item, group in zip(self.items, self.groups)
             if (groups is None or groups[0] <= group < groups[1]) and not (excluded_titles and self.group_titles[group] in excluded_titles)
         ]
         return sample(chosen, limit, seed)
@@ -78,7 +79,7 @@ def sample(items: list[GoldItem], limit: int | None, seed: int) -> list[GoldItem
 
 
 def parse_articles(span: str) -> tuple[int, int]:
-    """"START:END" (0-based, END excluded) as a pair; a ValueError names what is wrong."""
+    """ "START:END" (0-based, END excluded) as a pair; a ValueError names what is wrong."""
     try:
         first, last = (int(part) for part in span.split(":"))
     except ValueError as exc:
@@ -101,7 +102,7 @@ def _squad_articles(path: Path) -> list[dict]:
     """The article list of a SQuAD v1.1 or v2.0 JSON file."""
     data = _read_json(path)
     if not isinstance(data, dict) or not isinstance(data.get("data"), list):
-        raise GoldError(f"{path}: not a SQuAD file (no top-level \"data\" list)")
+        raise GoldError(f'{path}: not a SQuAD file (no top-level "data" list)')
     return data["data"]
 
 
@@ -119,8 +120,7 @@ def load_squad(path: Path) -> Benchmark:
                 answers = list(dict.fromkeys(a["text"] for a in qa["answers"]))
                 items.append(GoldItem(id=qa["id"], question=qa["question"], answers=answers, doc=doc if answers else None))
                 groups.append(group)
-    return Benchmark(name=Path(path).stem, source=str(path), articles=articles, items=items, groups=groups,
-                     group_titles=[wiki["title"] for wiki in wikis])
+    return Benchmark(name=Path(path).stem, source=str(path), articles=articles, items=items, groups=groups, group_titles=[wiki["title"] for wiki in wikis])
 
 
 def squad_titles(path: Path) -> frozenset[str]:
@@ -143,18 +143,12 @@ def load_beir(folder: Path, split: str = "test") -> Benchmark:
                 except json.JSONDecodeError as exc:
                     raise GoldError(f"{folder / name}:{number}: {exc.msg}") from exc
 
-    articles = [
-        Article(id=str(r["_id"]), title=r.get("title") or "", path=str(r["_id"]), text=r["text"]) for r in records("corpus.jsonl")
-    ]
+    articles = [Article(id=str(r["_id"]), title=r.get("title") or "", path=str(r["_id"]), text=r["text"]) for r in records("corpus.jsonl")]
     queries = {str(r["_id"]): r["text"] for r in records("queries.jsonl")}
     relevance: dict[str, dict[str, int]] = {}
     with open(folder / f"qrels/{split}.tsv", encoding="utf-8", newline="") as handle:
         for row in csv.DictReader(handle, delimiter="\t"):
             if int(row["score"]) > 0:
                 relevance.setdefault(row["query-id"], {})[row["corpus-id"]] = int(row["score"])
-    items = [
-        GoldItem(id=qid, question=queries[qid], answers=[], doc=next(iter(docs)), relevance=docs)
-        for qid, docs in relevance.items()
-        if qid in queries
-    ]
+    items = [GoldItem(id=qid, question=queries[qid], answers=[], doc=next(iter(docs)), relevance=docs) for qid, docs in relevance.items() if qid in queries]
     return Benchmark(name=folder.name, source=str(folder), articles=articles, items=items, groups=[0] * len(items), graded=True)

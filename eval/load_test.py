@@ -66,8 +66,7 @@ class LoadReport(BaseModel):
     def markdown(self) -> str:
         return "\n".join(
             [
-                "| questions at once | errors | p50 | p95 | max "
-                f"| GET / meanwhile (p50 / max, {self.page_requests} requests) | RSS after warm-up | peak RSS |",
+                f"| questions at once | errors | p50 | p95 | max | GET / meanwhile (p50 / max, {self.page_requests} requests) | RSS after warm-up | peak RSS |",
                 "|---|---|---|---|---|---|---|---|",
                 f"| {self.clients} | {len(self.errors)} | {self.latency_ms['p50']:.0f} ms | {self.latency_ms['p95']:.0f} ms "
                 f"| {self.latency_ms['max']:.0f} ms | {self.page_ms['p50']:.0f} / {self.page_ms['max']:.0f} ms "
@@ -139,7 +138,8 @@ def rest_call(url: str, question: str) -> dict:
     """One question as curl would ask it: POST for an event id, then the result stream until it completes."""
     request = urllib.request.Request(
         # The route takes every argument by position: question, then k, retriever, since, until, source left unset.
-        f"{url}gradio_api/call/ask", data=json.dumps({"data": [question, None, None, None, None, None]}).encode(),
+        f"{url}gradio_api/call/ask",
+        data=json.dumps({"data": [question, None, None, None, None, None]}).encode(),
         headers={"Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=60) as response:

@@ -89,9 +89,7 @@ def abstain_sweep(scores: Sequence[float], answerable: Sequence[bool], correct: 
         answered = [s >= threshold for s in scores]
         unanswerable = [not a for a, has in zip(answered, answerable) if not has]
         abstained_answerable = [not a for a, has in zip(answered, answerable) if has]
-        right = sum(
-            (float(c) if a else 0.0) if has else float(not a) for a, has, c in zip(answered, answerable, correct)
-        )
+        right = sum((float(c) if a else 0.0) if has else float(not a) for a, has, c in zip(answered, answerable, correct))
         sweep.append(
             {
                 "threshold": float(threshold),

@@ -30,8 +30,7 @@ def main(argv: list[str] | None = None) -> None:
         scopes = [(q, times.scope(q, args.newest)) for q in questions]
         dated = [(q, s) for q, s in scopes if s is not None and s.filters_dates]
         latest = sum(1 for _, s in scopes if s is not None and s.latest)
-        print(f"{path.name}: {len(questions)} questions; a date filter in {len(dated)} ({len(dated) / len(questions):.1%}); "
-              f"'latest' in {latest}")
+        print(f"{path.name}: {len(questions)} questions; a date filter in {len(dated)} ({len(dated) / len(questions):.1%}); 'latest' in {latest}")
         for question, scope in dated[: args.examples]:
             print(f"  {question!r} -> {scope.label()}")
 

@@ -122,8 +122,7 @@ def _table(rows: list[list[str]]) -> list[str]:
 def _machine(networks: str) -> str:
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     return (
-        f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, load average {load}, Python {platform.python_version()}, "
-        f"networks on {networks}"
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, load average {load}, Python {platform.python_version()}, networks on {networks}"
     )
 
 

@@ -251,11 +251,13 @@ def format_table(report: EvalReport, title: str = "") -> str:
     rows += [(f"latency {name}", f"{value:.1f} ms") for name, value in report.latency_ms.items()]
     rows.append(("index", f"{report.index['articles']} articles, {report.index['chunks']} chunks, built in {report.index['seconds']:.1f}s"))
     for kind, scores in (report.by_kind or {}).items():
-        rows.append((
-            f"kind {kind}",
-            f"{scores['questions']} q: contains {scores['contains_answer']:.3f}, EM {scores['exact_match']:.3f}, "
-            f"cited {scores['citation_accuracy']:.3f}, abstain {scores['abstain_accuracy']:.3f}, false abstain {scores['false_abstain_rate']:.3f}",
-        ))
+        rows.append(
+            (
+                f"kind {kind}",
+                f"{scores['questions']} q: contains {scores['contains_answer']:.3f}, EM {scores['exact_match']:.3f}, "
+                f"cited {scores['citation_accuracy']:.3f}, abstain {scores['abstain_accuracy']:.3f}, false abstain {scores['false_abstain_rate']:.3f}",
+            )
+        )
     width = max(len(name) for name, _ in rows)
     lines = [title] if title else []
     lines += [f"{name:<{width}}  {value}" for name, value in rows]

@@ -141,8 +141,13 @@ def abstention_trained(model: Path) -> set[str]:
 def squad2_examples(articles: list[dict]) -> list[Example]:
     """Every question of SQuAD 2.0 articles with its paragraph; an unanswerable one is labelled "no answer"."""
     return [
-        Example(qa["question"], paragraph["context"], qa["answers"][0]["answer_start"] if qa["answers"] else None,
-                qa["answers"][0]["text"] if qa["answers"] else "", [a["text"] for a in qa["answers"]])
+        Example(
+            qa["question"],
+            paragraph["context"],
+            qa["answers"][0]["answer_start"] if qa["answers"] else None,
+            qa["answers"][0]["text"] if qa["answers"] else "",
+            [a["text"] for a in qa["answers"]],
+        )
         for article in articles
         for paragraph in article["paragraphs"]
         for qa in paragraph["qas"]
@@ -345,9 +350,15 @@ def evaluate(model, tokenizer, examples: list[Example], recipe: Recipe, device) 
         for first in range(0, len(examples), 64):
             batch = examples[first : first + 64]
             encoded = tokenizer(
-                [e.question for e in batch], [e.context for e in batch], truncation="only_second",
-                max_length=recipe.max_length, stride=recipe.stride, return_overflowing_tokens=True,
-                return_offsets_mapping=True, padding=True, return_tensors="pt",
+                [e.question for e in batch],
+                [e.context for e in batch],
+                truncation="only_second",
+                max_length=recipe.max_length,
+                stride=recipe.stride,
+                return_overflowing_tokens=True,
+                return_offsets_mapping=True,
+                padding=True,
+                return_tensors="pt",
             )
             output = model(**{k: encoded[k].to(device) for k in ("input_ids", "token_type_ids", "attention_mask")})
             spans = best_spans(encoded, output.start_logits.float().cpu().numpy(), output.end_logits.float().cpu().numpy())
@@ -392,9 +403,12 @@ def train(args) -> None:
     started = time.time()
     features = featurize(tokenizer, examples, recipe)
     lengths = [len(ids) for ids in features["input_ids"]]
-    print(f"examples: {len(examples)} ({negatives} without an answer), windows: {len(lengths)}, "
-          f"mean length {np.mean(lengths):.0f} tokens, tokenised in {time.time() - started:.0f}s; "
-          f"abstention trained on {len(abstention)} SQuAD 2.0 tuning articles: {sorted(abstention)}", flush=True)
+    print(
+        f"examples: {len(examples)} ({negatives} without an answer), windows: {len(lengths)}, "
+        f"mean length {np.mean(lengths):.0f} tokens, tokenised in {time.time() - started:.0f}s; "
+        f"abstention trained on {len(abstention)} SQuAD 2.0 tuning articles: {sorted(abstention)}",
+        flush=True,
+    )
 
     if recipe.init:
         model = load_reader_model(ROOT / recipe.init, base)[1].float().to(device)
@@ -405,9 +419,7 @@ def train(args) -> None:
     trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     decay = [p for n, p in trainable if not any(s in n for s in ("bias", "LayerNorm"))]
     no_decay = [p for n, p in trainable if any(s in n for s in ("bias", "LayerNorm"))]
-    optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": recipe.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=recipe.learning_rate
-    )
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": recipe.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=recipe.learning_rate)
     steps_per_epoch = math.ceil(len(lengths) / recipe.batch_size)
     total_steps = int(steps_per_epoch * recipe.epochs)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(recipe.warmup * total_steps), total_steps)
@@ -427,8 +439,17 @@ def train(args) -> None:
     def save_checkpoint() -> None:
         trainable_state = {n: p.detach() for n, p in model.state_dict().items() if n != WORD_EMBEDDINGS}
         temporary = checkpoint.with_suffix(".tmp")
-        torch.save({"digest": recipe.digest(), "model": trainable_state, "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(), "step": step, "seconds": seconds}, temporary)
+        torch.save(
+            {
+                "digest": recipe.digest(),
+                "model": trainable_state,
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "step": step,
+                "seconds": seconds,
+            },
+            temporary,
+        )
         os.replace(temporary, checkpoint)
 
     def write_log(**record) -> None:
@@ -483,8 +504,20 @@ def stage_data(args, recipe: Recipe) -> tuple[list[Example], list[Example], list
     return examples, dev_examples(held, recipe), [a["title"] for a in abstention]
 
 
-def finish(model, tokenizer, dev, recipe: Recipe, device, out: Path, step: int, total_steps: int, seconds: float,
-           examples: list[Example], abstention: list[str], windows: int) -> None:
+def finish(
+    model,
+    tokenizer,
+    dev,
+    recipe: Recipe,
+    device,
+    out: Path,
+    step: int,
+    total_steps: int,
+    seconds: float,
+    examples: list[Example],
+    abstention: list[str],
+    windows: int,
+) -> None:
     """Dev F1, then the model and its training.json into the output folder."""
     import torch
 
@@ -547,8 +580,7 @@ def closed(args) -> None:
     titled = [(article["title"], example) for article in read_squad(args.data / V11_DEV_FILE) for example in squad2_examples([article])]
     examples = [e for title, e in random.Random(args.seed).sample(titled, min(args.questions, len(titled))) if title not in excluded]
     scores = evaluate(model, tokenizer, examples, Recipe(), "cpu")
-    print(json.dumps({"closed_squad_v1.1_dev": scores, "model": str(args.model), "int8": args.int8, "seed": args.seed,
-                      "articles_left_out": sorted(excluded)}))
+    print(json.dumps({"closed_squad_v1.1_dev": scores, "model": str(args.model), "int8": args.int8, "seed": args.seed, "articles_left_out": sorted(excluded)}))
 
 
 def _packaged_base() -> Path:

@@ -31,7 +31,15 @@ from rag.text import first_line
 # Mistakes a user can make and fix: one line, no trace. Anything else is a bug: one line that says so,
 # and the trace with --debug.
 _USER_ERRORS = (
-    CorpusError, LibraryError, QuestionError, RemovalError, IndexStoreError, ModelLoadError, ReaderModelError, ValidationError, RayUnavailable,
+    CorpusError,
+    LibraryError,
+    QuestionError,
+    RemovalError,
+    IndexStoreError,
+    ModelLoadError,
+    ReaderModelError,
+    ValidationError,
+    RayUnavailable,
 )
 
 
@@ -94,13 +102,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_corpus_options(index, positional=True)
     index.add_argument("--rebuild", action="store_true", help="re-embed everything instead of updating")
     index.add_argument(
-        "--ray", nargs="?", const=LOCAL_RAY, default=None, metavar="ADDRESS",
+        "--ray",
+        nargs="?",
+        const=LOCAL_RAY,
+        default=None,
+        metavar="ADDRESS",
         help="embed on Ray: a cluster's address (ray://HOST:10001 or HOST:6379), or a local Ray without one",
     )
 
-    remove = commands.add_parser(
-        "remove", parents=[common], help="take a file's articles out of the index (the file is kept in CORPUS/.removed/)"
-    )
+    remove = commands.add_parser("remove", parents=[common], help="take a file's articles out of the index (the file is kept in CORPUS/.removed/)")
     remove.add_argument("file", help="the file's path in the corpus, as the chat's library lists it")
     _add_corpus_options(remove)
 
@@ -114,16 +124,24 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--until", type=_iso_date, default=None, help="only articles published on or before YYYY-MM-DD")
     ask.add_argument("--source", default=None, help="only articles whose source, byline or path contains this")
     ask.add_argument(
-        "--article", dest="articles", action="append", default=None, metavar="ID_OR_FILE",
+        "--article",
+        dest="articles",
+        action="append",
+        default=None,
+        metavar="ID_OR_FILE",
         help="ask only about this article: its id, or its file's path in the corpus (repeat for several)",
     )
     ask.add_argument(
-        "--no-time-filter", dest="time_filter", action="store_false",
-        help="search every date even when the question names one (\"in February 2020\", \"last week\")",
+        "--no-time-filter",
+        dest="time_filter",
+        action="store_false",
+        help='search every date even when the question names one ("in February 2020", "last week")',
     )
     ask.add_argument(
-        "--no-source-filter", dest="source_filter", action="store_false",
-        help="search every source even when the question names one (\"What did Xinhua say …\")",
+        "--no-source-filter",
+        dest="source_filter",
+        action="store_false",
+        help='search every source even when the question names one ("What did Xinhua say …")',
     )
 
     serve = commands.add_parser("serve", parents=[common], help="serve the chat on http://127.0.0.1:7860")
@@ -143,7 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--seed", type=int, default=0, help="seed of the --limit sample (default 0)")
     evaluate.add_argument("--articles", default=None, help="SQuAD: only questions of the file's articles START:END (0-based); the corpus keeps every paragraph")
     evaluate.add_argument(
-        "--outside", type=Path, default=None,
+        "--outside",
+        type=Path,
+        default=None,
         help="SQuAD: leave out questions of the articles of this SQuAD file (e.g. the ones tuned on); the corpus keeps every paragraph",
     )
     evaluate.add_argument("--report", type=Path, default=None, help="also write a markdown report with plots into this folder")
@@ -237,7 +257,13 @@ def format_answer(answer: Answer) -> str:
 def cmd_ask(args: argparse.Namespace) -> int:
     try:
         request = AskRequest.of(
-            CLI_LABELS, question=args.question, k=args.k, retriever=args.retriever, since=args.since, until=args.until, source=args.source,
+            CLI_LABELS,
+            question=args.question,
+            k=args.k,
+            retriever=args.retriever,
+            since=args.since,
+            until=args.until,
+            source=args.source,
             articles=args.articles,
         )
     except RequestError as exc:
@@ -246,7 +272,11 @@ def cmd_ask(args: argparse.Namespace) -> int:
     clean_question(args.question, pipeline.settings.max_question_chars)  # a bad question fails before any indexing
     _ensure_index(pipeline)
     answer = pipeline.ask(
-        request.question, k=request.k, retriever=request.retriever, filters=pipeline.filters(request), time_filter=args.time_filter,
+        request.question,
+        k=request.k,
+        retriever=request.retriever,
+        filters=pipeline.filters(request),
+        time_filter=args.time_filter,
         source_filter=args.source_filter,
     )
     print(json.dumps(answer.contract(), ensure_ascii=False) if args.json else format_answer(answer))
@@ -292,9 +322,20 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if (args.articles or args.outside) and not args.squad:
         raise CliError("--articles and --outside apply to --squad only")
     request = EvalRequest(
-        gold=args.gold, squad=args.squad, beir=args.beir, corpus=args.corpus, index=args.index, out=args.out,
-        retrievers=retrievers, limit=args.limit, seed=args.seed, articles=args.articles, outside=args.outside, report=args.report,
-        verbose=args.verbose, progress=sys.stderr.isatty(),
+        gold=args.gold,
+        squad=args.squad,
+        beir=args.beir,
+        corpus=args.corpus,
+        index=args.index,
+        out=args.out,
+        retrievers=retrievers,
+        limit=args.limit,
+        seed=args.seed,
+        articles=args.articles,
+        outside=args.outside,
+        report=args.report,
+        verbose=args.verbose,
+        progress=sys.stderr.isatty(),
     )
     try:
         run_eval(request, _settings(args))

@@ -108,9 +108,7 @@ class Settings(BaseSettings):
     dense_weight: float = Field(0.25, ge=0.0)
     sentence_weight: float = Field(2.0, ge=0.0)
     rrf_k: int = Field(60, ge=1)
-    exact_search_max_chunks: int = Field(
-        200_000, ge=1, description="above this many chunks the dense index is HNSW instead of exact"
-    )
+    exact_search_max_chunks: int = Field(200_000, ge=1, description="above this many chunks the dense index is HNSW instead of exact")
 
     # Reader
     # The trained span model answers with the exact span and a learned "no answer"; the sentence reader is

@@ -87,8 +87,7 @@ class Encoder:
         weights = folder / "model.safetensors"
         if not (folder / "config.json").is_file() or not weights.is_file():
             raise ModelLoadError(
-                f"no sentence-transformers model in {folder} (expected config.json and model.safetensors); "
-                "point RAG_MODEL_PATH at a local model folder"
+                f"no sentence-transformers model in {folder} (expected config.json and model.safetensors); point RAG_MODEL_PATH at a local model folder"
             )
         try:
             dimension = int(json.loads((folder / "config.json").read_text(encoding="utf-8"))["hidden_size"])
@@ -167,9 +166,7 @@ class Encoder:
         for batch, (tokens, mask, offsets, pooled) in self._batches(texts):
             chunk_vectors[batch] = pooled
             for row, index in enumerate(batch):
-                sentence_vectors[index] = self._pool_sentences(
-                    tokens[row], offsets[row], mask[row], sentence_spans[index], chunk_vectors[index]
-                )
+                sentence_vectors[index] = self._pool_sentences(tokens[row], offsets[row], mask[row], sentence_spans[index], chunk_vectors[index])
             if bar is not None:
                 bar.update(len(batch))
         return EncodedChunks.assembled(chunk_vectors, sentence_vectors)

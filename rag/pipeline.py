@@ -143,9 +143,7 @@ class Pipeline:
         return self.loaded().retriever.run(self._request(query, k, retriever, filters))
 
     def _request(self, query: str, k: int | None, retriever: RetrieverMode | None, filters: Filters | None) -> RetrievalRequest:
-        return RetrievalRequest(
-            query=query, k=k or self.settings.k, mode=retriever or self.settings.retriever, filters=filters or Filters()
-        )
+        return RetrievalRequest(query=query, k=k or self.settings.k, mode=retriever or self.settings.retriever, filters=filters or Filters())
 
     def ask(
         self,
@@ -183,8 +181,13 @@ class Pipeline:
         return answer.model_copy(update=update) if update else answer
 
     def search(
-        self, question: str, k: int | None = None, retriever: RetrieverMode | None = None, filters: Filters | None = None,
-        time_filter: bool = True, source_filter: bool = True,
+        self,
+        question: str,
+        k: int | None = None,
+        retriever: RetrieverMode | None = None,
+        filters: Filters | None = None,
+        time_filter: bool = True,
+        source_filter: bool = True,
     ) -> list[Passage]:
         """The passages `ask` reads for a question asked on its own, to any depth k, within the time and
         source the question names: what the eval ranks."""
@@ -193,9 +196,7 @@ class Pipeline:
         scopes = self.loaded().scoper.scopes(question, filters, time_filter, source_filter)
         return self._scoped_retrieve(question, k, retriever, filters, scopes)[0]
 
-    def _scoped_retrieve(
-        self, query: str, k: int | None, retriever: RetrieverMode | None, filters: Filters, scopes: Scopes
-    ) -> tuple[list[Passage], Scopes]:
+    def _scoped_retrieve(self, query: str, k: int | None, retriever: RetrieverMode | None, filters: Filters, scopes: Scopes) -> tuple[list[Passage], Scopes]:
         """Passages within the dates and from the source the question names, newest first for "latest";
         when no article matches them, every date and source is searched and the scopes say so."""
         narrowed = scopes.narrow(filters)
@@ -275,9 +276,7 @@ class Pipeline:
             **scopes.answer_fields(),
         )
 
-    def _more(
-        self, question: str, subject: str, history: Sequence[Turn], retriever: RetrieverMode | None, filters: Filters, scopes: Scopes
-    ) -> Answer:
+    def _more(self, question: str, subject: str, history: Sequence[Turn], retriever: RetrieverMode | None, filters: Filters, scopes: Scopes) -> Answer:
         """The other sentences on the subject (the conversation's when the question names none), from the
         articles the previous answer cited, none quoted before in the chat."""
         if not subject and not history:
@@ -315,6 +314,7 @@ class Pipeline:
         # Read from the article's own fields, not inferred: the confidence a parsed field deserves.
         return Answer(question=question, found=True, answer=fact.answer, span=fact.span, score=1.0, citations=[citation], fact=fact.field, passages=passages)
 
+
 # "Latest" reorders only the passages that score at least this share of the best one: the k passages
 # also hold weak matches (a newer story about something else must not come first).
 LATEST_RELEVANT_SHARE = 0.5
@@ -329,5 +329,3 @@ def newest_first(passages: list[Passage]) -> list[Passage]:
     relevant = [p for p in passages if p.score >= floor]
     rest = [p for p in passages if p.score < floor]
     return sorted(relevant, key=lambda p: p.article.published or dt.date.min, reverse=True) + rest
-
-

@@ -189,7 +189,10 @@ def converted(source: NetworkSource, cache_dir: Path, precision: Precision = "f3
         stale = sorted(p for p in folder.parent.glob(f"{name}-*") if p.is_dir() and p != folder and _key_of(p, name))
         log.info(
             "converting the %s network to OpenVINO (%s)%s, once (about 10 s); cached in %s",
-            source.name, precision, " (its files changed since the last conversion)" if stale else "", folder,
+            source.name,
+            precision,
+            " (its files changed since the last conversion)" if stale else "",
+            folder,
         )
         started = time.perf_counter()
         import torch

@@ -30,7 +30,6 @@ class _Numerous(BaseModel):
 
 
 class Article(_Numerous):
-
     id: str
     title: str
     published: dt.date | None = None
@@ -46,7 +45,6 @@ class Article(_Numerous):
 
 
 class Chunk(_Numerous):
-
     id: str
     article_id: str
     text: str

@@ -146,8 +146,12 @@ def test_rest_calls_leave_no_session_behind(news_pipeline):
         queue = app._queue
 
         def tables() -> tuple[int, ...]:
-            return (len(app.state_holder.session_data), len(queue.pending_event_ids_session),
-                    len(queue.pending_messages_per_session), len(queue.event_analytics))
+            return (
+                len(app.state_holder.session_data),
+                len(queue.pending_event_ids_session),
+                len(queue.pending_messages_per_session),
+                len(queue.event_analytics),
+            )
 
         before = tables()
         answers = [rest_call(url, GOOD["question"]) for _ in range(20)]

@@ -37,9 +37,7 @@ def test_a_second_index_run_is_refused_with_the_owner_pid(tmp_path):
     finally:
         os.kill(first.pid, signal.SIGCONT)
     assert second.returncode == 1
-    assert second.stderr.strip() == (
-        f"rag: error: another `rag index` (pid {first.pid}) is updating {corpus}/.rag-index; wait for it to finish and try again"
-    )
+    assert second.stderr.strip() == (f"rag: error: another `rag index` (pid {first.pid}) is updating {corpus}/.rag-index; wait for it to finish and try again")
     out, err = first.communicate(timeout=300)
     assert first.returncode == 0, err
     assert "indexed 21 articles" in out

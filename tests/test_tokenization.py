@@ -30,8 +30,15 @@ def test_question_context_windows_match_transformers(both, question, contexts):
     question_text, context_texts = " ".join(question[:6]) or "Who?", [" ".join(c) for c in contexts]
     mine = ours.pairs(question_text, context_texts, max_length=96, stride=16)
     reference = theirs(
-        [question_text] * len(context_texts), context_texts, truncation="only_second", max_length=96, stride=16,
-        return_overflowing_tokens=True, return_offsets_mapping=True, padding=True, return_tensors="np",
+        [question_text] * len(context_texts),
+        context_texts,
+        truncation="only_second",
+        max_length=96,
+        stride=16,
+        return_overflowing_tokens=True,
+        return_offsets_mapping=True,
+        padding=True,
+        return_tensors="np",
     )
     for key in KEYS:
         assert np.array_equal(mine[key], reference[key]), key

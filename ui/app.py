@@ -70,15 +70,23 @@ def ask(
     try:
         request = AskRequest.of(question=question, k=k, retriever=retriever, since=since, until=until, source=source, articles=articles)
         answer = pipeline.ask(
-            request.question, k=request.k, retriever=request.retriever, filters=pipeline.filters(request), history=history,
-            time_filter=time_filter, source_filter=source_filter,
+            request.question,
+            k=request.k,
+            retriever=request.retriever,
+            filters=pipeline.filters(request),
+            history=history,
+            time_filter=time_filter,
+            source_filter=source_filter,
         )
     except (QuestionError, RequestError) as exc:
         log.info("refused %s: %s", _LOGGED.repr(question), exc)  # the user's mistake, told to them: one line here
         raise
     log.info(
-        "asked %s: %s (confidence %.2f) in %.0f ms", _LOGGED.repr(question), "answered" if answer.found else "not found",
-        answer.score, (time.perf_counter() - started) * 1000,
+        "asked %s: %s (confidence %.2f) in %.0f ms",
+        _LOGGED.repr(question),
+        "answered" if answer.found else "not found",
+        answer.score,
+        (time.perf_counter() - started) * 1000,
     )
     return answer
 
@@ -113,7 +121,16 @@ def chat_turn(
     yield "", chat, turns, gr.skip()
     try:
         answer = ask(
-            pipeline, message, k, retriever, since, until, source, articles, history=() if alone else turns, time_filter=time_filter,
+            pipeline,
+            message,
+            k,
+            retriever,
+            since,
+            until,
+            source,
+            articles,
+            history=() if alone else turns,
+            time_filter=time_filter,
             source_filter=source_filter,
         )
     except (QuestionError, RequestError, ReaderModelError) as exc:
@@ -134,12 +151,9 @@ def scope_chips(turns: list[Turn]) -> tuple[dict, dict, dict]:
     source = turns[-1].source_scope if turns else None
     follow_up_chip = gr.update(visible=True) if turns and turns[-1].follow_up else gr.update(visible=False)
     time_chip = (
-        gr.update(visible=True, value=f"✕ {time.label()} · search every date")
-        if time and time.filters_dates and time.applied else gr.update(visible=False)
+        gr.update(visible=True, value=f"✕ {time.label()} · search every date") if time and time.filters_dates and time.applied else gr.update(visible=False)
     )
-    source_chip = (
-        gr.update(visible=True, value=f"✕ {source.label()} · search every source") if source and source.applied else gr.update(visible=False)
-    )
+    source_chip = gr.update(visible=True, value=f"✕ {source.label()} · search every source") if source and source.applied else gr.update(visible=False)
     return time_chip, source_chip, follow_up_chip
 
 
@@ -291,9 +305,7 @@ def build_app(pipeline: Pipeline, updating: threading.Thread | None = None) -> g
                         "✕ read as a follow-up · ask it on its own", elem_id="follow-up-chip", visible=False, size="sm", variant="secondary"
                     )
                 # drawn from the library, refreshed when it changes (none while there is no index yet)
-                example_list = gr.Dataset(
-                    components=[question], samples=examples, label="Example questions", elem_id="examples", visible=bool(examples)
-                )
+                example_list = gr.Dataset(components=[question], samples=examples, label="Example questions", elem_id="examples", visible=bool(examples))
             with gr.Column(scale=2, min_width=300):
                 sources = gr.HTML(render.sources_panel(None), elem_id="sources", js_on_load=COPY_JS)
         with gr.Accordion("Settings", open=False):
@@ -317,16 +329,27 @@ def build_app(pipeline: Pipeline, updating: threading.Thread | None = None) -> g
         with gr.Accordion("Library: the indexed articles", open=False):
             # sortable by any column (click its header), searchable across all
             library = gr.Dataframe(
-                value=library_rows(), headers=render.LIBRARY_COLUMNS, elem_id="library", interactive=False,
-                show_search="search", wrap=True, max_height=420,
+                value=library_rows(),
+                headers=render.LIBRARY_COLUMNS,
+                elem_id="library",
+                interactive=False,
+                show_search="search",
+                wrap=True,
+                max_height=420,
             )
             chosen = gr.Dropdown(
-                choices=choices, value=[], multiselect=True, elem_id="chosen-articles",
+                choices=choices,
+                value=[],
+                multiselect=True,
+                elem_id="chosen-articles",
                 label="Ask only about these articles (none chosen: all of them)",
             )
             with gr.Row():
                 removable = gr.Dropdown(
-                    choices=removable_files, value=None, elem_id="remove-file", scale=4,
+                    choices=removable_files,
+                    value=None,
+                    elem_id="remove-file",
+                    scale=4,
                     label="Remove a file's articles from the library (the file is kept in the library's .removed folder)",
                 )
                 remove_button = gr.Button("Remove", variant="stop", elem_id="remove", scale=1, min_width=90)
@@ -338,9 +361,7 @@ def build_app(pipeline: Pipeline, updating: threading.Thread | None = None) -> g
         chat_outputs = [question, chat, turns, sources]
         # A question sent before the previous one's event completes runs after it; Gradio's default
         # trigger mode ("once") would drop it without a sign.
-        options: dict[str, Any] = dict(
-            concurrency_limit=settings.serve_concurrency, concurrency_id="ask", trigger_mode="always_last", api_visibility="private"
-        )
+        options: dict[str, Any] = dict(concurrency_limit=settings.serve_concurrency, concurrency_id="ask", trigger_mode="always_last", api_visibility="private")
         chip: dict[str, Any] = dict(fn=scope_chips, inputs=turns, outputs=[time_chip, source_chip, follow_up_chip], queue=False, api_visibility="private")
         question.submit(respond, chat_inputs, chat_outputs, **options).then(**chip)
         send.click(respond, chat_inputs, chat_outputs, **options).then(**chip)
@@ -350,22 +371,24 @@ def build_app(pipeline: Pipeline, updating: threading.Thread | None = None) -> g
         time_chip.click(widen(time_filter=False), chat_inputs[1:], chat_outputs, **options).then(**chip)
         source_chip.click(widen(source_filter=False), chat_inputs[1:], chat_outputs, **options).then(**chip)
         follow_up_chip.click(widen(alone=True), chat_inputs[1:], chat_outputs, **options).then(**chip)
-        fresh_start: dict[str, Any] = dict(
-            fn=lambda: ("", [], [], render.sources_panel(None)), outputs=chat_outputs, queue=False, api_visibility="private"
-        )
+        fresh_start: dict[str, Any] = dict(fn=lambda: ("", [], [], render.sources_panel(None)), outputs=chat_outputs, queue=False, api_visibility="private")
         clear.click(**fresh_start).then(**chip)
         chat.clear(**fresh_start).then(**chip)  # the chat's own trash button forgets the history and sources too
         menus: dict[str, Any] = dict(fn=library_choices, outputs=[chosen, removable, example_list], queue=False, api_visibility="private")
-        files.upload(
-            upload, files, [upload_result, header, files, library], concurrency_limit=1, concurrency_id="library", api_visibility="private"
-        ).then(**menus)
-        remove_button.click(
-            remove, removable, [removal_result, header, library], concurrency_limit=1, concurrency_id="library", api_visibility="private"
-        ).then(**menus)
+        files.upload(upload, files, [upload_result, header, files, library], concurrency_limit=1, concurrency_id="library", api_visibility="private").then(
+            **menus
+        )
+        remove_button.click(remove, removable, [removal_result, header, library], concurrency_limit=1, concurrency_id="library", api_visibility="private").then(
+            **menus
+        )
         # Another page (or `rag index`) may have added articles since this one was built.
         app.load(header_html, None, header, show_progress="hidden", api_visibility="private")
         ticker.tick(
-            poll, None, [header, library, chosen, removable, example_list, ticker], show_progress="hidden", queue=False,
+            poll,
+            None,
+            [header, library, chosen, removable, example_list, ticker],
+            show_progress="hidden",
+            queue=False,
             api_visibility="private",
         )
         app.load(library_rows, None, library, show_progress="hidden", api_visibility="private")

@@ -25,8 +25,13 @@ Range = tuple[int, int]
 
 
 def highlight(
-    text: str, offset: int, sentence: Range | None = None, span: Range | None = None,
-    sentences: Sequence[Range] = (), spans: Sequence[Range] = (), anchors: dict[int, str] | None = None,
+    text: str,
+    offset: int,
+    sentence: Range | None = None,
+    span: Range | None = None,
+    sentences: Sequence[Range] = (),
+    spans: Sequence[Range] = (),
+    anchors: dict[int, str] | None = None,
 ) -> str:
     """Escaped text with each sentence in <mark>, each span in <strong>, and each anchor's markup
     (already HTML) inserted where it starts.
@@ -183,7 +188,7 @@ def _card(citations: list[Citation], answer_span: str | None) -> str:
     if answer_span is not None:
         copies = "".join(
             f'<button class="copy" type="button" data-citation="{html.escape(citation_text(x))}">'
-            f'Copy citation{f" [{x.n}]" if len(citations) > 1 else ""}</button>'
+            f"Copy citation{f' [{x.n}]' if len(citations) > 1 else ''}</button>"
             for x in citations
         )
     return (
@@ -209,10 +214,7 @@ def _also_in(c: Citation) -> str:
     return f'<p class="also-in">also in: {"; ".join(html.escape(copy) for copy in c.also_in)}</p>'
 
 
-EMPTY_SOURCES = (
-    '<div class="sources empty"><h2>Sources</h2>'
-    "<p>Ask a question: the articles behind the answer show here, with the answer highlighted.</p></div>"
-)
+EMPTY_SOURCES = '<div class="sources empty"><h2>Sources</h2><p>Ask a question: the articles behind the answer show here, with the answer highlighted.</p></div>'
 
 
 def sources_panel(answer: Answer | None) -> str:
@@ -291,8 +293,5 @@ def upload_report(outcomes: list[UploadOutcome], report: IndexReport | None) -> 
         rows.append(f"<li><strong>{html.escape(o.name)}</strong> {state}</li>")
     summary = ""
     if report is not None:
-        summary = (
-            f"<p>{report.embedded_chunks} new chunks embedded, {report.reused_chunks} reused, "
-            f"in {report.seconds:.1f}s.</p>"
-        )
+        summary = f"<p>{report.embedded_chunks} new chunks embedded, {report.reused_chunks} reused, in {report.seconds:.1f}s.</p>"
     return f'<div class="uploads"><ul>{"".join(rows)}</ul>{summary}</div>'

@@ -83,9 +83,7 @@ def _paragraphs(text: str) -> list[list[_Line]]:
             first_word = content.split(None, 1)[0]
             indent = len(content) - len(content.lstrip())
             ends_sentence = content.rstrip(_CLOSING).endswith(_SENTENCE_ENDS)
-            paragraphs[-1].append(
-                _Line(offset, len(content), indent, len(first_word), first_word[0].islower(), ends_sentence)
-            )
+            paragraphs[-1].append(_Line(offset, len(content), indent, len(first_word), first_word[0].islower(), ends_sentence))
         elif paragraphs[-1]:
             paragraphs.append([])
         offset += len(line)
@@ -133,8 +131,7 @@ def _blocks(text: str) -> Iterator[tuple[int, int]]:
             # Wrapped: the sentence goes on in lowercase, or in a hard-wrapped text the next word would
             # not have fit. A line indented deeper than most starts a paragraph (wire style).
             wrapped = following.indent <= usual_indent and (
-                (following.starts_lowercase and not line.ends_sentence)
-                or (width is not None and _next_word_overflows(line, following, width))
+                (following.starts_lowercase and not line.ends_sentence) or (width is not None and _next_word_overflows(line, following, width))
             )
             if not wrapped:
                 yield first.start, line.start + line.width

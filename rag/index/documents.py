@@ -44,9 +44,7 @@ def pdf_text(raw: bytes) -> DocumentText:
         raise DocumentError(f"not a readable PDF ({exc})") from exc
     text = "\n\n".join(page.strip() for page in pages if page.strip())
     if not text:
-        raise DocumentError(
-            f"no text layer in its {len(pages)} page{'s' if len(pages) != 1 else ''} (a scanned PDF?): run it through OCR first"
-        )
+        raise DocumentError(f"no text layer in its {len(pages)} page{'s' if len(pages) != 1 else ''} (a scanned PDF?): run it through OCR first")
     return DocumentText(
         text=text,
         title=_clean(info.title) if info else None,

@@ -253,8 +253,12 @@ def make_reader(settings: Settings, data: SearchIndex, encoder: Encoder) -> Read
         return SentenceReader(data, encoder, reader_threshold(settings), settings.reader_weights)
     # The shipped reader takes its frozen word embeddings from the packaged MiniLM, whatever encoder is set.
     return SpanReader(
-        settings.reader_model_path or SHIPPED_READER, packaged_model_path(), settings.abstain_threshold,
-        similarity=SentenceSimilarity(data, encoder), coverage=QuestionCoverage(data), runtime=settings.runtime_options(),
+        settings.reader_model_path or SHIPPED_READER,
+        packaged_model_path(),
+        settings.abstain_threshold,
+        similarity=SentenceSimilarity(data, encoder),
+        coverage=QuestionCoverage(data),
+        runtime=settings.runtime_options(),
     )
 
 

@@ -57,8 +57,15 @@ class IndexReport(BaseModel):
     def kept(cls, manifest: Manifest, index: str, because: str) -> IndexReport:
         """The report of an index that could not be updated: what it still holds, and why it was left as it was."""
         return cls(
-            corpus=manifest.corpus, index=index, articles=manifest.articles, chunks=manifest.chunks, embedded_chunks=0,
-            reused_chunks=manifest.chunks, kept_because=because, saved=False, seconds=0.0,
+            corpus=manifest.corpus,
+            index=index,
+            articles=manifest.articles,
+            chunks=manifest.chunks,
+            embedded_chunks=0,
+            reused_chunks=manifest.chunks,
+            kept_because=because,
+            saved=False,
+            seconds=0.0,
         )
 
     def summary_lines(self) -> list[str]:
@@ -77,9 +84,7 @@ class IndexReport(BaseModel):
         elif self.kept_because:
             lines.append(f"index left as it was: {self.kept_because}")
         else:
-            lines.append(
-                f"index is up to date: {self.articles} articles, {self.chunks} chunks; nothing changed, nothing embedded"
-            )
+            lines.append(f"index is up to date: {self.articles} articles, {self.chunks} chunks; nothing changed, nothing embedded")
         for note in self.notes:
             lines.append(f"note: {note}")
         if self.skipped:
@@ -102,8 +107,7 @@ def embedded_text_hash(article: Article, title_in_chunks: bool) -> str:
 class ChunkEncoder(Protocol):
     """What embeds the chunks of an index run: the Encoder itself, or the same on Ray (rag/index/ray_embedding.py)."""
 
-    def encode_chunks(self, texts: Sequence[str], sentence_spans: Sequence[Sequence[tuple[int, int]]], bar: tqdm | None = None) -> EncodedChunks:
-        ...
+    def encode_chunks(self, texts: Sequence[str], sentence_spans: Sequence[Sequence[tuple[int, int]]], bar: tqdm | None = None) -> EncodedChunks: ...
 
 
 class IndexBuilder:
@@ -124,7 +128,12 @@ class IndexBuilder:
             return {}
 
     def update(
-        self, load: CorpusLoad, store: IndexBackend, corpus_label: str, rebuild: bool = False, progress: bool = False,
+        self,
+        load: CorpusLoad,
+        store: IndexBackend,
+        corpus_label: str,
+        rebuild: bool = False,
+        progress: bool = False,
         on_progress: Callable[[int, int], None] | None = None,
     ) -> IndexReport:
         """Bring the store up to date with the load; on_progress(chunks embedded, chunks to embed) after each batch."""
@@ -162,8 +171,14 @@ class IndexBuilder:
                     else None
                 )
                 return IndexReport(
-                    articles=len(old.articles), chunks=len(old.chunks), embedded_chunks=0, reused_chunks=len(old.chunks),
-                    kept_because=kept, saved=False, seconds=time.perf_counter() - started, **report,
+                    articles=len(old.articles),
+                    chunks=len(old.chunks),
+                    embedded_chunks=0,
+                    reused_chunks=len(old.chunks),
+                    kept_because=kept,
+                    saved=False,
+                    seconds=time.perf_counter() - started,
+                    **report,
                 )
             journal = self._journal(store)
             if rebuild:
@@ -174,22 +189,39 @@ class IndexBuilder:
             store.save(data)
             journal.clear()
             return IndexReport(
-                articles=len(data.articles), chunks=len(data.chunks), embedded_chunks=embedded,
-                reused_chunks=len(data.chunks) - embedded, resumed_chunks=resumed, saved=True, seconds=data.manifest.build_seconds, **report,
+                articles=len(data.articles),
+                chunks=len(data.chunks),
+                embedded_chunks=embedded,
+                reused_chunks=len(data.chunks) - embedded,
+                resumed_chunks=resumed,
+                saved=True,
+                seconds=data.manifest.build_seconds,
+                **report,
             )
 
     def _journal(self, store: IndexBackend) -> EmbeddingJournal:
         s = self.settings
         depends_on = {
-            "format": INDEX_FORMAT_VERSION, "model": str(s.resolved_model_path()), "chunk_words": s.chunk_words,
-            "overlap": s.chunk_overlap_sentences, "title_in_chunks": s.title_in_chunks,
+            "format": INDEX_FORMAT_VERSION,
+            "model": str(s.resolved_model_path()),
+            "chunk_words": s.chunk_words,
+            "overlap": s.chunk_overlap_sentences,
+            "title_in_chunks": s.title_in_chunks,
             "precision": self.encoder.runtime.network_precision,
         }
         return EmbeddingJournal(store.path, depends_on)
 
     def _assemble(
-        self, articles: list[Article], old: IndexContents | None, files: dict[str, str], corpus_label: str, store: IndexBackend,
-        journal: EmbeddingJournal, progress: bool, started: float, on_progress: Callable[[int, int], None] | None = None,
+        self,
+        articles: list[Article],
+        old: IndexContents | None,
+        files: dict[str, str],
+        corpus_label: str,
+        store: IndexBackend,
+        journal: EmbeddingJournal,
+        progress: bool,
+        started: float,
+        on_progress: Callable[[int, int], None] | None = None,
     ) -> tuple[IndexContents, int, int]:
         """The new index; how many chunks were embedded now, and how many came from an unfinished run."""
         title_in = self.settings.title_in_chunks
@@ -241,9 +273,7 @@ class IndexBuilder:
                 sentence_matrix[sentence_row[n] : sentence_row[n + 1]] = source.sentence_vectors
             elif old is not None:  # rows of the old index
                 chunk_matrix[chunk_row[n] : chunk_row[n + 1]] = old.chunk_vectors[source]
-                sentence_matrix[sentence_row[n] : sentence_row[n + 1]] = np.concatenate(
-                    [old.sentences.of_chunk(r) for r in source]
-                )
+                sentence_matrix[sentence_row[n] : sentence_row[n + 1]] = np.concatenate([old.sentences.of_chunk(r) for r in source])
         del saved, sources
         embedded = sum(chunk_row[n + 1] - chunk_row[n] for n in to_embed)
         bar = tqdm(total=embedded, desc="embedding chunks", unit="chunk", disable=not progress, dynamic_ncols=True)
@@ -293,6 +323,10 @@ class IndexBuilder:
             build_seconds=round(time.perf_counter() - started, 3),
         )
         contents = IndexContents(
-            manifest=manifest, articles={a.id: a for a in articles}, chunks=all_chunks, chunk_vectors=chunk_matrix, sentence_vectors=sentence_matrix,
+            manifest=manifest,
+            articles={a.id: a for a in articles},
+            chunks=all_chunks,
+            chunk_vectors=chunk_matrix,
+            sentence_vectors=sentence_matrix,
         )
         return contents, embedded, resumed

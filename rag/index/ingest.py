@@ -154,10 +154,7 @@ def decode_text(raw: bytes) -> tuple[str, str | None]:
     text = raw.decode("cp1252", errors="replace")
     if "\ufffd" not in text and all(ch.isprintable() or ch in "\r\n\t\f" for ch in text):
         return text, "not UTF-8; decoded as Latin-1 (cp1252)"
-    raise IngestError(
-        f"not valid UTF-8 (bad byte 0x{raw[utf8_error.start]:02x} at offset {utf8_error.start}) "
-        "and not Latin-1 text; re-save the file as UTF-8"
-    )
+    raise IngestError(f"not valid UTF-8 (bad byte 0x{raw[utf8_error.start]:02x} at offset {utf8_error.start}) and not Latin-1 text; re-save the file as UTF-8")
 
 
 def _first_clause(exc: ValueError) -> str:
@@ -224,11 +221,7 @@ def load_txt(text: str, rel: str) -> list[Article]:
         byline = by["byline"].strip()
         i = _first_nonblank(lines, i + 1)
     body = "".join(lines[i:])
-    return [
-        _make_article(
-            rel, None, title, body, published=published, updated=updated, byline=byline, source=byline
-        )
-    ]
+    return [_make_article(rel, None, title, body, published=published, updated=updated, byline=byline, source=byline)]
 
 
 class _FrontMatterLoader(yaml.SafeLoader):
@@ -491,10 +484,7 @@ class ArticleLoader:
         return {path.relative_to(folder).as_posix(): self.fingerprint(path) for path in self.iter_files(folder)}
 
     def _too_big(self, size: int) -> IngestError:
-        return IngestError(
-            f"file is {size / 1e6:.1f} MB, over the {self.max_file_bytes / 1e6:.0f} MB limit "
-            "(raise RAG_MAX_FILE_BYTES or split the file)"
-        )
+        return IngestError(f"file is {size / 1e6:.1f} MB, over the {self.max_file_bytes / 1e6:.0f} MB limit (raise RAG_MAX_FILE_BYTES or split the file)")
 
     def _look(self, path: Path) -> _FileBytes:
         """The bytes of a supported file within the limit, hashed; a file not read is fingerprinted by its size
@@ -572,9 +562,7 @@ class ArticleLoader:
                 text_key = hashlib.sha256(article.text.strip().encode("utf-8")).hexdigest()
                 if text_key in first_with_text:
                     where = f"{rel}:{article.record}" if article.record is not None else rel
-                    skipped.append(
-                        SkippedFile(path=where, reason=f"same text as {first_with_text[text_key]}; indexed once")
-                    )
+                    skipped.append(SkippedFile(path=where, reason=f"same text as {first_with_text[text_key]}; indexed once"))
                     continue
                 first_with_text[text_key] = rel if article.record is None else f"{rel}:{article.record}"
                 articles.append(article)

@@ -59,4 +59,3 @@ class Library:
                 f"cannot prepare the article library in {self.folder} ({exc.strerror or exc}); "
                 "set RAG_DATA_DIR to a folder you can write, or name a folder of articles"
             ) from exc
-

@@ -275,11 +275,17 @@ class MilvusStore:
             article = articles[chunk.article_id]
             words = lexical_terms(article, chunk, manifest.title_in_chunks)
             frequencies.update(set(words))
-            chunk_rows.append({
-                "row": row, "article": article.id, "published": _day(article.published), "source_key": source_key(article)[: PART_CHARS],
-                "chunk": json.dumps({"id": chunk.id, "start": chunk.start, "end": chunk.end, "sentences": chunk.sentences}),
-                "terms": _terms_text(words), "vector": contents.chunk_vectors[row].tolist(),
-            })
+            chunk_rows.append(
+                {
+                    "row": row,
+                    "article": article.id,
+                    "published": _day(article.published),
+                    "source_key": source_key(article)[:PART_CHARS],
+                    "chunk": json.dumps({"id": chunk.id, "start": chunk.start, "end": chunk.end, "sentences": chunk.sentences}),
+                    "terms": _terms_text(words),
+                    "vector": contents.chunk_vectors[row].tolist(),
+                }
+            )
             for vector in contents.sentences.of_chunk(row):
                 # what the embedded store keeps (float16), so that both compute the same cosines
                 sentence_rows.append({"id": sentence_id, "row": row, "vector": vector.astype(SENTENCE_VECTOR_DTYPE).astype(np.float32).tolist()})
@@ -372,7 +378,11 @@ def _chunk(row: dict, articles: dict[str, Article]) -> Chunk:
     stored = json.loads(row["chunk"])
     article = articles[row["article"]]
     return Chunk(
-        id=stored["id"], article_id=article.id, text=article.text[stored["start"] : stored["end"]], start=stored["start"], end=stored["end"],
+        id=stored["id"],
+        article_id=article.id,
+        text=article.text[stored["start"] : stored["end"]],
+        start=stored["start"],
+        end=stored["end"],
         sentences=[tuple(s) for s in stored["sentences"]],
     )
 

@@ -123,8 +123,12 @@ class RayChunkEncoder:
                 with warnings.catch_warnings():  # ray_remote_args_fn is deprecated from Ray 2.60 (pyproject pins below 2.64)
                     warnings.simplefilter("ignore", DeprecationWarning)
                     encoded = ray.data.from_items(items).map_batches(
-                        _EncodeOnWorker, fn_constructor_args=(str(self.encoder.model_path), self.encoder.batch_size, runtime),
-                        batch_size=CHUNKS_PER_TASK, compute=ray.data.ActorPoolStrategy(size=self.workers()), num_cpus=1, batch_format="numpy",
+                        _EncodeOnWorker,
+                        fn_constructor_args=(str(self.encoder.model_path), self.encoder.batch_size, runtime),
+                        batch_size=CHUNKS_PER_TASK,
+                        compute=ray.data.ActorPoolStrategy(size=self.workers()),
+                        num_cpus=1,
+                        batch_format="numpy",
                         ray_remote_args_fn=_no_restarts,
                     )
                 for batch in encoded.iter_batches(batch_size=CHUNKS_PER_TASK, batch_format="numpy"):

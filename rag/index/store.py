@@ -171,8 +171,13 @@ class IndexData(IndexContents):
         dense = DenseIndex.build(contents.chunk_vectors, exact_search_max_chunks)
         manifest = contents.manifest.model_copy(update={"dense_index": dense.kind})
         return cls(
-            manifest=manifest, articles=contents.articles, chunks=contents.chunks, chunk_vectors=dense.vectors(),
-            sentence_vectors=contents.sentence_vectors, dense=dense, lexical=LexicalIndex.build(contents.lexical_terms()),
+            manifest=manifest,
+            articles=contents.articles,
+            chunks=contents.chunks,
+            chunk_vectors=dense.vectors(),
+            sentence_vectors=contents.sentence_vectors,
+            dense=dense,
+            lexical=LexicalIndex.build(contents.lexical_terms()),
         )
 
     @property

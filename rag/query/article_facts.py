@@ -39,9 +39,15 @@ _PATTERNS: list[tuple[ArticleField, str]] = [
     ("published", rf"\b(?:publication|publishing|release)\s+(?:date|time)(?:\s+of\s+{_SELF})?{_END}"),
     ("byline", rf"\bwho\s+(?:wrote|authored|filed|reported|penned|published|is\s+behind)\s+{_SELF}{_END}"),
     ("byline", rf"\bwho(?:'s|\s+is|\s+was)\s+the\s+(?:author|writer|reporter)(?:\s+of\s+{_SELF})?{_END}"),
-    ("source", rf"\b(?:which|what)\s+(?:news\s+)?(?:agency|outlet|wire(?:\s+service)?|newspaper|publication|source|media(?:\s+outlet)?)\b.*\b(?:wrote|published|filed|reported|ran|carried|released|produced)\s+{_SELF}{_END}"),  # noqa: E501 (a pattern reads best whole)
+    (
+        "source",
+        rf"\b(?:which|what)\s+(?:news\s+)?(?:agency|outlet|wire(?:\s+service)?|newspaper|publication|source|media(?:\s+outlet)?)\b.*\b(?:wrote|published|filed|reported|ran|carried|released|produced)\s+{_SELF}{_END}",
+    ),  # noqa: E501 (a pattern reads best whole)
     # an agency or newspaper asked for by what it reported: "Which agency reported the refinery fire?"
-    ("source", r"\b(?:which|what)\s+(?:news\s+)?(?:agency|outlet|wire(?:\s+service)?|newspaper|paper|publication|media\s+outlet)\s+(?:first\s+)?(?:wrote|published|filed|reported|ran|carried|broke)\b"),  # noqa: E501 (a pattern reads best whole)
+    (
+        "source",
+        r"\b(?:which|what)\s+(?:news\s+)?(?:agency|outlet|wire(?:\s+service)?|newspaper|paper|publication|media\s+outlet)\s+(?:first\s+)?(?:wrote|published|filed|reported|ran|carried|broke)\b",
+    ),  # noqa: E501 (a pattern reads best whole)
     ("byline", r"\b(?:what|whose)\s+(?:is\s+the\s+)?byline\b"),
     ("byline", rf"\bwho\s+is\s+{_SELF}\s+by{_END}"),
     ("title", rf"\bwhat(?:'s|\s+is|\s+was)\s+the\s+(?:headline|title)(?:\s+of\s+{_SELF})?{_END}"),

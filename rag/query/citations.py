@@ -73,5 +73,3 @@ class Citer:
 def _copy_name(article: Article, path: str) -> str:
     outlet = article.source or article.byline
     return f"{article.title} ({outlet}, {path})" if outlet else f"{article.title} ({path})"
-
-

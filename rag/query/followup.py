@@ -39,9 +39,14 @@ class Turn(BaseModel):
         articles = list(dict.fromkeys(c.article_id for c in answer.citations))
         return cls(
             # "Tell me more" again continues the subject the first one searched for
-            question=answer.more or answer.question, answer=answer.span, articles=articles, listed=answer.listing is not None,
-            quoted=[(c.article_id, c.start, c.end) for c in answer.citations if c.end > c.start], follow_up=answer.query is not None,
-            time_scope=answer.time_scope, source_scope=answer.source_scope,
+            question=answer.more or answer.question,
+            answer=answer.span,
+            articles=articles,
+            listed=answer.listing is not None,
+            quoted=[(c.article_id, c.start, c.end) for c in answer.citations if c.end > c.start],
+            follow_up=answer.query is not None,
+            time_scope=answer.time_scope,
+            source_scope=answer.source_scope,
         )
 
 
@@ -86,11 +91,7 @@ def leans_on_history(question: str) -> bool:
     """Whether the question refers back to the conversation instead of standing on its own."""
     lowered = {w.lower() for w in TOKEN_PATTERN.findall(question)}
     own = len(subject_words(question))
-    return (
-        (own <= _SHORT and bool(lowered & (_PRONOUNS | _DEMONSTRATIVES)))
-        or own <= _THIN
-        or bool(_CONTINUATION.match(question))
-    )
+    return (own <= _SHORT and bool(lowered & (_PRONOUNS | _DEMONSTRATIVES))) or own <= _THIN or bool(_CONTINUATION.match(question))
 
 
 class Resolved(BaseModel):

@@ -37,8 +37,7 @@ _RELATIVE_START = _RELATIVE - {"ago"}  # the words a relative phrase standing al
 _LATEST = re.compile(r"\b(latest|most recent|newest|recent news)\b", re.IGNORECASE)
 _MONTHS = {
     m.lower()
-    for m in "January February March April May June July August September October November December "
-    "Jan Feb Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec".split()
+    for m in "January February March April May June July August September October November December Jan Feb Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec".split()
 }
 _YEAR = re.compile(r"(1[89]|20|21)\d\d")
 _ISO = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -130,9 +129,7 @@ class QuestionTime:
                 since, until, end_word, relative = found
                 text = question[start : words[end_word - 1][2]]
                 yearless = not relative and not any(_YEAR.fullmatch(w) or _ISO.fullmatch(w) for w in _WORD.findall(text))
-                return TimeScope(
-                    since=since, until=until, text=text, relative_to=newest if relative else None, latest=latest, yearless=yearless
-                )
+                return TimeScope(since=since, until=until, text=text, relative_to=newest if relative else None, latest=latest, yearless=yearless)
         return TimeScope(latest=True) if latest else None
 
     def _scope_at(self, words, i: int, word: str, newest: dt.date):

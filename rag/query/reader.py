@@ -109,7 +109,10 @@ def classify_question(question: str) -> AnswerType:
         return AnswerType.NUMBER
     if re.search(r"\b(when|what\s+(year|date|day|month|time)|which\s+(year|date|day|month))\b", q):
         return AnswerType.DATE
-    if re.search(r"\b(who|whom|whose)\b|\bwhat\s+is\s+the\s+name\b|\b(which|what)\s+(company|companies|firm|organi[sz]ations?|agency|group|party|team|ministry|department|bodies|body)\b", q):  # noqa: E501 (a pattern reads best whole)
+    if re.search(
+        r"\b(who|whom|whose)\b|\bwhat\s+is\s+the\s+name\b|\b(which|what)\s+(company|companies|firm|organi[sz]ations?|agency|group|party|team|ministry|department|bodies|body)\b",
+        q,
+    ):  # noqa: E501 (a pattern reads best whole)
         return AnswerType.PERSON
     if re.search(r"\b(where|what\s+(city|country|place)|which\s+(city|country|place))\b", q):
         return AnswerType.PLACE
@@ -238,12 +241,7 @@ class SentenceFeatures(BaseModel):
 
 def raw_score(f: SentenceFeatures, weights: ReaderWeights) -> float:
     """The weighted feature sum; the confidence is a logistic curve of it."""
-    return (
-        weights.semantic * f.semantic
-        + weights.lexical * f.lexical
-        + weights.answer_type * f.type_fit
-        + weights.passage_rank / (f.passage + 1)
-    )
+    return weights.semantic * f.semantic + weights.lexical * f.lexical + weights.answer_type * f.type_fit + weights.passage_rank / (f.passage + 1)
 
 
 def score_sentences(features: list[SentenceFeatures], weights: ReaderWeights, threshold: float) -> Reading:

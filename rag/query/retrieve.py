@@ -40,6 +40,7 @@ class Candidates:
 def fuse(candidates: Candidates, settings: Settings) -> np.ndarray:
     """One hybrid score per candidate (higher is better)."""
     if settings.fusion == "rrf":
+
         def rrf(ranks: np.ndarray) -> np.ndarray:
             return np.where(ranks > 0, 1.0 / (settings.rrf_k + ranks), 0.0)
 
@@ -49,11 +50,7 @@ def fuse(candidates: Candidates, settings: Settings) -> np.ndarray:
     # match: a chunk's pooled vector dilutes one relevant sentence among unrelated ones.
     top = candidates.bm25.max(initial=0.0)
     lexical = candidates.bm25 / top if top > 0 else candidates.bm25
-    return (
-        settings.bm25_weight * lexical
-        + settings.dense_weight * candidates.dense
-        + settings.sentence_weight * candidates.sentence
-    )
+    return settings.bm25_weight * lexical + settings.dense_weight * candidates.dense + settings.sentence_weight * candidates.sentence
 
 
 class Retriever:

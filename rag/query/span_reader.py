@@ -61,9 +61,12 @@ class Calibration(BaseModel):
 
     def confidence(self, features: AnswerFeatures) -> float:
         z = (
-            self.margin_weight * features.margin + self.support_weight * math.log(max(features.support, 1))
-            + self.similarity_weight * features.similarity + self.rank_weight * features.rank
-            + self.coverage_weight * features.coverage + self.bias
+            self.margin_weight * features.margin
+            + self.support_weight * math.log(max(features.support, 1))
+            + self.similarity_weight * features.similarity
+            + self.rank_weight * features.rank
+            + self.coverage_weight * features.coverage
+            + self.bias
         )
         return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
 
@@ -204,7 +207,8 @@ class SpanReader:
             examples = ["An example passage to convert the reader with.", "Short."]
             network = load_network(
                 NetworkSource(
-                    name="reader" if folder.resolve() == SHIPPED_READER else f"reader-{folder.name}", files=reader_files(folder, base),
+                    name="reader" if folder.resolve() == SHIPPED_READER else f"reader-{folder.name}",
+                    files=reader_files(folder, base),
                     build=lambda: _span_logits_module(folder, base),
                     example=lambda: word_pieces.pairs("Who converts the network?", examples, self.max_length, self.stride).inputs,
                 ),
@@ -224,9 +228,7 @@ class SpanReader:
         for rank, span in best_spans(encoded, start_logits, end_logits, self.max_answer_tokens, teasers).items():
             chunk = passages[rank].chunk
             start, end = whole_words(chunk.text, span.start, span.end)
-            found.append(
-                SpanCandidate(rank, chunk.start + start, chunk.start + end, span.score - span.null_score, answer_key(chunk.text[start:end]))
-            )
+            found.append(SpanCandidate(rank, chunk.start + start, chunk.start + end, span.score - span.null_score, answer_key(chunk.text[start:end])))
         return found
 
     def evidence_features(self, question: str, passages: list[Passage], group: list[SpanCandidate]) -> AnswerFeatures:

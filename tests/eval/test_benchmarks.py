@@ -41,9 +41,7 @@ def scifact_slice(tmp_path_factory):
     kept = [doc for doc in corpus if doc["_id"] in relevant] + [doc for doc in corpus if doc["_id"] not in relevant][:30]
     queries = [json.loads(line) for line in (SCIFACT / "queries.jsonl").read_text(encoding="utf-8").splitlines()]
     (folder / "corpus.jsonl").write_text("".join(json.dumps(d) + "\n" for d in kept), encoding="utf-8")
-    (folder / "queries.jsonl").write_text(
-        "".join(json.dumps(q) + "\n" for q in queries if q["_id"] in {row["query-id"] for row in qrels}), encoding="utf-8"
-    )
+    (folder / "queries.jsonl").write_text("".join(json.dumps(q) + "\n" for q in queries if q["_id"] in {row["query-id"] for row in qrels}), encoding="utf-8")
     (folder / "qrels").mkdir()
     (folder / "qrels/test.tsv").write_text(
         "query-id\tcorpus-id\tscore\n" + "".join(f"{r['query-id']}\t{r['corpus-id']}\t{r['score']}\n" for r in qrels), encoding="utf-8"

@@ -29,8 +29,7 @@ def synthetic_set(questions: int = 400, seed: int = 0) -> TuningSet:
 
 
 def test_each_question_weighs_the_same_whatever_its_candidates():
-    tuning = TuningSet("t", [GoldItem(id=str(n), question="q", answers=[], doc=None) for n in range(3)],
-                       [(0.0, 1, 0.0, 0)] * 4, [0] * 4, [0, 0, 0, 2])
+    tuning = TuningSet("t", [GoldItem(id=str(n), question="q", answers=[], doc=None) for n in range(3)], [(0.0, 1, 0.0, 0)] * 4, [0] * 4, [0, 0, 0, 2])
     weights = tuning.weights(0.5)
     assert np.isclose(weights.sum(), 0.5)
     assert np.isclose(weights[:3].sum(), weights[3])  # question 1 has no candidate and no weight

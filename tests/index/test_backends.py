@@ -26,8 +26,11 @@ QUESTIONS = [
 def _pipelines(fresh_pipeline, milvus_uri, collection):
     embedded = fresh_pipeline()
     embedded.index()
-    milvus = Pipeline(embedded.settings.model_copy(update={"backend": "milvus", "milvus_uri": milvus_uri, "milvus_collection": collection}),
-                      corpus=embedded.corpus, encoder=embedded.encoder)
+    milvus = Pipeline(
+        embedded.settings.model_copy(update={"backend": "milvus", "milvus_uri": milvus_uri, "milvus_collection": collection}),
+        corpus=embedded.corpus,
+        encoder=embedded.encoder,
+    )
     milvus.index()
     return embedded, milvus
 

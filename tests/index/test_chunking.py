@@ -51,16 +51,14 @@ WIRE_STORY = [
     "BP North America is a subsidiary of British Petroleum Co Plc, which also owns a 55 pct interest in "
     "Standard Oil. The venture will be called BP/Standard Financial Trading and will be operated by Standard "
     "Oil under the oversight of a joint management committee.",
-    "A spokesman said the venture would begin operations on April 1. He declined to say how much money it "
-    "would manage.",
+    "A spokesman said the venture would begin operations on April 1. He declined to say how much money it would manage.",
 ]
 WIRE_SENTENCES = [
     "CLEVELAND, Feb 26 -",
     "Standard Oil Co and BP North America Inc said they plan to form a venture to manage the money market "
     "borrowing and investment activities of both companies.",
     "BP North America is a subsidiary of British Petroleum Co Plc, which also owns a 55 pct interest in Standard Oil.",
-    "The venture will be called BP/Standard Financial Trading and will be operated by Standard Oil under the "
-    "oversight of a joint management committee.",
+    "The venture will be called BP/Standard Financial Trading and will be operated by Standard Oil under the oversight of a joint management committee.",
     "A spokesman said the venture would begin operations on April 1.",
     "He declined to say how much money it would manage.",
 ]
@@ -123,9 +121,7 @@ def test_a_link_to_another_story_is_told_apart_from_the_articles_own_sentences(s
 
 
 def test_a_blank_line_is_a_boundary_and_a_single_line_break_before_lowercase_is_not():
-    assert sentences("Governor Maria Lopez said inflation\nwas expected to stay low.") == [
-        "Governor Maria Lopez said inflation was expected to stay low."
-    ]
+    assert sentences("Governor Maria Lopez said inflation\nwas expected to stay low.") == ["Governor Maria Lopez said inflation was expected to stay low."]
     assert sentences("Governor Maria Lopez said inflation\n\nwas expected to stay low.") == [
         "Governor Maria Lopez said inflation",
         "was expected to stay low.",
@@ -172,9 +168,7 @@ def test_a_dateline_is_split_off(dateline):
     ]
 
 
-@pytest.mark.parametrize(
-    "text", ["BP - the oil company - said it would act.", "IMT-2020 (5G) Promotion Group - a body - said so."]
-)
+@pytest.mark.parametrize("text", ["BP - the oil company - said it would act.", "IMT-2020 (5G) Promotion Group - a body - said so."])
 def test_a_dash_early_in_a_sentence_is_not_a_dateline(text):
     assert sentences(text) == [text]
 

@@ -163,11 +163,14 @@ NESTING_ERROR = f"nested more than {MAX_NESTING} levels deep (the limit)"
     "name, content, where, reason",
     [
         ("d.json", '{"text": "x",\n "y": ' + deep(100_000) + "}", ("d.json", 2), f"JSON {NESTING_ERROR}"),
-        ("d.jsonl", '{"title": "Tram", "text": "The tram line opened."}\n{"text": "x", "y": ' + deep(100_000) + "}\n",
-         ("d.jsonl", 2), f"JSON {NESTING_ERROR}"),
+        ("d.jsonl", '{"title": "Tram", "text": "The tram line opened."}\n{"text": "x", "y": ' + deep(100_000) + "}\n", ("d.jsonl", 2), f"JSON {NESTING_ERROR}"),
         ("d.md", "---\ny: " + deep(100_000) + "\n---\nBody.\n", ("d.md", 2), f"invalid YAML front matter: {NESTING_ERROR}"),
-        ("b.md", "---\na0: &a0 [lol, lol]\na1: &a1 [*a0, *a0]\nauthor: *a1\n---\nBody.\n", ("b.md", 3),
-         "invalid YAML front matter: an alias (*a0) repeats another field; aliases are not allowed"),
+        (
+            "b.md",
+            "---\na0: &a0 [lol, lol]\na1: &a1 [*a0, *a0]\nauthor: *a1\n---\nBody.\n",
+            ("b.md", 3),
+            "invalid YAML front matter: an alias (*a0) repeats another field; aliases are not allowed",
+        ),
     ],
     ids=["json", "jsonl", "md front matter", "yaml alias"],
 )
@@ -189,6 +192,4 @@ def test_a_field_over_the_size_cap_is_refused_by_name(tmp_path, field):
     (tmp_path / "big.json").write_text(json.dumps({"text": "Body.", field: "x" * (MAX_FIELD_CHARS + 1)}), encoding="utf-8")
     result = load(tmp_path)
     assert not result.articles
-    assert [s.reason for s in result.skipped] == [
-        f"field '{field}' is {MAX_FIELD_CHARS + 1} characters long; the limit is {MAX_FIELD_CHARS}"
-    ]
+    assert [s.reason for s in result.skipped] == [f"field '{field}' is {MAX_FIELD_CHARS + 1} characters long; the limit is {MAX_FIELD_CHARS}"]

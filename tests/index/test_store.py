@@ -60,13 +60,30 @@ def one_article_index(article: Article) -> IndexData:
     chunk = Chunk(id="c0", article_id=article.id, text=article.text, start=0, end=len(article.text), sentences=[(0, len(article.text))])
     vectors = np.ones((1, 4), dtype=np.float32) / 2
     manifest = Manifest(
-        format_version=INDEX_FORMAT_VERSION, model="m", model_path="m", dimension=4, chunk_words=120,
-        chunk_overlap_sentences=1, title_in_chunks=True, dense_index="flat", corpus="c", files={},
-        article_hashes={}, articles=1, chunks=1, built_at=dt.datetime.now(dt.UTC), build_seconds=0.0,
+        format_version=INDEX_FORMAT_VERSION,
+        model="m",
+        model_path="m",
+        dimension=4,
+        chunk_words=120,
+        chunk_overlap_sentences=1,
+        title_in_chunks=True,
+        dense_index="flat",
+        corpus="c",
+        files={},
+        article_hashes={},
+        articles=1,
+        chunks=1,
+        built_at=dt.datetime.now(dt.UTC),
+        build_seconds=0.0,
     )
     return IndexData(
-        manifest=manifest, articles={article.id: article}, chunks=[chunk], chunk_vectors=vectors,
-        sentence_vectors=vectors, dense=DenseIndex.build(vectors, 10), lexical=LexicalIndex.build([["word"]]),
+        manifest=manifest,
+        articles={article.id: article},
+        chunks=[chunk],
+        chunk_vectors=vectors,
+        sentence_vectors=vectors,
+        dense=DenseIndex.build(vectors, 10),
+        lexical=LexicalIndex.build([["word"]]),
     )
 
 
@@ -191,9 +208,7 @@ def test_rag_ask_on_a_damaged_index_is_one_line_and_rag_index_rebuilds_it(built_
     damaged.write_bytes(_flip_middle_byte(damaged.read_bytes()))
     ask = subprocess.run([RAG, "ask", "Who is the spokesperson?", "--corpus", str(corpus)], capture_output=True, text=True, timeout=300)
     assert ask.returncode == 1
-    assert ask.stderr.strip() == (
-        f"rag: error: index file {damaged} is damaged (its checksum does not match the manifest); run `rag index --rebuild`"
-    )
+    assert ask.stderr.strip() == (f"rag: error: index file {damaged} is damaged (its checksum does not match the manifest); run `rag index --rebuild`")
     index = subprocess.run([RAG, "index", str(corpus)], capture_output=True, text=True, timeout=300)
     assert index.returncode == 0, index.stderr
     assert index.stdout.startswith(f"rebuilding the whole index: the previous index is unusable: index file {damaged} is damaged")
@@ -251,14 +266,14 @@ def test_rag_ask_on_a_read_only_index_answers_from_it_with_a_warning(built_index
     try:
         result = subprocess.run(
             [*UNPRIVILEGED, RAG, "ask", "Who is the Foreign Ministry spokesperson?", "--corpus", str(corpus)],
-            capture_output=True, text=True, timeout=300,
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
     finally:
         index.chmod(0o755)
     assert result.returncode == 0, result.stderr
-    assert result.stderr == (
-        f"index left as it was: index folder {index} is read-only (permission denied); answering from it until it can be updated\n"
-    )
+    assert result.stderr == (f"index left as it was: index folder {index} is read-only (permission denied); answering from it until it can be updated\n")
     assert "Hua Chunying" in result.stdout
 
 

@@ -97,8 +97,14 @@ def test_labels_and_the_json_key():
     unmatched = day.model_copy(update={"applied": False})
     assert unmatched.label() == "no article is dated “on March 2, 1987”, so all dates were searched"
     assert day.contract() == {
-        "since": "1987-03-02", "until": "1987-03-02", "text": "on March 2, 1987", "relative_to": None, "latest": False,
-        "applied": True, "yearless": False, "label": day.label(),
+        "since": "1987-03-02",
+        "until": "1987-03-02",
+        "text": "on March 2, 1987",
+        "relative_to": None,
+        "latest": False,
+        "applied": True,
+        "yearless": False,
+        "label": day.label(),
     }
 
 
@@ -116,8 +122,39 @@ def test_a_time_without_a_year_moves_to_the_latest_year_with_articles_then():
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.lists(st.sampled_from(["in", "on", "March", "2", "2019", "1987", "last", "week", "between", "and", "ago", "before",
-                                  "after", "since", "from", "to", "the", "yesterday", "3", "x", ",", "?", "-", "Olympics"]), max_size=12))
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "in",
+                "on",
+                "March",
+                "2",
+                "2019",
+                "1987",
+                "last",
+                "week",
+                "between",
+                "and",
+                "ago",
+                "before",
+                "after",
+                "since",
+                "from",
+                "to",
+                "the",
+                "yesterday",
+                "3",
+                "x",
+                ",",
+                "?",
+                "-",
+                "Olympics",
+            ]
+        ),
+        max_size=12,
+    )
+)
 def test_any_question_gives_a_well_formed_scope_or_none(words):
     question = " ".join(words)
     scope = PARSER.scope(question, NEWEST)

@@ -50,8 +50,12 @@ def test_both_fusions_rank_by_both_retrievers(fresh_pipeline, fusion):
 
 def candidates(bm25, dense, sentence, bm25_rank, dense_rank) -> Candidates:
     return Candidates(
-        rows=np.arange(len(bm25)), bm25=np.array(bm25, dtype=float), dense=np.array(dense, dtype=float),
-        sentence=np.array(sentence, dtype=float), bm25_rank=np.array(bm25_rank), dense_rank=np.array(dense_rank),
+        rows=np.arange(len(bm25)),
+        bm25=np.array(bm25, dtype=float),
+        dense=np.array(dense, dtype=float),
+        sentence=np.array(sentence, dtype=float),
+        bm25_rank=np.array(bm25_rank),
+        dense_rank=np.array(dense_rank),
     )
 
 

@@ -185,8 +185,23 @@ def test_the_same_answer_in_several_articles_is_cited_from_each(fresh_pipeline):
 
 
 WORDS = [
-    "who", "what", "when", "where", "said", "5G", "report", "China", "security", "Hua", "spokesperson", "Wednesday", "briefing", "network", "the",
-    "published", "countries",
+    "who",
+    "what",
+    "when",
+    "where",
+    "said",
+    "5G",
+    "report",
+    "China",
+    "security",
+    "Hua",
+    "spokesperson",
+    "Wednesday",
+    "briefing",
+    "network",
+    "the",
+    "published",
+    "countries",
 ]
 
 

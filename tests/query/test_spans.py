@@ -49,7 +49,7 @@ def test_whole_words_never_cut_a_word(text, start, end, expected):
     assert text[s:e] == expected
 
 
-@given(st.text(alphabet=st.sampled_from("ab1-. ,()\"\n"), min_size=1, max_size=60), st.data())
+@given(st.text(alphabet=st.sampled_from('ab1-. ,()"\n'), min_size=1, max_size=60), st.data())
 def test_whole_words_stays_inside_the_text_and_on_word_edges(text, data):
     start = data.draw(st.integers(0, len(text) - 1))
     end = data.draw(st.integers(start + 1, len(text)))

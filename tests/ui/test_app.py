@@ -143,9 +143,7 @@ def test_empty_sources_panel_invites_a_question():
 def test_highlight_marks_the_sentence_and_bolds_the_span():
     text = "One. Two <b> three. Four."
     # text starts at article offset 100; sentence "Two <b> three." is 105-119, span "three" 113-118
-    assert render.highlight(text, 100, (105, 119), (113, 118)) == (
-        "One. <mark>Two &lt;b&gt; </mark><mark><strong>three</strong></mark><mark>.</mark> Four."
-    )
+    assert render.highlight(text, 100, (105, 119), (113, 118)) == ("One. <mark>Two &lt;b&gt; </mark><mark><strong>three</strong></mark><mark>.</mark> Four.")
 
 
 def test_a_not_found_just_under_the_bar_does_not_read_as_the_bar():
@@ -398,7 +396,14 @@ def test_a_time_in_the_question_shows_as_a_chip_that_asks_again_over_every_date(
 
 def test_a_citation_says_where_else_the_story_ran():
     citation = Citation(
-        n=1, article_id="a", title="Storm closes coastal roads", published=None, path="wire.md", start=0, end=5, passage="Heavy rain",
+        n=1,
+        article_id="a",
+        title="Storm closes coastal roads",
+        published=None,
+        path="wire.md",
+        start=0,
+        end=5,
+        passage="Heavy rain",
         also_in=["Gale shuts coast roads (Harbor Wire, copy.md)"],
     )
     answer = Answer(question="q", found=True, answer="Heavy", span="Heavy", score=0.9, citations=[citation])

@@ -114,8 +114,7 @@ def wait_for(page, condition: str, what: str) -> None:
         page.wait_for_function(condition)
     except PlaywrightTimeoutError:
         raise AssertionError(
-            f"no {what} after {WAIT_MS // 1000} s; the page showed:\n{page_state(page)}\n"
-            f"(screenshot, page console and server log in {ARTIFACTS})"
+            f"no {what} after {WAIT_MS // 1000} s; the page showed:\n{page_state(page)}\n(screenshot, page console and server log in {ARTIFACTS})"
         ) from None
 
 
