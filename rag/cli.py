@@ -96,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="rag", description="Ask questions of a folder of news articles; answers are quoted and cited.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="{index,ask,remove,serve,eval}")
     common = _Parser(add_help=False)
-    common.add_argument("--debug", action="store_true", help="on an unexpected error, print its whole trace")
+    common.add_argument("--debug", action="store_true", help="on an unexpected error, print its whole trace; log what each stage does")
 
     index = commands.add_parser("index", parents=[common], help="build or update the index of a folder of articles")
     _add_corpus_options(index, positional=True)
@@ -347,19 +347,20 @@ def cmd_eval(args: argparse.Namespace) -> int:
 COMMANDS = {"index": cmd_index, "ask": cmd_ask, "remove": cmd_remove, "serve": cmd_serve, "eval": cmd_eval}
 
 
-def _configure_logging(command: str) -> None:
-    """Ours at INFO (a server's log: each question with its outcome and time, refused requests; any
-    command: a network converted once), the libraries' only from WARNING: their lines would drown ours."""
+def _configure_logging(command: str, debug: bool) -> None:
+    """Ours at INFO (a server's log: each question with its outcome and time, refused requests, a newer
+    index taken up; any command: a network converted once), at DEBUG with --debug; the libraries' only
+    from WARNING: their lines would drown ours."""
     served = command == "serve"
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s" if served else "rag: %(message)s")
     for ours in ("rag", "ui"):
-        logging.getLogger(ours).setLevel(logging.INFO)
+        logging.getLogger(ours).setLevel(logging.DEBUG if debug else logging.INFO)
     logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets itself to DEBUG
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    _configure_logging(args.command)
+    _configure_logging(args.command, args.debug)
     try:
         return COMMANDS[args.command](args)
     except KeyboardInterrupt:

@@ -7,6 +7,7 @@ hot reload after another process saved a newer generation happen here only.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 import time
 from pathlib import Path
@@ -34,6 +35,8 @@ from rag.query.span_reader import (
 from rag.schema import Article
 
 LOCAL_RAY = "local"  # `rag index --ray` without an address: a Ray started on this machine
+
+log = logging.getLogger(__name__)
 
 
 class IndexProgress(BaseModel):
@@ -202,6 +205,8 @@ class IndexKeeper:
             return loaded
         with self._load_lock:
             if self._loaded is None or self._loaded.generation != generation:
+                # a server's log says when another process's update reached it
+                log.log(logging.DEBUG if self._loaded is None else logging.INFO, "serving generation %s of the index at %s", generation, self.store.location)
                 data = self.store.open(self.settings)
                 self._loaded = LoadedIndex(generation, data, Retriever(data, self.encoder, self.settings), make_reader(self.settings, data, self.encoder))
             return self._loaded

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
@@ -20,6 +21,8 @@ from rag.index.ingest import CorpusLoad, SkippedFile
 from rag.index.journal import EmbeddingJournal, SavedVectors
 from rag.index.store import SENTENCE_VECTOR_DTYPE, IndexContents, IndexCorrupt, IndexIncompatible, IndexStoreError, Manifest
 from rag.schema import Article, Chunk
+
+log = logging.getLogger(__name__)
 
 
 def _batches(articles: list[int], chunk_row: list[int], size: int) -> Iterator[list[int]]:
@@ -186,7 +189,10 @@ class IndexBuilder:
             contents, embedded, resumed = self._assemble(load.articles, old, new_files, corpus_label, store, journal, progress, started, on_progress)
             data = store.prepare(contents, self.settings)
             del contents  # the embedded store's FAISS index holds the chunk vectors now: held once, not twice
-            store.save(data)
+            generation = store.save(data)
+            log.debug(
+                "saved generation %s at %s: %d articles, %d chunks, %d embedded now", generation, store.location, len(data.articles), len(data.chunks), embedded
+            )
             journal.clear()
             return IndexReport(
                 articles=len(data.articles),

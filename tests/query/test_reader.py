@@ -1,6 +1,9 @@
+import math
+
 import pytest
 
-from rag.query.reader import AnswerType, classify_question, pick_span
+from rag.config import ReaderWeights
+from rag.query.reader import AnswerType, SentenceFeatures, classify_question, pick_span, score_sentences
 
 
 @pytest.mark.parametrize(
@@ -34,6 +37,40 @@ def test_question_types(question, expected):
 def test_span_narrowing(sentence, question, span):
     found = pick_span(sentence, question, classify_question(question))
     assert (sentence[found[0] : found[1]] if found else None) == span
+
+
+def _features(passage: int, start: int, semantic: float, lexical: float, type_fit: float, span: tuple[int, int] | None = None) -> SentenceFeatures:
+    return SentenceFeatures(
+        passage=passage,
+        start=start,
+        end=start + 40,
+        span_start=span[0] if span else None,
+        span_end=span[1] if span else None,
+        semantic=semantic,
+        lexical=lexical,
+        type_fit=type_fit,
+    )
+
+
+def test_sentence_scores_weigh_the_features_through_the_logistic_curve():
+    weights = ReaderWeights(semantic=0.5, lexical=0.3, answer_type=0.2, passage_rank=0.0, slope=10.0, midpoint=0.5)
+    strong = _features(1, 100, semantic=0.9, lexical=0.8, type_fit=1.0, span=(110, 120))  # raw 0.89
+    even = _features(0, 0, semantic=0.5, lexical=0.5, type_fit=0.5)  # raw 0.5: the midpoint
+    reading = score_sentences([even, strong], weights, threshold=0.6)
+    assert reading.found and [e.start for e in reading.evidence] == [100, 0]  # best first, whatever the input order
+    assert reading.score == pytest.approx(1 / (1 + math.exp(-10 * 0.39)))
+    assert reading.evidence[1].score == pytest.approx(0.5)
+    assert reading.evidence[0].span == (110, 120) and reading.evidence[1].span is None
+
+
+def test_an_earlier_passage_counts_for_more_and_the_best_sentence_decides_not_found():
+    weights = ReaderWeights(semantic=0.5, lexical=0.5, answer_type=0.0, passage_rank=0.2, slope=10.0, midpoint=0.5)
+    first, third = _features(0, 0, 0.4, 0.4, 0.0), _features(2, 0, 0.4, 0.4, 0.0)  # the same sentence, read in two passages
+    reading = score_sentences([third, first], weights, threshold=0.9)
+    assert [e.passage for e in reading.evidence] == [0, 2]
+    assert reading.evidence[0].score > reading.evidence[1].score
+    assert not reading.found and reading.score == reading.evidence[0].score
+    assert score_sentences([], weights, threshold=0.5).model_dump() == {"found": False, "score": 0.0, "evidence": []}
 
 
 @pytest.fixture(scope="module")
