@@ -259,9 +259,9 @@ def question_sample(total: int, recipe: Recipe) -> list[int]:
     return sorted(drawn[recipe.skip_questions :])
 
 
-def featurize(tokenizer, examples: list[Example], recipe: Recipe) -> dict[str, list]:
-    """Windows of question + context, each labelled with the answer's tokens or [CLS] (index 0)."""
-    encoded = tokenizer(
+def windows(tokenizer, examples: list[Example], recipe: Recipe, **options):
+    """Question + context as the reader reads them: windows of max_length tokens, overlapping by stride."""
+    return tokenizer(
         [e.question for e in examples],
         [e.context for e in examples],
         truncation="only_second",
@@ -269,7 +269,13 @@ def featurize(tokenizer, examples: list[Example], recipe: Recipe) -> dict[str, l
         stride=recipe.stride,
         return_overflowing_tokens=True,
         return_offsets_mapping=True,
+        **options,
     )
+
+
+def featurize(tokenizer, examples: list[Example], recipe: Recipe) -> dict[str, list]:
+    """Windows of question + context, each labelled with the answer's tokens or [CLS] (index 0)."""
+    encoded = windows(tokenizer, examples, recipe)
     starts, ends = [], []
     for window, offsets in enumerate(encoded["offset_mapping"]):
         example = examples[encoded["overflow_to_sample_mapping"][window]]
@@ -349,17 +355,7 @@ def evaluate(model, tokenizer, examples: list[Example], recipe: Recipe, device) 
     with torch.inference_mode():
         for first in range(0, len(examples), 64):
             batch = examples[first : first + 64]
-            encoded = tokenizer(
-                [e.question for e in batch],
-                [e.context for e in batch],
-                truncation="only_second",
-                max_length=recipe.max_length,
-                stride=recipe.stride,
-                return_overflowing_tokens=True,
-                return_offsets_mapping=True,
-                padding=True,
-                return_tensors="pt",
-            )
+            encoded = windows(tokenizer, batch, recipe, padding=True, return_tensors="pt")
             output = model(**{k: encoded[k].to(device) for k in ("input_ids", "token_type_ids", "attention_mask")})
             spans = best_spans(encoded, output.start_logits.float().cpu().numpy(), output.end_logits.float().cpu().numpy())
             for index, example in enumerate(batch):
