@@ -122,7 +122,7 @@ def variant_encoders(settings: Settings) -> dict[str, Encoder]:
     """One encoder per variant, loaded (and converted, the first time) before anything is timed."""
     encoders = {}
     for name, variant in variant_settings(settings).items():
-        encoders[name] = Encoder(variant.resolved_model_path(), variant.embed_batch_size, variant.runtime_options())
+        encoders[name] = Encoder.from_settings(variant)
         encoders[name].encode_texts(["A warm-up sentence, so the first batch timed is not the first run."] * variant.embed_batch_size)
     return encoders
 
@@ -607,7 +607,7 @@ def main() -> None:
     parser.add_argument("--exact-search", action="store_true", help="latency: exact dense search at every size (HNSW above 200k is slow to build)")
     args = parser.parse_args()
     settings = Settings(runtime_threads=args.threads, reader=args.reader)
-    encoder = Encoder(settings.resolved_model_path(), settings.embed_batch_size, settings.runtime_options())
+    encoder = Encoder.from_settings(settings)
     facts = machine()
     result = COMMANDS[args.command](args, settings, encoder)
     if isinstance(result, dict):

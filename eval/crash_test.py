@@ -275,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=None, help="folder for the corpus (default: a temporary one)")
     args = parser.parse_args(argv)
     settings = Settings()
-    encoder = Encoder(settings.resolved_model_path(), settings.embed_batch_size, settings.runtime_options())
+    encoder = Encoder.from_settings(settings)
     with tempfile.TemporaryDirectory(prefix="rag-crash-") as tmp:
         report = run_crash_test(args.work or Path(tmp), args.kills, args.articles, args.seed, encoder, settings)
     print("\n".join(report.lines()))

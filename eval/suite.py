@@ -55,8 +55,8 @@ class EvalRun(BaseModel):
 
 
 def _questions_and_pipeline(request: EvalRequest, settings: Settings) -> tuple[list[GoldItem], Pipeline, bool]:
-    # The runner applies the abstain threshold; the pipeline itself always answers.
-    asking = settings.model_copy(update={"abstain_threshold": 0.0})
+    # Each retriever's run pays for its own query encoding: the encoder keeps only the question being asked.
+    asking = settings.model_copy(update={"query_cache": 1})
     if request.gold is not None:
         items = sample(read_gold(request.gold), request.limit, request.seed)
         pipeline = Pipeline(asking, corpus=request.corpus, index_path=request.index)

@@ -82,6 +82,7 @@ class Settings(BaseSettings):
     runtime: RuntimeName = "openvino"
     precision: Precision = "int8"
     runtime_threads: int | None = Field(None, ge=1, description="threads per network call; None: every core (rag serve: 1, calls side by side)")
+    query_cache: int = Field(1024, ge=1, description="questions whose vectors the encoder keeps: asked again, a question is not encoded again")
     cache_dir: Path = Field(
         default_factory=default_cache_dir,
         description="converted networks (rebuilt when missing or stale)",

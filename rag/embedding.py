@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
@@ -26,6 +27,9 @@ from tqdm.auto import tqdm
 
 from rag.runtime import Network, NetworkLoadError, NetworkSource, RuntimeOptions, load_network
 from rag.tokenization import TokenizerError, WordPieces
+
+if TYPE_CHECKING:
+    from rag.config import Settings
 
 BATCHES_AHEAD = 2  # batches in flight while encoding many texts: pooling one overlaps the next (eval/RESULTS.md)
 # sentence-transformers' pooling settings this encoder applies, and what each is called here
@@ -67,13 +71,17 @@ class _LoadedEncoder:
 class Encoder:
     """Embeds questions and chunks with a local sentence-transformers model folder."""
 
-    def __init__(self, model_path: Path, batch_size: int = 32, runtime: RuntimeOptions | None = None):
+    def __init__(self, model_path: Path, batch_size: int = 32, runtime: RuntimeOptions | None = None, query_cache: int = 1024):
         self.model_path = Path(model_path)
         self.batch_size = batch_size
         self.runtime = runtime or RuntimeOptions()
         self._loaded: _LoadedEncoder | None = None
         self._lock = threading.Lock()
-        self.encode_query = lru_cache(maxsize=1024)(self._encode_query)
+        self.encode_query = lru_cache(maxsize=query_cache)(self._encode_query)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Encoder:
+        return cls(settings.resolved_model_path(), settings.embed_batch_size, settings.runtime_options(), settings.query_cache)
 
     def _model(self) -> _LoadedEncoder:
         if self._loaded is None:

@@ -237,25 +237,29 @@ class Pipeline:
         if fact is not None:
             return self._fact_answer(question, fact, passages)
         reading = self.loaded().reader.read(question, passages)
-        if not reading.found:
-            return Answer(
+        read = None
+        if reading.evidence:
+            chosen = self.citer.supporting(reading.evidence, passages, self.threshold)
+            best = chosen[0]
+            passage = passages[best.passage]
+            read = Answer(
                 question=question,
-                found=False,
+                found=True,
+                answer=passage.chunk.slice(best.start, best.end),
+                span=passage.chunk.slice(*best.span) if best.span else None,
                 score=reading.score,
-                related=[self.citer.of_passage(n, p) for n, p in enumerate(passages, start=1)],
+                citations=[self.citer.of_evidence(n, e, passages[e.passage]) for n, e in enumerate(chosen, start=1)],
                 passages=passages,
             )
-        chosen = self.citer.supporting(reading.evidence, passages, self.threshold)
-        best = chosen[0]
-        passage = passages[best.passage]
+        if read is not None and reading.found:
+            return read
         return Answer(
             question=question,
-            found=True,
-            answer=passage.chunk.slice(best.start, best.end),
-            span=passage.chunk.slice(*best.span) if best.span else None,
+            found=False,
             score=reading.score,
-            citations=[self.citer.of_evidence(n, e, passages[e.passage]) for n, e in enumerate(chosen, start=1)],
+            related=[self.citer.of_passage(n, p) for n, p in enumerate(passages, start=1)],
             passages=passages,
+            withheld=read,
         )
 
     def _article_list(self, question: str, topic: str, retriever: RetrieverMode | None, filters: Filters, scopes: Scopes) -> Answer:

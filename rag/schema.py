@@ -120,6 +120,9 @@ class Answer(BaseModel):
     # Not in the JSON contract: what retrieval returned, for evaluation and display.
     passages: list[Passage] = Field(default_factory=list, exclude=True)
     query: str | None = Field(None, exclude=True, description="what was searched for when a follow-up added the chat's subject")
+    withheld: Answer | None = Field(
+        None, exclude=True, description="not found: the answer the reader would have shown, under its threshold (eval sweeps thresholds with it)"
+    )
 
     @property
     def quotes_text(self) -> bool:

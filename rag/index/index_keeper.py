@@ -111,7 +111,7 @@ class IndexKeeper:
             self.corpus = Path(settings.corpus)
         self.store = index_backend(settings, self.corpus)
         # An encoder may be shared between pipelines (tests, benchmarks): the model loads once.
-        self.encoder = encoder or Encoder(settings.resolved_model_path(), settings.embed_batch_size, settings.runtime_options())
+        self.encoder = encoder or Encoder.from_settings(settings)
         self.loader = ArticleLoader(settings.max_file_bytes, skip_dir_names=(self.store.path.name,))
         self._loaded: LoadedIndex | None = None
         self._load_lock = threading.Lock()

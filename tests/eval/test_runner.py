@@ -1,6 +1,6 @@
 import pytest
 
-from eval.runner import EvalRunner, GoldError, GoldItem, format_table, read_gold
+from eval.runner import WARM_UP_QUESTION, EvalRunner, GoldError, GoldItem, format_table, read_gold
 from tests.helpers import write_wire_copies
 
 
@@ -33,8 +33,25 @@ def test_the_models_load_before_the_first_timed_question(news_pipeline, monkeypa
     answer = news_pipeline.answer
     monkeypatch.setattr(news_pipeline, "answer", lambda question, passages, *args: asked.append(question) or answer(question, passages, *args))
     gold = [GoldItem(id="a", question="Who is the Foreign Ministry spokesperson?", answers=["Hua Chunying"], doc=None)]
-    results = EvalRunner(news_pipeline).ask_all(gold)
-    assert len(results) == 1 and len(asked) == 2  # an untimed first question pays for loading, then the timed one
+    runner = EvalRunner(news_pipeline)
+    results = runner.ask_all(gold)
+    # an untimed first question, not one of the gold, pays for loading; then the timed one
+    assert len(results) == 1 and asked == [WARM_UP_QUESTION, gold[0].question]
+    report = runner.report(results)
+    assert report.cold_start_ms is not None and report.cold_start_ms > 0 and "cold start" in format_table(report)
+
+
+def test_a_threshold_under_the_readers_own_decides_with_the_answer_it_withheld(news_pipeline):
+    """The pipeline is the product's, threshold and all; a lower threshold in the runner (a sweep) takes the
+    sentence the reader withheld, as `rag ask` at that threshold would show it."""
+    question = "Who won the 2022 World Cup?"
+    answer = news_pipeline.ask(question)
+    assert not answer.found and answer.withheld is not None and answer.withheld.answer
+    assert "withheld" not in answer.contract() and "withheld" not in answer.model_dump()
+    gold = [GoldItem(id="c", question=question, answers=[], doc=None)]
+    strict, lenient = EvalRunner(news_pipeline).ask_all(gold)[0], EvalRunner(news_pipeline, threshold=0.0).ask_all(gold)[0]
+    assert not strict.found and lenient.found
+    assert strict.answer == lenient.answer == answer.withheld.answer and strict.score == lenient.score == answer.score
 
 
 def test_questions_go_through_ask_and_the_report_has_a_table_per_kind(news_pipeline):
