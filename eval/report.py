@@ -177,6 +177,9 @@ def write_report_folder(run: EvalRun, folder: Path) -> Path:
         f"![latency]({_latency_plot(run, folder)})",
         "",
     ]
+    cold = run.reports[names[0]].cold_start_ms
+    if cold is not None:
+        lines += [f"Cold start, not in the latencies above: {cold:.0f} ms to load the index and the models and answer a first question.", ""]
     page = folder / "report.md"
     page.write_text("\n".join(lines), encoding="utf-8")
     return page

@@ -95,8 +95,9 @@ class EvalReport(BaseModel):
     latency_ms: dict[str, float]
     index: dict[str, float | int]
     by_kind: dict[str, dict[str, float | int]] | None = None  # extension: the answer figures per gold `kind`
-    # extension: loading the index and the models and a first question, before the first timed one (EvalRunner.start_up)
-    cold_start_ms: float | None = None
+    # Loading the index and the models and a first question, before the first timed one (EvalRunner.start_up):
+    # printed and in report.md, not in the JSON, whose keys other tools read as the contract fixes them.
+    cold_start_ms: float | None = Field(None, exclude=True)
 
     def contract(self) -> dict:
         return self.model_dump(exclude_none=True)
