@@ -226,7 +226,7 @@ def answers_with_sentence_vectors(bench: Benchmark, settings: Settings, encoder:
                 manifest=cached.manifest, articles=cached.articles, chunks=cached.chunks, chunk_vectors=cached.chunk_vectors, sentence_vectors=vectors
             )
             IndexStore(Path(folder)).save(IndexData.searchable(variant, settings.exact_search_max_chunks))
-            runner = EvalRunner(bench.pipeline(settings, index_path=Path(folder), encoder=encoder))
+            runner = EvalRunner(bench.pipeline(settings, index_path=Path(folder), encoder=encoder), k=settings.k, chunk_depth=settings.candidates)
             report = runner.report(runner.ask_all(items, retriever="hybrid", progress=True))
             runs[name] = {"retrieval": report.retrieval, "answer": report.answer}
     return runs

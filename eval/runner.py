@@ -6,13 +6,15 @@ import json
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Protocol
 
 from pydantic import BaseModel, Field, ValidationError
 from tqdm.auto import tqdm
 
 from eval.metrics import contains_answer, dedupe, exact_match, f1_score, first_relevant_rank, ndcg_at, percentile, recall_at, reciprocal_rank
-from rag.config import RetrieverMode
-from rag.pipeline import Pipeline, QuestionError
+from rag.config import RetrieverMode, Settings
+from rag.index.index_keeper import IndexStatus
+from rag.pipeline import QuestionError
 from rag.schema import Answer, Article, Passage
 
 RECALL_KS = (1, 5, 10)
@@ -117,21 +119,53 @@ def _mean(values: list[float]) -> float:
     return round(sum(values) / len(values), 4) if values else 0.0
 
 
-class EvalRunner:
-    """Asks every gold question through one pipeline and scores the answers.
+class QuestionAnswerer(Protocol):
+    """What the evaluator asks its questions of: `rag.pipeline.Pipeline`, or any system that answers as it
+    does (an Answer quoting its passages) and can search deeper for the ranking metrics."""
 
-    Questions go through `Pipeline.ask`, as `rag ask` sends them. `threshold` (default: the pipeline's)
+    @property
+    def threshold(self) -> float:
+        """The confidence below which it says "not found"."""
+        ...
+
+    def ask(self, question: str, k: int | None = None, retriever: RetrieverMode | None = None) -> Answer: ...
+
+    def search(self, question: str, k: int | None = None, retriever: RetrieverMode | None = None) -> list[Passage]: ...
+
+    def load_models(self) -> None:
+        """Load whatever the first question would wait for."""
+        ...
+
+    def status(self) -> IndexStatus: ...
+
+
+_DEFAULTS = Settings.model_fields
+
+
+class EvalRunner:
+    """Asks every gold question of one answerer (the product's Pipeline: `rag eval`) and scores the answers.
+
+    Questions go through its `ask`, as `rag ask` sends them. `threshold` (default: the answerer's)
     decides found / not found from the answer's score; under the reader's own threshold the answer it
     withheld stands in, so every result keeps the sentence the reader would have shown and the report
     can sweep thresholds: the decisions are the ones `rag ask` makes at that threshold.
     """
 
-    def __init__(self, pipeline: Pipeline, threshold: float | None = None, doc_depth: int = 20, chunk_depth: int | None = None, read: bool = True):
-        self.pipeline = pipeline
-        self.threshold = pipeline.threshold if threshold is None else threshold
+    def __init__(
+        self,
+        answerer: QuestionAnswerer,
+        threshold: float | None = None,
+        k: int = _DEFAULTS["k"].default,
+        doc_depth: int = 20,
+        chunk_depth: int = _DEFAULTS["candidates"].default,
+        read: bool = True,
+    ):
+        self.answerer = answerer
+        self.threshold = answerer.threshold if threshold is None else threshold
+        self.k = k
         self.doc_depth = max(doc_depth, max(RECALL_KS))
         # Retrieval as the pipeline does it (`candidates` rows from each retriever), deeper only when asked.
-        self.chunk_depth = chunk_depth or max(pipeline.settings.candidates, pipeline.settings.k)
+        self.chunk_depth = max(chunk_depth, k)
         self.read = read
         self.cold_start_ms: float | None = None
 
@@ -139,22 +173,22 @@ class EvalRunner:
         gold = list(gold)
         if gold and self.cold_start_ms is None:
             self.cold_start_ms = self.start_up()
-        bar = tqdm(gold, desc=f"asking ({retriever or self.pipeline.settings.retriever})", unit="q", disable=not progress, mininterval=1.0)
+        bar = tqdm(gold, desc=f"asking ({retriever or 'the default retriever'})", unit="q", disable=not progress, mininterval=1.0)
         return [self.ask(item, retriever) for item in bar]
 
     def start_up(self) -> float:
         """Loading the index and the models, then a first question, in milliseconds: the cold start,
         reported on its own and kept out of every question's latency."""
         started = time.perf_counter()
-        self.pipeline.load_models()
+        self.answerer.load_models()
         if self.read:
-            self._answer(WARM_UP_QUESTION, self.pipeline.settings.k, None)
+            self._answer(WARM_UP_QUESTION, self.k, None)
         else:
             self._search(WARM_UP_QUESTION, self.chunk_depth, None)
         return round((time.perf_counter() - started) * 1000, 1)
 
     def ask(self, item: GoldItem, retriever: RetrieverMode | None = None) -> QuestionResult:
-        k = self.pipeline.settings.k
+        k = self.k
         started = time.perf_counter()
         answer = self._answer(item.question, k, retriever) if self.read else None
         answered = time.perf_counter()
@@ -197,14 +231,14 @@ class EvalRunner:
         """The product's own path: question cleaning, the time and source the question names, lists of
         articles, questions about an article itself; a question the product refuses is not found."""
         try:
-            return self.pipeline.ask(question, k=k, retriever=retriever)
+            return self.answerer.ask(question, k=k, retriever=retriever)
         except QuestionError:
             return Answer(question=question, found=False, score=0.0)
 
     def _search(self, question: str, depth: int, retriever: RetrieverMode | None) -> list[Passage]:
         """The same search as `ask`'s, deeper, for the ranking metrics."""
         try:
-            return self.pipeline.search(question, k=depth, retriever=retriever)
+            return self.answerer.search(question, k=depth, retriever=retriever)
         except QuestionError:
             return []
 
@@ -224,8 +258,7 @@ class EvalRunner:
         if self.read and kinds:
             by_kind = {kind: {"questions": sum(r.kind == kind for r in results), **answer_scores([r for r in results if r.kind == kind])} for kind in kinds}
         latencies = [r.latency_ms for r in results]
-        status = self.pipeline.status()
-        manifest_seconds = self.pipeline.store.read_manifest().build_seconds
+        status = self.answerer.status()
         return EvalReport(
             questions=len(results),
             answerable=len(answerable),
@@ -233,7 +266,7 @@ class EvalRunner:
             retrieval=retrieval,
             answer=answer,
             latency_ms={"p50": round(percentile(latencies, 50), 2), "p95": round(percentile(latencies, 95), 2)},
-            index={"articles": status.articles, "chunks": status.chunks, "seconds": manifest_seconds},
+            index={"articles": status.articles, "chunks": status.chunks, "seconds": status.build_seconds},
             by_kind=by_kind,
             cold_start_ms=self.cold_start_ms,
         )

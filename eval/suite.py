@@ -82,7 +82,14 @@ def _questions_and_pipeline(request: EvalRequest, settings: Settings) -> tuple[l
 def run_eval(request: EvalRequest, settings: Settings) -> EvalRun:
     items, pipeline, graded = _questions_and_pipeline(request, settings)
     threshold = reader_threshold(settings)
-    runner = EvalRunner(pipeline, threshold=threshold, chunk_depth=BEIR_CHUNK_DEPTH if graded else None, doc_depth=100 if graded else 20, read=not graded)
+    runner = EvalRunner(
+        pipeline,
+        threshold=threshold,
+        k=settings.k,
+        chunk_depth=BEIR_CHUNK_DEPTH if graded else settings.candidates,
+        doc_depth=100 if graded else 20,
+        read=not graded,
+    )
     runtime = settings.runtime_options()
     threads = "every core for each call" if runtime.threads is None else f"{runtime.threads} thread(s) a call"
     networks = f"{runtime.runtime}, {runtime.network_precision}, {threads}"

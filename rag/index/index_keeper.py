@@ -86,6 +86,7 @@ class IndexStatus(BaseModel):
     precision: str  # what the vectors were computed in (rag/runtime.py)
     dense_index: str
     backend: BackendName = "embedded"  # where the index lives (rag/index/backend.py)
+    build_seconds: float = 0.0  # how long its last build took
 
 
 class LoadedIndex:
@@ -230,6 +231,7 @@ class IndexKeeper:
             precision=manifest.precision,
             dense_index=manifest.dense_index,
             backend=self.settings.backend,
+            build_seconds=manifest.build_seconds,
         )
 
     def articles(self) -> list[Article]:

@@ -1,6 +1,9 @@
 import pytest
 
 from eval.runner import WARM_UP_QUESTION, EvalRunner, GoldError, GoldItem, format_table, read_gold
+from rag.config import RetrieverMode
+from rag.index.index_keeper import IndexStatus
+from rag.schema import Answer, Article, Chunk, Citation, Passage
 from tests.helpers import write_wire_copies
 
 
@@ -84,3 +87,56 @@ def test_a_wire_copy_of_the_gold_article_counts_as_the_gold_article(tmp_path, se
     runner = EvalRunner(pipeline)
     report = runner.report(runner.ask_all(gold))
     assert report.retrieval["recall@1"] == 1.0 and report.answer["citation_accuracy"] == 1.0
+
+
+class KeywordAnswerer:
+    """Another system to evaluate: it quotes the first sentence that names a word of the question. No model, no index."""
+
+    threshold = 0.5
+    articles = {
+        "storm.md": "Heavy rain closed 14 coastal roads on Tuesday. Crews rescued two fishermen.",
+        "bank.md": "The central bank kept its rate at 1.5 percent. Analysts had forecast no change.",
+    }
+
+    def _passages(self, question: str) -> list[Passage]:
+        words = {w.strip("?").lower() for w in question.split() if len(w) > 3}
+        passages = []
+        for name, text in self.articles.items():
+            if any(w in text.lower() for w in words):
+                article = Article(id=name, title=name, path=name, text=text)
+                sentences = [(0, text.index(". ") + 1), (text.index(". ") + 2, len(text))]
+                chunk = Chunk(id=name, article_id=name, text=text, start=0, end=len(text), sentences=sentences)
+                passages.append(Passage(row=len(passages), chunk=chunk, article=article, score=1.0))
+        return passages
+
+    def ask(self, question: str, k: int | None = None, retriever: RetrieverMode | None = None) -> Answer:
+        passages = self._passages(question)
+        if not passages:
+            return Answer(question=question, found=False, score=0.0)
+        first = passages[0]
+        start, end = first.chunk.sentences[0]
+        citation = Citation(
+            n=1, article_id=first.article.id, title=first.article.title, published=None, path=first.article.path, start=start, end=end, passage=first.chunk.text
+        )
+        return Answer(question=question, found=True, answer=first.chunk.slice(start, end), score=0.9, citations=[citation], passages=passages)
+
+    def search(self, question: str, k: int | None = None, retriever: RetrieverMode | None = None) -> list[Passage]:
+        return self._passages(question)[:k]
+
+    def load_models(self) -> None:
+        pass
+
+    def status(self) -> IndexStatus:
+        return IndexStatus(corpus="-", index="-", articles=2, chunks=2, model="-", precision="-", dense_index="-")
+
+
+def test_the_evaluator_scores_any_system_that_answers_as_the_pipeline_does():
+    gold = [
+        GoldItem(id="a", question="How many coastal roads closed?", answers=["14"], doc="storm.md"),
+        GoldItem(id="b", question="What rate did the central bank keep?", answers=["1.5 percent"], doc="bank.md"),
+        GoldItem(id="c", question="Who won the World Cup?", answers=[], doc=None),
+    ]
+    runner = EvalRunner(KeywordAnswerer())
+    report = runner.report(runner.ask_all(gold))
+    assert report.retrieval["recall@1"] == 1.0 and report.answer["contains_answer"] == 1.0 and report.answer["exact_match"] == 0.0
+    assert report.answer["abstain_accuracy"] == 1.0 and report.index == {"articles": 2, "chunks": 2, "seconds": 0.0}
