@@ -188,18 +188,17 @@ class EvalRunner:
         return round((time.perf_counter() - started) * 1000, 1)
 
     def ask(self, item: GoldItem, retriever: RetrieverMode | None = None) -> QuestionResult:
-        k = self.k
         started = time.perf_counter()
-        answer = self._answer(item.question, k, retriever) if self.read else None
+        answer = self._answer(item.question, self.k, retriever) if self.read else None
         answered = time.perf_counter()
-        passages = self._search(item.question, max(self.chunk_depth, k), retriever)
+        passages = self._search(item.question, self.chunk_depth, retriever)
         # end to end through `ask`; a run that reads nothing times its search
         latency = ((answered if self.read else time.perf_counter()) - started) * 1000
         relevance = item.relevance or ({item.doc: 1} if item.doc is not None else {})
         ranked_docs = dedupe(_stands_for(p, relevance) for p in passages)[: self.doc_depth]
         # The answer decided at the runner's threshold: under the reader's own, the one it withheld.
         read = (answer if answer.found else answer.withheld) if answer is not None else None
-        found = read is not None and answer is not None and answer.score >= self.threshold
+        found = read is not None and read.score >= self.threshold
         cited_doc = None
         if read is not None and read.citations:
             cited = read.citations[0]
