@@ -25,6 +25,11 @@ from rag.text import terms
 
 Rows = Sequence[int] | np.ndarray  # chunk rows of an index, as a list or an integer array
 
+# Both stores switch dense search to HNSW above the exact-search limit, with these parameters
+# (eval/benchmark.py measures their recall against exact search).
+HNSW_NEIGHBOURS = 32
+HNSW_EF_SEARCH = 128
+
 if TYPE_CHECKING:
     from rag.config import Settings
     from rag.index.store import IndexContents, Manifest

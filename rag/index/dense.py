@@ -7,11 +7,10 @@ from typing import BinaryIO
 
 import numpy as np
 
+from rag.index.backend import HNSW_EF_SEARCH, HNSW_NEIGHBOURS
+
 # FAISS's own stubs (faiss/__init__.pyi) miss parts of its API (IndexHNSW.hnsw, PyCallbackIOWriter, get_xb,
 # SearchParameters(sel=)): the `type: ignore`s below mark those calls, which its tests run.
-# HNSW parameters above the exact-search limit (eval/benchmark.py measures their recall against exact search).
-_HNSW_NEIGHBOURS = 32
-_HNSW_EF_SEARCH = 128
 
 
 class DenseIndex:
@@ -29,8 +28,8 @@ class DenseIndex:
         if len(vectors) <= exact_max:
             index = faiss.IndexFlatIP(dim)
         else:
-            index = faiss.IndexHNSWFlat(dim, _HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)  # type: ignore[assignment]
-            index.hnsw.efSearch = _HNSW_EF_SEARCH  # type: ignore[attr-defined]
+            index = faiss.IndexHNSWFlat(dim, HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)  # type: ignore[assignment]
+            index.hnsw.efSearch = HNSW_EF_SEARCH  # type: ignore[attr-defined]
         if len(vectors):
             index.add(np.ascontiguousarray(vectors, dtype=np.float32))
         return cls(index)

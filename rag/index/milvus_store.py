@@ -34,7 +34,7 @@ from typing import Generic, TypeVar
 import numpy as np
 
 from rag.config import Settings
-from rag.index.backend import Filters, LexicalHits, Rows, lexical_terms, source_key
+from rag.index.backend import HNSW_EF_SEARCH, HNSW_NEIGHBOURS, Filters, LexicalHits, Rows, lexical_terms, source_key
 from rag.index.lexical import bm25_idf
 from rag.index.store import (
     SENTENCE_VECTOR_DTYPE,
@@ -56,9 +56,7 @@ CACHED_ROWS = 4096  # chunk rows whose fetched vectors a MilvusIndex keeps (~10 
 # pymilvus pings an idle connection every 10 s; a gRPC server's default policy (Milvus Lite's) allows one
 # each 5 minutes and closes the connection after two more (GOAWAY "too_many_pings"), failing the next call.
 GRPC_OPTIONS = {"grpc.keepalive_time_ms": 300_000}
-# HNSW above the exact-search limit, as the embedded store (rag/index/dense.py)
-HNSW = {"M": 32, "efConstruction": 200}
-HNSW_EF_SEARCH = 128
+HNSW = {"M": HNSW_NEIGHBOURS, "efConstruction": 200}  # above the exact-search limit, as the embedded store
 # Plain text a source filter can pass to LIKE as it is; anything else is matched here and sent as article ids.
 _PLAIN_SOURCE = re.compile(r"[0-9a-z .,'&-]+")
 
@@ -141,7 +139,7 @@ class MilvusStore:
     def live_generation(self) -> str:
         with self._calls("looking for the index"):
             client = self.client
-            if self.name not in client.list_aliases().get("aliases", []):
+            if not self.exists():
                 if client.has_collection(self.name):
                     raise IndexCorrupt(
                         f"Milvus at {self.uri} has a collection named {self.name} that is not a rag index; "
@@ -176,17 +174,17 @@ class MilvusStore:
     def open(self, settings: Settings) -> MilvusIndex:
         generation = self.live_generation()
         manifest = self._checked_manifest(generation, settings)
-        articles = [Article.model_validate(raw) for raw in self._records(generation, "article")]
+        articles = self._articles(generation)
         frequencies = self._record(generation, "terms") or {}
         if not isinstance(frequencies, dict):
             raise IndexCorrupt(f"the term statistics of {generation} in Milvus at {self.uri} are damaged; run `rag index --rebuild`")
-        return MilvusIndex(self, generation, manifest, {a.id: a for a in articles}, frequencies)
+        return MilvusIndex(self, generation, manifest, articles, frequencies)
 
     def load(self, settings: Settings | None = None) -> IndexContents:
         """The whole live generation in memory, for an update to reuse its vectors."""
         generation = self.live_generation()
         manifest = self._checked_manifest(generation, settings)
-        articles = {a.id: a for a in (Article.model_validate(raw) for raw in self._records(generation, "article"))}
+        articles = self._articles(generation)
         chunks: list[Chunk | None] = [None] * manifest.chunks
         chunk_vectors = np.zeros((manifest.chunks, manifest.dimension), np.float32)
         for row in self._iterate(f"{generation}_chunks", "row >= 0", ["row", "article", "chunk", "vector"]):
@@ -210,11 +208,10 @@ class MilvusStore:
         try:
             with self._calls(f"writing the index {generation}"):
                 self._write(generation, contents)
-                client = self.client
-                if self.name in client.list_aliases().get("aliases", []):
-                    client.alter_alias(f"{generation}_chunks", self.name)
+                if self.exists():
+                    self.client.alter_alias(f"{generation}_chunks", self.name)
                 else:
-                    client.create_alias(f"{generation}_chunks", self.name)
+                    self.client.create_alias(f"{generation}_chunks", self.name)
         except BaseException as exc:
             self._drop(generation)
             if isinstance(exc, MilvusUnavailable):
@@ -356,6 +353,9 @@ class MilvusStore:
                 yield json.loads(text)
             except ValueError as exc:
                 raise IndexCorrupt(f"a {kind} record of {generation} in Milvus at {self.uri} is damaged ({exc}); run `rag index --rebuild`") from exc
+
+    def _articles(self, generation: str) -> dict[str, Article]:
+        return {a.id: a for a in (Article.model_validate(raw) for raw in self._records(generation, "article"))}
 
     def _record(self, generation: str, kind: str) -> object | None:
         with self._calls("reading the index"):
