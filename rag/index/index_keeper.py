@@ -265,6 +265,7 @@ def make_reader(settings: Settings, data: SearchIndex, encoder: Encoder) -> Read
         settings.abstain_threshold,
         similarity=SentenceSimilarity(data, encoder),
         coverage=QuestionCoverage(data),
+        read_passages=settings.read_passages,
         runtime=settings.runtime_options(),
     )
 

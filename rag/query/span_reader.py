@@ -1,6 +1,7 @@
 """The trained span reader: the k passages read as one batch, the best answer span, a calibrated confidence.
 
-Each passage (up to `max_length` tokens a window, with a stride for longer ones) yields its best
+Each passage read (the best-ranked `read_passages` of them: a later one's answer is almost never
+the one shown) yields, up to `max_length` tokens a window with a stride for longer ones, its best
 span and the score of "no answer here" ([CLS]). A span is widened to whole words and quoted with
 its whole sentence. Spans that say the same thing in several passages are one answer, supported by
 each of them. The confidence is a logistic calibration, fitted on the SQuAD 2.0 tuning articles
@@ -175,6 +176,7 @@ class SpanReader:
         max_length: int = 256,
         stride: int = 96,
         max_answer_tokens: int = 30,
+        read_passages: int | None = None,  # read only the first N passages (best ranked); None: all
         runtime: RuntimeOptions | None = None,
     ):
         self.model_folder = Path(model_folder)
@@ -190,6 +192,7 @@ class SpanReader:
             raise ValueError("this reader's calibration needs the index's term statistics: pass `coverage`")
         self.similarity, self.coverage = similarity, coverage
         self.max_length, self.stride, self.max_answer_tokens = max_length, stride, max_answer_tokens
+        self.read_passages = read_passages
         self._loaded: tuple[WordPieces, Network] | None = None
         self._lock = threading.Lock()
 
@@ -219,8 +222,9 @@ class SpanReader:
         return word_pieces, network
 
     def candidates(self, question: str, passages: list[Passage]) -> list[SpanCandidate]:
-        """Each passage's best span, all passages in one forward pass."""
+        """The best span of each passage read (the first read_passages), all in one forward pass."""
         word_pieces, network = self._model()
+        passages = passages[: self.read_passages]
         encoded = word_pieces.pairs(question, [p.chunk.text for p in passages], self.max_length, self.stride)
         start_logits, end_logits = network(encoded.inputs)
         teasers = {rank: teaser_ranges(passage) for rank, passage in enumerate(passages)}

@@ -216,3 +216,19 @@ def test_every_span_lies_inside_its_quoted_sentence_and_its_citation(span_pipeli
             assert c.start <= c.span_start < c.span_end <= c.end
     if answer.found and answer.span:
         assert answer.span in answer.answer
+
+
+def test_only_the_best_ranked_passages_are_read():
+    other = "The council met on Tuesday. It approved the new library. Work starts next spring, officials said."
+    off_topic = Passage(
+        row=1,
+        chunk=Chunk(id="o", article_id="o", text=other, start=0, end=len(other), sentences=[(0, 27), (28, 56), (57, len(other))]),
+        article=Article(id="o", title="o", path="o.txt", text=other),
+        score=0.9,
+    )
+    question = "At what rate did the bank keep its rate?"
+    both = SpanReader(SHIPPED_READER, packaged_model_path(), threshold=0.0, similarity=no_similarity, coverage=full_coverage)
+    first = SpanReader(SHIPPED_READER, packaged_model_path(), threshold=0.0, similarity=no_similarity, coverage=full_coverage, read_passages=1)
+    assert {e.passage for e in both.read(question, [off_topic, passage()]).evidence} == {0, 1}
+    assert {e.passage for e in first.read(question, [off_topic, passage()]).evidence} == {0}
+    assert first.read(question, [passage(), off_topic]).evidence[0].span == (TEXT.index("1.5"), TEXT.index("1.5") + len("1.5 percent"))
