@@ -1,4 +1,4 @@
-"""The trained span reader: the k passages read as one batch, the best answer span, a calibrated confidence.
+"""The trained span reader: the best-ranked passages read as one batch, the best answer span, a calibrated confidence.
 
 Each passage read (the best-ranked `read_passages` of them: a later one's answer is almost never
 the one shown) yields, up to `max_length` tokens a window with a stride for longer ones, its best
