@@ -54,6 +54,13 @@ def running_server(corpus: Path, port: int, ready_seconds: float = 300, log: Pat
     from ui.app import INDEX_READY
 
     command = [sys.executable, "-m", "rag.cli", "serve", "--corpus", str(corpus), "--port", str(port)]
+    with running(command, port, INDEX_READY, ready_seconds, log) as url:
+        yield url
+
+
+@contextmanager
+def running(command: list[str], port: int, ready_line: str, ready_seconds: float = 300, log: Path | None = None) -> Iterator[str]:
+    """A server COMMAND in a subprocess; yields its URL once PORT answers and its output holds READY_LINE."""
     # Output to a file, not a pipe: nobody reads a pipe while the server runs, and a full one blocks it.
     # Unbuffered, so the file holds everything up to the moment it is read, also when the server is killed.
     environment = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -61,10 +68,10 @@ def running_server(corpus: Path, port: int, ready_seconds: float = 300, log: Pat
         process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, text=True, env=environment)
         try:
             deadline = time.monotonic() + ready_seconds
-            while not (_answers(port) and _logged(output, INDEX_READY)):
+            while not (_answers(port) and _logged(output, ready_line)):
                 if process.poll() is not None or time.monotonic() > deadline:
                     output.seek(0)
-                    raise RuntimeError(f"`rag serve` did not come up on port {port}:\n{output.read()[-3000:]}")
+                    raise RuntimeError(f"`{' '.join(command[1:])}` did not come up on port {port}:\n{output.read()[-3000:]}")
                 time.sleep(0.3)
             yield f"http://127.0.0.1:{port}/"
         finally:
@@ -90,9 +97,9 @@ def _answers(port: int) -> bool:
         return False
 
 
-def ask_concurrently(url: str, questions: Sequence[str]) -> list[Reply]:
-    """Every question from its own client, all released at once; replies in question order."""
-    clients = [Client(url, verbose=False) for _ in questions]
+def ask_concurrently(url: str, questions: Sequence[str], clients: Sequence[Client] | None = None) -> list[Reply]:
+    """Every question from its own client (connected here unless given), all released at once; replies in question order."""
+    clients = clients or [Client(url, verbose=False) for _ in questions]
     start = threading.Barrier(len(questions))
     replies: list[Reply | None] = [None] * len(questions)
 

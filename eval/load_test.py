@@ -4,8 +4,11 @@ The burst itself is eval/concurrency.py's (a `rag serve` subprocess on a copy of
 client per visitor, all questions released at once, latency from submit to answer). This adds what
 issue 5 asks besides: the page's latency for a new visitor meanwhile (GET / every 0.2 s while the
 clients connect and ask), the server's resident memory after warm-up and at its peak (VmHWM), and a
-check that every reply is the `rag ask --json` object. Prints a markdown row for eval/RESULTS.md;
-exits 1 on any error.
+check that every reply is the `rag ask --json` object. Then the same burst, in the same run, against
+a server that does no work (eval/gradio_floor.py: the same /ask route and queue, answering at once):
+what Gradio and 50 gradio_clients cost on this machine when the answer costs nothing, the floor under
+any server's figures. For both it counts the CPU seconds the server and the clients (this process)
+spent in the burst. Prints a markdown table for eval/RESULTS.md; exits 1 on any error.
 
     .venv/bin/python -m eval.load_test --clients 50
 
@@ -30,18 +33,22 @@ import argparse
 import json
 import multiprocessing
 import os
+import resource
 import shutil
 import sys
 import tempfile
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from gradio_client import Client
 from pydantic import BaseModel
 
-from eval.concurrency import WARM_UP, ask_concurrently, free_port, running_server, summary
+from eval.concurrency import WARM_UP, Reply, ask_concurrently, free_port, running, running_server, summary
+from eval.gradio_floor import FLOOR_READY
 from eval.metrics import percentile
 from eval.runner import read_gold
 
@@ -54,10 +61,23 @@ def is_contract_object(reply: dict | None) -> bool:
     return list(reply or {})[: len(CONTRACT_KEYS)] == CONTRACT_KEYS
 
 
+class Burst(BaseModel):
+    """One burst of questions: latency from submit to answer, and the CPU it took on either side."""
+
+    latency_ms: dict[str, float]  # p50, p95, max of the questions
+    server_cpu_s: float
+    clients_cpu_s: float  # this process: the gradio_clients' threads (and the visitor's GETs)
+
+    def cells(self) -> str:
+        latency = self.latency_ms
+        return f"{latency['p50']:.0f} ms | {latency['p95']:.0f} ms | {latency['max']:.0f} ms | {self.server_cpu_s:.2f} / {self.clients_cpu_s:.2f} s"
+
+
 class LoadReport(BaseModel):
     clients: int
     errors: list[str]
-    latency_ms: dict[str, float]  # p50, p95, max of the questions
+    burst: Burst
+    floor: Burst  # the same burst against eval/gradio_floor.py's server that does no work
     page_ms: dict[str, float]  # p50, max of GET / while the visitors connect and ask
     page_requests: int
     rss_after_warm_up_mb: float
@@ -66,25 +86,61 @@ class LoadReport(BaseModel):
     def markdown(self) -> str:
         return "\n".join(
             [
-                f"| questions at once | errors | p50 | p95 | max | GET / meanwhile (p50 / max, {self.page_requests} requests) | RSS after warm-up | peak RSS |",
-                "|---|---|---|---|---|---|---|---|",
-                f"| {self.clients} | {len(self.errors)} | {self.latency_ms['p50']:.0f} ms | {self.latency_ms['p95']:.0f} ms "
-                f"| {self.latency_ms['max']:.0f} ms | {self.page_ms['p50']:.0f} / {self.page_ms['max']:.0f} ms "
+                f"| server | questions at once | errors | p50 | p95 | max | CPU server / clients | GET / meanwhile (p50 / max, {self.page_requests} requests) "
+                "| RSS after warm-up | peak RSS |",
+                "|---|---|---|---|---|---|---|---|---|---|",
+                f"| rag serve | {self.clients} | {len(self.errors)} | {self.burst.cells()} | {self.page_ms['p50']:.0f} / {self.page_ms['max']:.0f} ms "
                 f"| {self.rss_after_warm_up_mb:.0f} MB | {self.peak_rss_mb:.0f} MB |",
+                f"| zero-work floor (eval/gradio_floor.py) | {self.clients} | — | {self.floor.cells()} | — | — | — |",
             ]
         )
 
 
-def server_pid(port: int) -> int:
-    """The `rag serve` process listening on port, found by its command line."""
+def server_pid(port: int, program: bytes = b"serve") -> int:
+    """The server process listening on port, found by its command line: `rag serve` unless another program is named."""
     for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
         try:
             args = cmdline.read_bytes().split(b"\0")
         except OSError:
             continue  # a process that ended meanwhile
-        if b"serve" in args and str(port).encode() in args:
+        if program in args and str(port).encode() in args:
             return int(cmdline.parent.name)
-    raise RuntimeError(f"no `rag serve` process on port {port}")
+    raise RuntimeError(f"no {program.decode()} process on port {port}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time a process has used, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed_burst(url: str, pid: int, questions: list[str]) -> tuple[list[Reply], Burst]:
+    """ask_concurrently, with the CPU the server (pid) and this process spent meanwhile (connecting the clients before is not counted)."""
+    clients = [Client(url, verbose=False) for _ in questions]
+    server_before, clients_before = cpu_seconds(pid), own_cpu_seconds()
+    replies = ask_concurrently(url, questions, clients)
+    burst = Burst(
+        latency_ms=summary(replies)["latency_ms"],
+        server_cpu_s=cpu_seconds(pid) - server_before,
+        clients_cpu_s=own_cpu_seconds() - clients_before,
+    )
+    return replies, burst
+
+
+def floor_burst(reply: str, questions: list[str], work: Path, busy: int) -> Burst:
+    """The same burst against eval/gradio_floor.py answering REPLY at once, BUSY cores kept busy meanwhile."""
+    (work / "reply.json").write_text(reply, encoding="utf-8")
+    port = free_port()
+    command = [sys.executable, "-m", "eval.gradio_floor", "--port", str(port), "--reply", str(work / "reply.json")]
+    with running(command, port, FLOOR_READY, ready_seconds=120) as url:
+        Client(url, verbose=False).predict(WARM_UP, api_name="/ask")
+        with busy_cores(busy):
+            return timed_burst(url, server_pid(port, b"eval.gradio_floor"), questions)[1]
 
 
 def memory_mb(pid: int, field: str) -> float:
@@ -184,44 +240,55 @@ def run_rest_test(corpus: Path, questions: list[str], work: Path) -> RestReport:
 
 
 def spin(spinning) -> None:
-    """Keeps one core busy while `spinning` is set: the other work of a loaded machine."""
+    """Keeps one core busy while `spinning` is set."""
     while spinning.is_set():
         sum(i * i for i in range(10_000))
+
+
+@contextmanager
+def busy_cores(count: int) -> Iterator[None]:
+    """COUNT processes spinning on the CPU while the block runs: the other work of a loaded machine."""
+    spinning = multiprocessing.Event()
+    spinning.set()
+    spinners = [multiprocessing.Process(target=spin, args=(spinning,)) for _ in range(count)]
+    for process in spinners:
+        process.start()
+    try:
+        yield
+    finally:
+        spinning.clear()
+        for process in spinners:
+            process.join()
 
 
 def run_load_test(corpus: Path, questions: list[str], work: Path, busy: int = 0) -> LoadReport:
     shutil.copytree(corpus, work / "corpus", ignore=shutil.ignore_patterns(".rag-index"))
     port = free_port()
     with running_server(work / "corpus", port) as url:
-        Client(url, verbose=False).predict(WARM_UP, api_name="/ask")  # loads the model before anything is measured
+        warm_up_reply = Client(url, verbose=False).predict(WARM_UP, api_name="/ask")  # loads the model before anything is measured
         pid = server_pid(port)
         rss_after_warm_up = memory_mb(pid, "VmRSS")
         page_ms: list[float] = []
         errors: list[str] = []
         stop = threading.Event()
         visitor = threading.Thread(target=open_page, args=(url, stop, page_ms, errors))
-        spinning = multiprocessing.Event()
-        spinning.set()
-        spinners = [multiprocessing.Process(target=spin, args=(spinning,)) for _ in range(busy)]
-        for process in spinners:
-            process.start()
         visitor.start()
         try:
-            replies = ask_concurrently(url, questions)
+            with busy_cores(busy):
+                replies, burst = timed_burst(url, pid, questions)
         finally:
             stop.set()
-            spinning.clear()
             visitor.join()
-            for process in spinners:
-                process.join()
         peak_rss = memory_mb(pid, "VmHWM")
+    floor = floor_burst(warm_up_reply, questions, work, busy)
     for reply in replies:
         if reply.error or not is_contract_object(reply.answer):
             errors.append(f"{reply.question!r}: {reply.error or 'not the `rag ask --json` object'}")
     return LoadReport(
         clients=len(questions),
         errors=errors,
-        latency_ms=summary(replies)["latency_ms"],
+        burst=burst,
+        floor=floor,
         page_ms={"p50": percentile(page_ms, 50), "max": max(page_ms, default=0.0)},
         page_requests=len(page_ms),
         rss_after_warm_up_mb=rss_after_warm_up,
