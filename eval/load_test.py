@@ -62,36 +62,39 @@ def is_contract_object(reply: dict | None) -> bool:
 
 
 class Burst(BaseModel):
-    """One burst of questions: latency from submit to answer, and the CPU it took on either side."""
+    """One burst of questions: latency from submit to answer, the CPU it took on either side, and the
+    page's latency for a new visitor meanwhile."""
 
     latency_ms: dict[str, float]  # p50, p95, max of the questions
     server_cpu_s: float
     clients_cpu_s: float  # this process: the gradio_clients' threads (and the visitor's GETs)
+    page_ms: dict[str, float]  # p50, max of GET / while the clients connect and ask
+    page_requests: int
 
     def cells(self) -> str:
-        latency = self.latency_ms
-        return f"{latency['p50']:.0f} ms | {latency['p95']:.0f} ms | {latency['max']:.0f} ms | {self.server_cpu_s:.2f} / {self.clients_cpu_s:.2f} s"
+        latency, page = self.latency_ms, self.page_ms
+        return (
+            f"{latency['p50']:.0f} ms | {latency['p95']:.0f} ms | {latency['max']:.0f} ms | {self.server_cpu_s:.2f} / {self.clients_cpu_s:.2f} s "
+            f"| {page['p50']:.0f} / {page['max']:.0f} ms ({self.page_requests})"
+        )
 
 
 class LoadReport(BaseModel):
     clients: int
     errors: list[str]
     burst: Burst
-    floor: Burst  # the same burst against eval/gradio_floor.py's server that does no work
-    page_ms: dict[str, float]  # p50, max of GET / while the visitors connect and ask
-    page_requests: int
+    floor: Burst  # the same burst against eval/gradio_floor.py's server that does no work (its page holds nothing)
     rss_after_warm_up_mb: float
     peak_rss_mb: float
 
     def markdown(self) -> str:
         return "\n".join(
             [
-                f"| server | questions at once | errors | p50 | p95 | max | CPU server / clients | GET / meanwhile (p50 / max, {self.page_requests} requests) "
+                "| server | questions at once | errors | p50 | p95 | max | CPU server / clients | GET / meanwhile (p50 / max, requests) "
                 "| RSS after warm-up | peak RSS |",
                 "|---|---|---|---|---|---|---|---|---|---|",
-                f"| rag serve | {self.clients} | {len(self.errors)} | {self.burst.cells()} | {self.page_ms['p50']:.0f} / {self.page_ms['max']:.0f} ms "
-                f"| {self.rss_after_warm_up_mb:.0f} MB | {self.peak_rss_mb:.0f} MB |",
-                f"| zero-work floor (eval/gradio_floor.py) | {self.clients} | — | {self.floor.cells()} | — | — | — |",
+                f"| rag serve | {self.clients} | {len(self.errors)} | {self.burst.cells()} | {self.rss_after_warm_up_mb:.0f} MB | {self.peak_rss_mb:.0f} MB |",
+                f"| zero-work floor (eval/gradio_floor.py) | {self.clients} | — | {self.floor.cells()} | — | — |",
             ]
         )
 
@@ -119,20 +122,33 @@ def own_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def timed_burst(url: str, pid: int, questions: list[str]) -> tuple[list[Reply], Burst]:
-    """ask_concurrently, with the CPU the server (pid) and this process spent meanwhile (connecting the clients before is not counted)."""
-    clients = [Client(url, verbose=False) for _ in questions]
-    server_before, clients_before = cpu_seconds(pid), own_cpu_seconds()
-    replies = ask_concurrently(url, questions, clients)
+def timed_burst(url: str, pid: int, questions: list[str], errors: list[str]) -> tuple[list[Reply], Burst]:
+    """ask_concurrently, with the CPU the server (pid) and this process spent meanwhile (connecting the
+    clients before is not counted), and a new visitor opening the page while they connect and ask; a
+    failed GET / goes to errors."""
+    page_ms: list[float] = []
+    stop = threading.Event()
+    visitor = threading.Thread(target=open_page, args=(url, stop, page_ms, errors))
+    visitor.start()
+    try:
+        clients = [Client(url, verbose=False) for _ in questions]
+        server_before, clients_before = cpu_seconds(pid), own_cpu_seconds()
+        replies = ask_concurrently(url, questions, clients)
+        server_cpu, clients_cpu = cpu_seconds(pid) - server_before, own_cpu_seconds() - clients_before
+    finally:
+        stop.set()
+        visitor.join()
     burst = Burst(
         latency_ms=summary(replies)["latency_ms"],
-        server_cpu_s=cpu_seconds(pid) - server_before,
-        clients_cpu_s=own_cpu_seconds() - clients_before,
+        server_cpu_s=server_cpu,
+        clients_cpu_s=clients_cpu,
+        page_ms={"p50": percentile(page_ms, 50), "max": max(page_ms, default=0.0)},
+        page_requests=len(page_ms),
     )
     return replies, burst
 
 
-def floor_burst(reply: str, questions: list[str], work: Path, busy: int) -> Burst:
+def floor_burst(reply: str, questions: list[str], work: Path, busy: int, errors: list[str]) -> Burst:
     """The same burst against eval/gradio_floor.py answering REPLY at once, BUSY cores kept busy meanwhile."""
     (work / "reply.json").write_text(reply, encoding="utf-8")
     port = free_port()
@@ -140,7 +156,7 @@ def floor_burst(reply: str, questions: list[str], work: Path, busy: int) -> Burs
     with running(command, port, FLOOR_READY, ready_seconds=120) as url:
         Client(url, verbose=False).predict(WARM_UP, api_name="/ask")
         with busy_cores(busy):
-            return timed_burst(url, server_pid(port, b"eval.gradio_floor"), questions)[1]
+            return timed_burst(url, server_pid(port, b"eval.gradio_floor"), questions, errors)[1]
 
 
 def memory_mb(pid: int, field: str) -> float:
@@ -268,19 +284,11 @@ def run_load_test(corpus: Path, questions: list[str], work: Path, busy: int = 0)
         warm_up_reply = Client(url, verbose=False).predict(WARM_UP, api_name="/ask")  # loads the model before anything is measured
         pid = server_pid(port)
         rss_after_warm_up = memory_mb(pid, "VmRSS")
-        page_ms: list[float] = []
         errors: list[str] = []
-        stop = threading.Event()
-        visitor = threading.Thread(target=open_page, args=(url, stop, page_ms, errors))
-        visitor.start()
-        try:
-            with busy_cores(busy):
-                replies, burst = timed_burst(url, pid, questions)
-        finally:
-            stop.set()
-            visitor.join()
+        with busy_cores(busy):
+            replies, burst = timed_burst(url, pid, questions, errors)
         peak_rss = memory_mb(pid, "VmHWM")
-    floor = floor_burst(warm_up_reply, questions, work, busy)
+    floor = floor_burst(warm_up_reply, questions, work, busy, errors)
     for reply in replies:
         if reply.error or not is_contract_object(reply.answer):
             errors.append(f"{reply.question!r}: {reply.error or 'not the `rag ask --json` object'}")
@@ -289,8 +297,6 @@ def run_load_test(corpus: Path, questions: list[str], work: Path, busy: int = 0)
         errors=errors,
         burst=burst,
         floor=floor,
-        page_ms={"p50": percentile(page_ms, 50), "max": max(page_ms, default=0.0)},
-        page_requests=len(page_ms),
         rss_after_warm_up_mb=rss_after_warm_up,
         peak_rss_mb=peak_rss,
     )
