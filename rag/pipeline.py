@@ -24,11 +24,12 @@ from rag.query.article_facts import ArticleFact, article_fact
 from rag.query.article_list import listing_topic, mentions
 from rag.query.citations import Citer
 from rag.query.followup import Turn, resolve
-from rag.query.more_sentences import asks_for_more, closest_sentences
+from rag.query.more_sentences import asks_for_more, closest_sentences, said_about
 from rag.query.question_scope import Scopes
 from rag.query.request import AskRequest
 from rag.query.retrieve import Filters, RetrievalRequest
 from rag.schema import Answer, Article, Passage
+from rag.text import content_terms, terms
 
 
 class QuestionError(ValueError):
@@ -171,10 +172,13 @@ class Pipeline:
         if subject is not None:
             return self._more(question, subject, history, retriever, filters, scopes)
         resolved = resolve(question, history)
-        # after a list of articles, "When was it published?" asks about one of them, not about what it says
-        follow_up = resolved.search != question and not history[-1].listed
+        # after a list of articles or an answer about an article itself ("Who wrote this article?"),
+        # "When was it published?" asks about the article, not about what it says
+        follow_up = resolved.search != question and not (history[-1].listed or history[-1].about_article)
         passages, scopes = self._scoped_retrieve(resolved.search, k, retriever, filters, scopes)
         answer = self.answer(resolved.read, resolved.focus(passages), follow_up)
+        if not answer.found and resolved.search == question:
+            answer = self._statements(question, retriever, filters, scopes) or answer
         update = scopes.answer_fields()
         if resolved.search != question:
             update |= {"question": question, "query": resolved.search}
@@ -280,9 +284,34 @@ class Pipeline:
             **scopes.answer_fields(),
         )
 
-    def _more(self, question: str, subject: str, history: Sequence[Turn], retriever: RetrieverMode | None, filters: Filters, scopes: Scopes) -> Answer:
+    def _statements(self, question: str, retriever: RetrieverMode | None, filters: Filters, scopes: Scopes) -> Answer | None:
+        """ "What did Xinhua say about 5G?", when no one sentence answers it: what that source's articles say
+        on the topic, quoted as "tell me more about 5G" quotes it. Only for a speaker that is the source the
+        search was narrowed to, so every sentence is theirs, and only from their articles that name the
+        topic; None otherwise (the reader's "not found" stands)."""
+        asked = said_about(question.replace(scopes.time.text, " ") if scopes.time and scopes.time.text else question)
+        source = scopes.source
+        if asked is None or source is None or not source.applied or not set(terms(asked.speaker)) & set(terms(source.text)):
+            return None
+        # sentences ranked by closeness to a statement on the topic, not to its bare name: the lead's "China
+        # called on countries to view 5G risks objectively, a spokesperson said" before "5G is a new generation …"
+        statements = self._more(question, asked.topic, (), retriever, filters, scopes, on_topic=True, closest_to=f"What was said about {asked.topic}?")
+        return statements if statements.found else None
+
+    def _more(
+        self,
+        question: str,
+        subject: str,
+        history: Sequence[Turn],
+        retriever: RetrieverMode | None,
+        filters: Filters,
+        scopes: Scopes,
+        on_topic: bool = False,
+        closest_to: str | None = None,
+    ) -> Answer:
         """The other sentences on the subject (the conversation's when the question names none), from the
-        articles the previous answer cited, none quoted before in the chat."""
+        articles the previous answer cited, none quoted before in the chat; on_topic: only from passages
+        that hold a word of the subject; closest_to: the text the sentences are ranked by (the subject's search by default)."""
         if not subject and not history:
             raise QuestionError("there is nothing to say more about yet: ask a question first, or name a subject (“tell me more about …”)")
         search = subject
@@ -293,7 +322,9 @@ class Pipeline:
             if previous.articles and filters.articles is None:
                 filters = filters.model_copy(update={"articles": frozenset(previous.articles)})
         passages, scopes = self._scoped_retrieve(search, None, retriever, filters, scopes)
-        vector = self.encoder.encode_query(search)
+        if on_topic:
+            passages = [p for p in passages if content_terms(subject) & set(terms(p.chunk.text))]
+        vector = self.encoder.encode_query(closest_to or search)
         quoted = {q for turn in history for q in turn.quoted}
         chosen = closest_sentences(passages, lambda p: self.loaded().data.sentence_vectors_of(p.row) @ vector, quoted, self.settings.max_citations)
         citations = [self.citer.citation(n, passages[s.passage], s.start, s.end, None) for n, s in enumerate(chosen, start=1)]

@@ -238,6 +238,19 @@ def test_more_about_a_named_subject_needs_no_history_and_bare_more_does(news_pip
         news_pipeline.ask("Tell me more")
 
 
+def test_what_a_named_source_said_about_a_topic_is_its_sentences_on_it(news_pipeline):
+    said = news_pipeline.ask("What did Xinhua say about 5G in February 2020?")
+    assert said.found and said.more == "5G" and said.source_scope.applied and said.time_scope.applied
+    assert 1 < len(said.citations) <= news_pipeline.settings.max_citations
+    assert {c.title for c in said.citations} == {"China calls for open, equitable environment for 5G technology"}
+    first = said.citations[0]
+    quoted = first.passage[first.start - first.passage_start : first.end - first.passage_start]
+    assert quoted.startswith("China called on countries around the world to view 5G network risks")  # the lead's statement first
+    # the speaker must be the source searched, and the source must have written about the topic
+    assert not news_pipeline.ask("What did the United States government say about the report?").found
+    assert not news_pipeline.ask("What did Xinhua say about the storm in Brighton?").found
+
+
 def passage_of(published: str, score: float) -> Passage:
     text = f"A story of {published}."
     chunk = Chunk(id=published, article_id=published, text=text, start=0, end=len(text), sentences=[(0, len(text))])

@@ -27,6 +27,7 @@ class Turn(BaseModel):
     answer: str | None = Field(None, description="the narrowed answer (a name, date, …), None when not found")
     articles: list[str] = Field(default_factory=list, description="ids of the articles the answer cited")
     listed: bool = Field(False, description="the answer was a list of articles: a follow-up's 'it' is one of them")
+    about_article: bool = Field(False, description="the answer came from the article's metadata: a follow-up's 'it' is that article")
     quoted: list[tuple[str, int, int]] = Field(default_factory=list, description="the sentences the answer quoted: article id, start, end")
     follow_up: bool = Field(False, description="the question was read as a follow-up: searched with the chat's subject")
     time_scope: TimeScope | None = Field(None, description="the dates the question named and the answer searched")
@@ -43,6 +44,7 @@ class Turn(BaseModel):
             answer=answer.span,
             articles=articles,
             listed=answer.listing is not None,
+            about_article=answer.fact is not None,
             quoted=[(c.article_id, c.start, c.end) for c in answer.citations if c.end > c.start],
             follow_up=answer.query is not None,
             time_scope=answer.time_scope,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Collection
+from typing import NamedTuple
 
 import numpy as np
 from pydantic import BaseModel
@@ -27,6 +28,12 @@ _ASKS_FOR_MORE = re.compile(
     re.IGNORECASE | re.VERBOSE,
 )
 _BACK_REFERENCE = frozenset(["that", "this", "it", "them", "him", "her", "these", "those"])
+# "What did Xinhua say about 5G?", "What has Reuters reported on the tin quota?"
+_SAID_ABOUT = re.compile(
+    r"""^\W*what\s+(?:did|does|do|has|have|had)\s+(?P<speaker>\S.*?)\s+
+        (?:say|said|write|written|wrote|report|reported)\s+(?:about|on|regarding)\s+(?P<topic>\S.*?)\W*$""",
+    re.IGNORECASE | re.VERBOSE,
+)
 # A sentence with fewer words is a caption, a heading or a sign-off rather than something the article says.
 MIN_WORDS = 5
 
@@ -39,6 +46,17 @@ def asks_for_more(question: str) -> str | None:
         return None
     topic = re.sub(r"^\s*(?:about|on|of|regarding)\s+", "", found["topic"] or "", flags=re.IGNORECASE).strip()
     return "" if topic.lower() in _BACK_REFERENCE else topic  # "more on that": the conversation's subject
+
+
+class SaidAbout(NamedTuple):
+    speaker: str  # "Xinhua"
+    topic: str  # "5G"
+
+
+def said_about(question: str) -> SaidAbout | None:
+    """Who and what of "What did Xinhua say about 5G?"; None for any other question."""
+    found = _SAID_ABOUT.match(" ".join(question.split()))
+    return SaidAbout(found["speaker"], found["topic"]) if found else None
 
 
 class Sentence(BaseModel):

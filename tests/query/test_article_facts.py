@@ -107,6 +107,17 @@ def test_in_a_follow_up_it_is_what_the_conversation_was_about():
     assert asked_field("Who wrote this article?", follow_up=True) == "byline"
 
 
+def test_after_an_answer_about_the_article_it_is_that_article(seed_pipeline):
+    from rag.query.followup import Turn
+
+    byline = seed_pipeline.ask("Who wrote this article?")
+    answer = seed_pipeline.ask("When was it published?", history=[Turn.of(byline)])
+    assert answer.fact == "published" and answer.span == "5 February 2020, 20:16"
+    # after a question about what an article says, "it" is still that thing, not the article
+    report = seed_pipeline.ask("Who published the 5G security report?")
+    assert seed_pipeline.ask("When was it published?", history=[Turn.of(report)]).fact is None
+
+
 def test_a_question_about_the_content_is_read_from_the_text(seed_pipeline):
     answer = seed_pipeline.ask("When did Hua speak?")
     assert answer.fact is None and "fact" not in answer.contract()

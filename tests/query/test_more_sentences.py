@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rag.query.more_sentences import asks_for_more, closest_sentences
+from rag.query.more_sentences import SaidAbout, asks_for_more, closest_sentences, said_about
 from rag.schema import Article, Chunk, Passage
 
 
@@ -71,3 +71,20 @@ def test_a_sentence_in_two_passages_is_quoted_once_and_articles_keep_their_retri
     assert len({(s.passage, s.start) for s in chosen}) == 4
     assert [s.passage for s in chosen] == [0, 0, 1, 1]  # article b was retrieved first
     assert [(s.start, s.end) for s in chosen[:2]] == [(s.start, s.end) for s in chosen[2:]]  # the same sentences, once per article
+
+
+@pytest.mark.parametrize(
+    "question, said",
+    [
+        ("What did Xinhua say about 5G?", SaidAbout("Xinhua", "5G")),
+        ("what has Reuters reported on the tin quota", SaidAbout("Reuters", "the tin quota")),
+        ("What did the Bank of England say about rates in March 2020?", SaidAbout("the Bank of England", "rates in March 2020")),
+        ("What does the Valley Tribune write about the fire?", SaidAbout("the Valley Tribune", "the fire")),
+        ("What did the mayor say?", None),
+        ("Who said 5G is a new generation of technology?", None),
+        ("What did the report say was the cause?", None),
+        ("Tell me more about 5G", None),
+    ],
+)
+def test_what_someone_said_about_a_topic(question, said):
+    assert said_about(question) == said
