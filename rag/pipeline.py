@@ -24,7 +24,7 @@ from rag.query.article_facts import ArticleFact, article_fact
 from rag.query.article_list import listing_topic, mentions
 from rag.query.citations import Citer
 from rag.query.followup import Turn, resolve
-from rag.query.more_sentences import asks_for_more, closest_sentences, said_about
+from rag.query.more_sentences import asks_for_more, closest_sentences, latest_on, said_about
 from rag.query.question_scope import Scopes
 from rag.query.request import AskRequest
 from rag.query.retrieve import Filters, RetrievalRequest
@@ -165,9 +165,12 @@ class Pipeline:
         question = clean_question(question, self.settings.max_question_chars)
         filters = filters or Filters()
         scopes = self.loaded().scoper.scopes(question, filters, time_filter, source_filter)
-        topic = listing_topic(question.replace(scopes.time.text, " ") if scopes.time and scopes.time.text else question)
+        topic = listing_topic(scopes.without_time(question))
         if topic is not None:
             return self._article_list(question, topic, retriever, filters, scopes)
+        topic = latest_on(scopes.without_time(question))
+        if topic is not None:
+            return self._latest(question, topic, retriever, filters, scopes)
         subject = asks_for_more(question)
         if subject is not None:
             return self._more(question, subject, history, retriever, filters, scopes)
@@ -284,12 +287,23 @@ class Pipeline:
             **scopes.answer_fields(),
         )
 
+    def _latest(self, question: str, topic: str, retriever: RetrieverMode | None, filters: Filters, scopes: Scopes) -> Answer:
+        """ "What's the latest on the Port Kessing strike?": the newest article on the topic (the question's
+        "latest" put the newest relevant ones first), its sentences closest to the topic, quoted as "tell me
+        more about" quotes them; not one span read out of it ("February 8")."""
+        passages, _ = self._scoped_retrieve(topic, None, retriever, filters, scopes)
+        # newest first also for "Any news on …?", which names no "latest" for the time scope to see
+        newest = next((p.article.id for p in newest_first(passages) if content_terms(topic) & set(terms(p.chunk.text))), None)
+        if newest is not None:
+            filters = filters.model_copy(update={"articles": frozenset([newest])})
+        return self._more(question, topic, (), retriever, filters, scopes, on_topic=True)
+
     def _statements(self, question: str, retriever: RetrieverMode | None, filters: Filters, scopes: Scopes) -> Answer | None:
         """ "What did Xinhua say about 5G?", when no one sentence answers it: what that source's articles say
         on the topic, quoted as "tell me more about 5G" quotes it. Only for a speaker that is the source the
         search was narrowed to, so every sentence is theirs, and only from their articles that name the
         topic; None otherwise (the reader's "not found" stands)."""
-        asked = said_about(question.replace(scopes.time.text, " ") if scopes.time and scopes.time.text else question)
+        asked = said_about(scopes.without_time(question))
         source = scopes.source
         if asked is None or source is None or not source.applied or not set(terms(asked.speaker)) & set(terms(source.text)):
             return None

@@ -1,5 +1,6 @@
 import datetime as dt
 import os
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -151,6 +152,14 @@ def test_relative_times_count_from_the_newest_article_and_latest_puts_it_first(b
     latest = bank_pipeline.ask("What is the latest Bank of England growth forecast?")
     assert latest.time_scope.latest and latest.passages[0].article.published.isoformat() == "1987-03-05"
     assert latest.span == "2.8 percent"
+
+
+def test_the_latest_on_a_topic_is_the_newest_article_on_it_quoted(bank_pipeline):
+    for question in ("What's the latest on the Bank of England forecast?", "Any news about the Bank of England forecast?"):
+        latest = bank_pipeline.ask(question)
+        assert latest.found and latest.more == "the Bank of England forecast" and latest.span is None
+        assert {Path(c.path).name for c in latest.citations} == {"boe-0305.md"} and "2.8 percent" in latest.answer
+    assert not bank_pipeline.ask("What's the latest on the Olympics?").found  # no article names it
 
 
 def test_dates_set_in_the_request_win_over_the_question(bank_pipeline):

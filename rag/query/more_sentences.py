@@ -48,6 +48,23 @@ def asks_for_more(question: str) -> str | None:
     return "" if topic.lower() in _BACK_REFERENCE else topic  # "more on that": the conversation's subject
 
 
+# "What's the latest on the tin quota?", "Any news about the strike?", "latest updates on X"
+_LATEST_ON = re.compile(
+    r"""^\W*(?:(?:what(?:'s|\s+is|\s+are)\s+the|give\s+me\s+the|tell\s+me\s+the|the)\s+
+        (?:latest|newest|most\s+recent)(?:\s+(?:news|word|updates?|developments?|reports?))?
+      | (?:latest|newest|most\s+recent)(?:\s+(?:news|word|updates?|developments?|reports?))?
+      | any\s+(?:news|updates?|developments?)
+    )\s+(?:on|about|regarding|in|with)\s+(?P<topic>\S.*?)\W*$""",
+    re.IGNORECASE | re.VERBOSE,
+)
+
+
+def latest_on(question: str) -> str | None:
+    """The topic of "What's the latest on the tin quota?" ("the tin quota"); None for any other question."""
+    found = _LATEST_ON.match(" ".join(question.split()))
+    return found["topic"] if found else None
+
+
 class SaidAbout(NamedTuple):
     speaker: str  # "Xinhua"
     topic: str  # "5G"

@@ -38,6 +38,10 @@ class Scopes:
         source = self.source.model_copy(update={"applied": False}) if self.source else None
         return Scopes(time, source)
 
+    def without_time(self, question: str) -> str:
+        """The question without the words that named its time: "5G in February 2020" names the topic "5G"."""
+        return question.replace(self.time.text, " ") if self.time and self.time.text else question
+
     def answer_fields(self) -> dict:
         return {name: scope for name, scope in (("time_scope", self.time), ("source_scope", self.source)) if scope}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rag.query.more_sentences import SaidAbout, asks_for_more, closest_sentences, said_about
+from rag.query.more_sentences import SaidAbout, asks_for_more, closest_sentences, latest_on, said_about
 from rag.schema import Article, Chunk, Passage
 
 
@@ -88,3 +88,20 @@ def test_a_sentence_in_two_passages_is_quoted_once_and_articles_keep_their_retri
 )
 def test_what_someone_said_about_a_topic(question, said):
     assert said_about(question) == said
+
+
+@pytest.mark.parametrize(
+    "question, topic",
+    [
+        ("What's the latest on the tin quota?", "the tin quota"),
+        ("what is the latest news about the Port Kessing strike", "the Port Kessing strike"),
+        ("Any news on Skyvale Airways?", "Skyvale Airways"),
+        ("Latest updates on the wildfire", "the wildfire"),
+        ("Give me the most recent reports about 5G", "5G"),
+        ("What is the latest Bank of England growth forecast?", None),  # a question with one answer: the reader's
+        ("Who wrote the latest story about China?", None),
+        ("What's the latest?", None),
+    ],
+)
+def test_the_latest_on_a_topic(question, topic):
+    assert latest_on(question) == topic
