@@ -59,6 +59,13 @@ def _after_spaces(text: str, start: int, end: int) -> int:
     return spaces.end() if spaces else start
 
 
+def is_dateline(text: str, start: int, end: int) -> bool:
+    """Whether text[start:end], one of the splitter's sentences, is a dateline ("PORT KESSING, Feb 15 -"):
+    where and when the story was filed, not something it says."""
+    found = _DATELINE.match(text, start, min(len(text), start + _DATELINE_MAX_CHARS))
+    return found is not None and found.end() == end
+
+
 def is_teaser(sentence: str) -> bool:
     """Whether a sentence is a link to another story ("ALSO READ: …", "READ MORE: …"), not the article's own text."""
     return _TEASER.match(sentence) is not None

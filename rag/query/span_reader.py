@@ -26,7 +26,7 @@ from pydantic import BaseModel
 
 from rag.embedding import Encoder
 from rag.index.backend import SearchIndex
-from rag.index.chunking import is_teaser
+from rag.index.chunking import is_dateline, is_teaser
 from rag.query.reader import Evidence, Reading, ranked_reading
 from rag.query.reader_model import SHIPPED_READER, ReaderModelError, load_reader_network, reader_files, repair_hint, tokenizer_folder
 from rag.query.spans import best_spans, whole_words
@@ -157,10 +157,12 @@ def quoted_sentence(passage: Passage, span_start: int, span_end: int) -> tuple[i
     return min(first, span_start), max(last, span_end)
 
 
-def teaser_ranges(passage: Passage) -> list[tuple[int, int]]:
-    """Offsets into the passage's text of its links to other stories: no answer is quoted from them."""
+def unquotable_ranges(passage: Passage) -> list[tuple[int, int]]:
+    """Offsets into the passage's text of its links to other stories and its dateline: no answer is quoted
+    from them (a question about where or when a story was filed is answered from the article itself)."""
     chunk = passage.chunk
-    return [(s - chunk.start, e - chunk.start) for s, e in chunk.sentences if is_teaser(chunk.slice(s, e))]
+    relative = [(s - chunk.start, e - chunk.start) for s, e in chunk.sentences]
+    return [(s, e) for s, e in relative if is_teaser(chunk.text[s:e]) or is_dateline(chunk.text, s, e)]
 
 
 class SpanReader:
@@ -227,9 +229,9 @@ class SpanReader:
         passages = passages[: self.read_passages]
         encoded = word_pieces.pairs(question, [p.chunk.text for p in passages], self.max_length, self.stride)
         start_logits, end_logits = network(encoded.inputs)
-        teasers = {rank: teaser_ranges(passage) for rank, passage in enumerate(passages)}
+        unquotable = {rank: unquotable_ranges(passage) for rank, passage in enumerate(passages)}
         found = []
-        for rank, span in best_spans(encoded, start_logits, end_logits, self.max_answer_tokens, teasers).items():
+        for rank, span in best_spans(encoded, start_logits, end_logits, self.max_answer_tokens, unquotable).items():
             chunk = passages[rank].chunk
             start, end = whole_words(chunk.text, span.start, span.end)
             found.append(SpanCandidate(rank, chunk.start + start, chunk.start + end, span.score - span.null_score, answer_key(chunk.text[start:end])))

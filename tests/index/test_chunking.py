@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rag.index import chunking
-from rag.index.chunking import Chunker, dateline, is_teaser, split_sentences
+from rag.index.chunking import Chunker, dateline, is_dateline, is_teaser, split_sentences
 from rag.schema import Article
 from tests.helpers import SEED_FILE, SEEDS
 
@@ -118,6 +118,20 @@ def test_a_short_line_standing_alone_is_a_sentence_of_its_own():
 )
 def test_a_link_to_another_story_is_told_apart_from_the_articles_own_sentences(sentence, teaser):
     assert is_teaser(sentence) is teaser
+
+
+@pytest.mark.parametrize(
+    "text, is_one",
+    [
+        ("PORT KESSING, Feb 15 - The strike entered its second week.", True),
+        ("BEIJING — China called on countries to view 5G risks objectively.", True),
+        ("Beijing, Feb 5 (Xinhua) - China called on countries.", True),
+        ("The strike entered its second week - the union said.", False),
+    ],
+)
+def test_a_dateline_sentence_is_told_apart_from_the_articles_own_sentences(text, is_one):
+    first = split_sentences(text)[0]
+    assert is_dateline(text, *first) is is_one
 
 
 def test_a_blank_line_is_a_boundary_and_a_single_line_break_before_lowercase_is_not():

@@ -158,6 +158,20 @@ def test_no_answer_is_quoted_from_a_link_to_another_story():
             assert evidence.span_start >= 54
 
 
+def test_no_answer_is_quoted_from_a_dateline():
+    from rag.index.chunking import split_sentences
+
+    text = "PORT KESSING, Feb 15 - The strike at Port Kessing entered its second week on Monday, the union said."
+    sentences = split_sentences(text)
+    assert text[slice(*sentences[0])] == "PORT KESSING, Feb 15 -"  # the splitter's sentence of its own
+    chunk = Chunk(id="c", article_id="a", text=text, start=0, end=len(text), sentences=sentences)
+    story = Passage(row=0, chunk=chunk, article=Article(id="a", title="t", path="a.txt", text=text), score=1.0)
+    reader = SpanReader(SHIPPED_READER, packaged_model_path(), threshold=0.0, similarity=no_similarity, coverage=full_coverage)
+    for question in ("When did the strike begin?", "Where is the strike?", "What date was it on February?"):
+        for evidence in reader.read(question, [story]).evidence:
+            assert evidence.span_start >= sentences[1][0]
+
+
 @pytest.mark.parametrize(
     "question, span",
     [
