@@ -21,7 +21,7 @@ from rag.index.indexing import IndexReport
 from rag.index.ingest import CorpusLoad
 from rag.index.near_duplicates import WireCopies
 from rag.query.article_facts import ArticleFact, article_fact
-from rag.query.article_list import listing_topic, mentions
+from rag.query.article_list import asks_for_newest, lead, listing_topic, mentions
 from rag.query.citations import Citer
 from rag.query.followup import Turn, resolve
 from rag.query.more_sentences import asks_for_more, closest_sentences, latest_on, said_about
@@ -168,6 +168,8 @@ class Pipeline:
         topic = listing_topic(scopes.without_time(question))
         if topic is not None:
             return self._article_list(question, topic, retriever, filters, scopes)
+        if asks_for_newest(scopes.without_scopes(question)):
+            return self._newest(question, filters, scopes)
         topic = latest_on(scopes.without_time(question))
         if topic is not None:
             return self._latest(question, topic, retriever, filters, scopes)
@@ -284,6 +286,37 @@ class Pipeline:
             citations=citations,
             listing=topic,
             passages=passages,
+            **scopes.answer_fields(),
+        )
+
+    def _newest(self, question: str, filters: Filters, scopes: Scopes) -> Answer:
+        """ "What's the latest news?": the k newest stories within the question's dates and source (every
+        date and source when none is in them, said so), newest first, each cited at its lead; wire
+        copies once."""
+        articles = list(self.loaded().data.articles.values())
+        narrowed = scopes.narrow(filters)
+        admitted = [a for a in articles if narrowed.admits(a)]
+        if not admitted and narrowed != filters:
+            admitted, scopes = [a for a in articles if filters.admits(a)], scopes.unmatched()
+        undated = dt.date.min
+        newest = sorted(admitted, key=lambda a: (a.published or undated, a.published_time or dt.time()), reverse=True)
+        k = self.settings.k
+        stories: list[Passage] = []
+        for article in newest:
+            if len(stories) == k:
+                break
+            # the article's passage that best matches its headline: its top, where the lead is
+            stories = self.one_per_story([*stories, *self.retrieve(article.title, 1, "hybrid", Filters(articles=frozenset([article.id])))])
+        citations = [self.citer.citation(n, p, *lead(p), None) for n, p in enumerate(stories, start=1)]
+        heading = "The newest article" if len(stories) == 1 else f"The {len(stories)} newest articles"
+        return Answer(
+            question=question,
+            found=bool(stories),
+            answer=heading if stories else None,
+            score=1.0 if stories else 0.0,
+            citations=citations,
+            listing="" if stories else None,
+            passages=stories,
             **scopes.answer_fields(),
         )
 

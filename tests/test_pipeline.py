@@ -162,6 +162,15 @@ def test_the_latest_on_a_topic_is_the_newest_article_on_it_quoted(bank_pipeline)
     assert not bank_pipeline.ask("What's the latest on the Olympics?").found  # no article names it
 
 
+def test_the_latest_news_is_the_newest_articles_each_at_its_lead(bank_pipeline):
+    news = bank_pipeline.ask("What's the latest news?")
+    assert news.found and news.answer == "The 3 newest articles" and news.span is None
+    assert [Path(c.path).name for c in news.citations] == ["boe-0305.md", "boe-0303.md", "boe-0302.md"]
+    assert [a["sentence"] for a in news.contract()["articles"]][0] == "The Bank of England forecast growth of 2.8 percent for the year."
+    before = bank_pipeline.ask("What's new before March 4, 1987?")  # the question's dates apply
+    assert before.time_scope.applied and [Path(c.path).name for c in before.citations] == ["boe-0303.md", "boe-0302.md"]
+
+
 def test_dates_set_in_the_request_win_over_the_question(bank_pipeline):
     filters = Filters(since=dt.date(1987, 3, 5))
     answer = bank_pipeline.ask("What did the Bank of England forecast on March 3?", filters=filters)

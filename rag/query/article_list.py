@@ -12,6 +12,7 @@ import re
 
 from pydantic import BaseModel
 
+from rag.index.chunking import is_dateline, is_teaser
 from rag.schema import Passage
 
 _ASK_FOR_ARTICLES = re.compile(
@@ -20,6 +21,16 @@ _ASK_FOR_ARTICLES = re.compile(
             (?:mention|mentions|mentioned|cover|covers|covered|are\s+about|were\s+about|talk\s+about|discuss|refer\s+to|name)
       | (?:list|show|find|give)(?:\s+me)?\s+(?:all\s+|the\s+)?(?:news\s+)?(?:articles|stories)\s+(?:about|on|mentioning|that\s+mention|covering)
     )\s+(?P<topic>.+?)\W*$""",
+    re.IGNORECASE | re.VERBOSE,
+)
+# "What's the latest news?", "Show me the newest articles", "What's new?": the newest articles, no topic
+_ASK_FOR_NEWEST = re.compile(
+    r"""^\W*(?:(?:so|and|ok|okay|please)\W+)*(?:
+        (?:what(?:'s|\s+is|\s+are)|show\s+me|give\s+me|tell\s+me|list)\s+(?:the\s+)?(?:latest|newest|most\s+recent|recent)
+            (?:\s+(?:news|headlines|stories|articles|reports))?
+      | (?:the\s+)?(?:latest|newest|most\s+recent)\s+(?:news|headlines|stories|articles|reports)
+      | what(?:'s|\s+is)\s+new | anything\s+new | any\s+news
+    )(?:\s+(?:today|now|please))?\W*$""",
     re.IGNORECASE | re.VERBOSE,
 )
 _LEADING_ARTICLE = re.compile(r"^(?:the|a|an)\s+", re.IGNORECASE)
@@ -33,6 +44,18 @@ def listing_topic(question: str) -> str | None:
         return None
     topic = _LEADING_ARTICLE.sub("", found["topic"].strip(_QUOTES + " ")).strip(_QUOTES + " ")
     return topic if any(ch.isalnum() for ch in topic) else None
+
+
+def asks_for_newest(question: str) -> bool:
+    """Whether the question asks for the newest articles on no topic in particular ("What's the latest news?")."""
+    return _ASK_FOR_NEWEST.match(" ".join(question.split())) is not None
+
+
+def lead(passage: Passage) -> tuple[int, int]:
+    """Article offsets of the passage's first sentence that is the story's own (no dateline, no link to another story)."""
+    chunk = passage.chunk
+    own = ((s, e) for s, e in chunk.sentences if not is_teaser(chunk.slice(s, e)) and not is_dateline(chunk.text, s - chunk.start, e - chunk.start))
+    return next(own, (chunk.start, chunk.end))
 
 
 class Mention(BaseModel):

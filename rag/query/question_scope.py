@@ -42,6 +42,11 @@ class Scopes:
         """The question without the words that named its time: "5G in February 2020" names the topic "5G"."""
         return question.replace(self.time.text, " ") if self.time and self.time.text else question
 
+    def without_scopes(self, question: str) -> str:
+        """The question without the words that named its time and its source: "the latest stories from Reuters" asks for the latest stories."""
+        question = self.without_time(question)
+        return question.replace(self.source.text, " ") if self.source and self.source.text else question
+
     def answer_fields(self) -> dict:
         return {name: scope for name, scope in (("time_scope", self.time), ("source_scope", self.source)) if scope}
 

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from rag.cli import main
-from rag.query.article_list import listing_topic, mentions
+from rag.query.article_list import asks_for_newest, lead, listing_topic, mentions
 from rag.schema import Article, Chunk, Passage
 
 
@@ -31,6 +31,33 @@ from rag.schema import Article, Chunk, Passage
 )
 def test_the_topic_of_a_question_that_asks_for_articles(question, topic):
     assert listing_topic(question) == topic
+
+
+@pytest.mark.parametrize(
+    "question, newest",
+    [
+        ("What's the latest news?", True),
+        ("what is new", True),
+        ("Show me the newest articles", True),
+        ("Latest headlines", True),
+        ("Any news?", True),
+        ("What are the most recent stories today?", True),
+        ("What's the latest on 5G?", False),  # a topic: the newest article on it
+        ("What is the latest Bank of England growth forecast?", False),
+        ("Who wrote the latest story about China?", False),
+        ("What's new about the tram line?", False),
+    ],
+)
+def test_a_question_that_asks_for_the_newest_articles(question, newest):
+    assert asks_for_newest(question) is newest
+
+
+def test_the_lead_is_the_first_sentence_the_story_says():
+    text = "ALSO READ: Markets rally\n\nPORT KESSING, Feb 15 - The strike entered its second week. Talks resume on Friday."
+    sentences = [(0, 24), (26, 48), (49, 84), (85, len(text))]
+    chunk = Chunk(id="c", article_id="a", text=text, start=0, end=len(text), sentences=sentences)
+    story = Passage(row=0, chunk=chunk, article=Article(id="a", title="t", path="a.txt", text=text), score=1.0)
+    assert text[slice(*lead(story))] == "The strike entered its second week."
 
 
 def passage(article_id: str, text: str, published: dt.date | None, start: int = 0) -> Passage:
