@@ -226,6 +226,8 @@ def format_answer(answer: Answer) -> str:
     if answer.source_scope is not None:
         undo = "; --no-source-filter searches every source" if answer.source_scope.applied else ""
         lines.append(f"({answer.source_scope.label()}{undo})")
+    if answer.read_as is not None:
+        lines.append(f"({answer.read_as.label()})")
     if answer.listing is not None:
         lines.append(answer.answer if answer.found and answer.answer else f"No article mentions “{answer.listing}”.")
         sources = answer.citations

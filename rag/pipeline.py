@@ -28,6 +28,7 @@ from rag.query.more_sentences import asks_for_more, closest_sentences, latest_on
 from rag.query.question_scope import Scopes
 from rag.query.request import AskRequest
 from rag.query.retrieve import Filters, RetrievalRequest
+from rag.query.roles import by_role, roles
 from rag.schema import Answer, Article, Passage
 from rag.text import content_terms, terms
 
@@ -183,7 +184,7 @@ class Pipeline:
         passages, scopes = self._scoped_retrieve(resolved.search, k, retriever, filters, scopes)
         answer = self.answer(resolved.read, resolved.focus(passages), follow_up)
         if not answer.found and resolved.search == question:
-            answer = self._statements(question, retriever, filters, scopes) or answer
+            answer = self._statements(question, retriever, filters, scopes) or self._by_role(question, passages, k, retriever, filters, scopes) or answer
         update = scopes.answer_fields()
         if resolved.search != question:
             update |= {"question": question, "query": resolved.search}
@@ -330,6 +331,23 @@ class Pipeline:
         if newest is not None:
             filters = filters.model_copy(update={"articles": frozenset([newest])})
         return self._more(question, topic, (), retriever, filters, scopes, on_topic=True)
+
+    def _by_role(
+        self, question: str, passages: list[Passage], k: int | None, retriever: RetrieverMode | None, filters: Filters, scopes: Scopes
+    ) -> Answer | None:
+        """ "When did Hua speak?" over a story that says "a Foreign Ministry spokesperson said Wednesday" and
+        "spokesperson Hua Chunying" elsewhere: read again as "When did the spokesperson speak?", over the
+        top article only (it gave the role); None when the question names none of its people or the
+        second reading finds nothing either."""
+        if not passages:
+            return None
+        top = passages[0].article
+        reading = by_role(question, roles(top.text))
+        if reading is None:
+            return None
+        again, _ = self._scoped_retrieve(reading.question, k, retriever, filters.model_copy(update={"articles": frozenset([top.id])}), scopes)
+        answer = self.answer(reading.question, again)
+        return answer.model_copy(update={"question": question, "read_as": reading}) if answer.found else None
 
     def _statements(self, question: str, retriever: RetrieverMode | None, filters: Filters, scopes: Scopes) -> Answer | None:
         """ "What did Xinhua say about 5G?", when no one sentence answers it: what that source's articles say

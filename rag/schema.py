@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from rag.query.question_source import SourceScope
 from rag.query.question_time import TimeScope
+from rag.query.roles import RoleReading
 
 _SHARED_FIELD_SETS: dict[frozenset[str], set[str]] = {}
 
@@ -117,6 +118,7 @@ class Answer(BaseModel):
     more: str | None = Field(None, description="the subject of a question that asks for more; citations are the other sentences quoted")
     time_scope: TimeScope | None = Field(None, description="the time the question named, searched as a filter on publication dates")
     source_scope: SourceScope | None = Field(None, description="the source the question named, searched as a filter on source and byline")
+    read_as: RoleReading | None = Field(None, description="the question as it was read again, a person's role in place of their name")
     # Not in the JSON contract: what retrieval returned, for evaluation and display.
     passages: list[Passage] = Field(default_factory=list, exclude=True)
     query: str | None = Field(None, exclude=True, description="what was searched for when a follow-up added the chat's subject")
@@ -146,4 +148,5 @@ class Answer(BaseModel):
             **({"more": self.more} if self.more is not None else {}),
             **({"time_filter": self.time_scope.contract()} if self.time_scope else {}),
             **({"source_filter": self.source_scope.contract()} if self.source_scope else {}),
+            **({"read_as": self.read_as.model_dump()} if self.read_as else {}),
         }

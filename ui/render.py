@@ -91,7 +91,7 @@ def answer_message(answer: Answer, threshold: float | None = None) -> str:
     if answer.query:
         carried = answer.query.removeprefix(answer.question).strip()
         context = f'<div class="followup">read as a follow-up about: {html.escape(carried)}</div>'
-    for scope in (answer.time_scope, answer.source_scope):
+    for scope in (answer.time_scope, answer.source_scope, answer.read_as):
         if scope is not None:
             context += f'<div class="scope">{html.escape(scope.label())}</div>'
     markers = " ".join(f'<a class="marker" href="#source-{c.n}">[{c.n}]</a>' for c in answer.citations)
