@@ -21,10 +21,10 @@ from rag.index.indexing import IndexReport
 from rag.index.ingest import CorpusLoad
 from rag.index.near_duplicates import WireCopies
 from rag.query.article_facts import ArticleFact, article_fact
-from rag.query.article_list import asks_for_newest, lead, listing_topic, mentions
+from rag.query.article_list import asks_for_newest, listing_topic, mentions
 from rag.query.citations import Citer
 from rag.query.followup import Turn, resolve
-from rag.query.more_sentences import asks_for_more, closest_sentences, latest_on, said_about
+from rag.query.more_sentences import asks_for_more, asks_for_summary, closest_sentences, latest_on, lead_sentences, said_about
 from rag.query.question_scope import Scopes
 from rag.query.request import AskRequest
 from rag.query.retrieve import Filters, RetrievalRequest
@@ -51,7 +51,16 @@ def clean_question(question: str, max_chars: int) -> str:
         raise QuestionError("the question has no words or numbers to search for")
     if not _reads_as_english(cleaned):
         raise QuestionError("only questions in English are understood: the models read English")
+    if _SMALL_TALK.fullmatch(cleaned):  # "Thanks!" would otherwise quote "thanks to the wettest spring"
+        raise QuestionError(f"“{cleaned}” asks nothing about the articles: ask a question about them, e.g. “What's the latest news?”")
     return cleaned
+
+
+_SMALL_TALK = re.compile(
+    r"\W*(?:hi|hello|hey|hiya|good\s+(?:morning|afternoon|evening)|thanks?(?:\s+you)?(?:\s+(?:so\s+much|a\s+lot|very\s+much))?"
+    r"|many\s+thanks|cheers|ok(?:ay)?|great|cool|nice|perfect|bye|goodbye|see\s+you)\W*",
+    re.IGNORECASE,
+)
 
 
 _LATIN_WORD = re.compile(r"\b[A-Za-z]{2,}\b")
@@ -174,6 +183,9 @@ class Pipeline:
         topic = latest_on(scopes.without_time(question))
         if topic is not None:
             return self._latest(question, topic, retriever, filters, scopes)
+        subject = asks_for_summary(question)
+        if subject is not None:
+            return self._summary(question, subject, history, retriever, filters, scopes)
         subject = asks_for_more(question)
         if subject is not None:
             return self._more(question, subject, history, retriever, filters, scopes)
@@ -290,6 +302,43 @@ class Pipeline:
             **scopes.answer_fields(),
         )
 
+    def _summary(self, question: str, topic: str, history: Sequence[Turn], retriever: RetrieverMode | None, filters: Filters, scopes: Scopes) -> Answer:
+        """ "What is this article about?", "Summarise the Dorrell refinery story": the story's lead, its first
+        sentences, as a news story puts what it is about first. The story is the one the topic finds, else
+        the one the conversation's last answer cited, else the only one searched; with several and nothing
+        to choose by, QuestionError asks which."""
+        article = None
+        if not topic and history and history[-1].articles:
+            article = self.loaded().data.articles.get(history[-1].articles[0])
+        if article is None and not topic:
+            admitted = [a for a in self.loaded().data.articles.values() if filters.admits(a)]
+            if len(admitted) > 1:
+                raise QuestionError(
+                    f"which article? {len(admitted)} are searched: name its subject (“summarise the story about the refinery fire”), "
+                    "or choose it (“Ask only about these articles” in the chat, --article on the command line)"
+                )
+            article = admitted[0] if admitted else None
+        if article is None:
+            found, scopes = self._scoped_retrieve(topic or question, None, retriever, filters, scopes)
+            article = found[0].article if found else None
+        if article is None:
+            return Answer(question=question, found=False, score=0.0, **scopes.answer_fields())
+        # the article's passages that best match its headline; the earliest holds the lead
+        top = min(self.retrieve(article.title, MAX_K, "hybrid", Filters(articles=frozenset([article.id]))), key=lambda p: p.chunk.start)
+        sentences = lead_sentences(top, self.settings.max_citations)
+        citations = [self.citer.citation(n, top, start, end, None) for n, (start, end) in enumerate(sentences, start=1)]
+        return Answer(
+            question=question,
+            found=bool(sentences),
+            answer=" … ".join(top.chunk.slice(start, end) for start, end in sentences) or None,
+            score=1.0 if sentences else 0.0,  # quoted as they stand, as "tell me more" quotes
+            citations=citations,
+            related=[] if sentences else [self.citer.of_passage(1, top)],
+            more=article.title,
+            passages=[top],
+            **scopes.answer_fields(),
+        )
+
     def _newest(self, question: str, filters: Filters, scopes: Scopes) -> Answer:
         """ "What's the latest news?": the k newest stories within the question's dates and source (every
         date and source when none is in them, said so), newest first, each cited at its lead; wire
@@ -308,7 +357,7 @@ class Pipeline:
                 break
             # the article's passage that best matches its headline: its top, where the lead is
             stories = self.one_per_story([*stories, *self.retrieve(article.title, 1, "hybrid", Filters(articles=frozenset([article.id])))])
-        citations = [self.citer.citation(n, p, *lead(p), None) for n, p in enumerate(stories, start=1)]
+        citations = [self.citer.citation(n, p, *(lead_sentences(p) or [(p.chunk.start, p.chunk.end)])[0], None) for n, p in enumerate(stories, start=1)]
         heading = "The newest article" if len(stories) == 1 else f"The {len(stories)} newest articles"
         return Answer(
             question=question,

@@ -63,6 +63,9 @@ def test_status_reports_the_index(news_pipeline):
         ("\x00\x01\x02", "empty"),
         ("华为的创始人是谁？", "in English"),
         ("Кто такой Хуа Чуньин?", "in English"),
+        ("Thanks!", "asks nothing about the articles"),
+        ("hello", "asks nothing about the articles"),
+        ("Thank you so much.", "asks nothing about the articles"),
     ],
 )
 def test_bad_questions_get_a_specific_error(question, message):
@@ -70,7 +73,7 @@ def test_bad_questions_get_a_specific_error(question, message):
         clean_question(question, 1000)
 
 
-@pytest.mark.parametrize("question", ["Who is Владимир Путин?", "What did 华为 announce?", "What is 5G?"])
+@pytest.mark.parametrize("question", ["Who is Владимир Путин?", "What did 华为 announce?", "What is 5G?", "Thanks to what did the lake recover?"])
 def test_a_name_in_another_script_inside_an_english_question_is_fine(question):
     assert clean_question(question, 1000) == question
 

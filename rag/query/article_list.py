@@ -12,7 +12,6 @@ import re
 
 from pydantic import BaseModel
 
-from rag.index.chunking import is_dateline, is_teaser
 from rag.schema import Passage
 
 _ASK_FOR_ARTICLES = re.compile(
@@ -49,13 +48,6 @@ def listing_topic(question: str) -> str | None:
 def asks_for_newest(question: str) -> bool:
     """Whether the question asks for the newest articles on no topic in particular ("What's the latest news?")."""
     return _ASK_FOR_NEWEST.match(" ".join(question.split())) is not None
-
-
-def lead(passage: Passage) -> tuple[int, int]:
-    """Article offsets of the passage's first sentence that is the story's own (no dateline, no link to another story)."""
-    chunk = passage.chunk
-    own = ((s, e) for s, e in chunk.sentences if not is_teaser(chunk.slice(s, e)) and not is_dateline(chunk.text, s - chunk.start, e - chunk.start))
-    return next(own, (chunk.start, chunk.end))
 
 
 class Mention(BaseModel):

@@ -15,7 +15,7 @@ from typing import NamedTuple
 import numpy as np
 from pydantic import BaseModel
 
-from rag.index.chunking import is_teaser
+from rag.index.chunking import is_dateline, is_teaser
 from rag.schema import Passage
 
 _ASKS_FOR_MORE = re.compile(
@@ -34,8 +34,46 @@ _SAID_ABOUT = re.compile(
         (?:say|said|write|written|wrote|report|reported)\s+(?:about|on|regarding)\s+(?P<topic>\S.*?)\W*$""",
     re.IGNORECASE | re.VERBOSE,
 )
+# "What is this article about?", "Summarise the Dorrell refinery story", "Give me a summary of the strike";
+# not "What is the report about?": a report is something a story mentions (as in article_facts)
+_ASKS_FOR_SUMMARY = re.compile(
+    r"""^\W*(?:(?:and|ok|okay|so|please|can\s+you|could\s+you)\W+)*(?:
+        what(?:'s|\s+is|\s+was)\s+(?P<it>this|that|it|the\s+(?:article|story|piece))(?:\s+(?:article|story|piece))?\s+about
+      | (?:summari[sz]e|sum\s+up)(?:\s+(?P<what>.+?))?
+      | (?:give\s+me\s+)?(?:a\s+|the\s+)?(?:summary|gist)(?:\s+of\s+(?P<of>.+?))?
+    )\W*$""",
+    re.IGNORECASE | re.VERBOSE,
+)
+_THE_STORY = re.compile(r"^(?:(?:the|this|that|a)\s+)?(?:(?:article|story|piece|news)(?:\s+(?:about|on|of)\s+(?P<about>.+))?|it|this|that)$", re.IGNORECASE)
+_STORY_SUFFIX = re.compile(r"^(?:(?:the|this|that|a)\s+)?(?P<topic>.+?)\s+(?:article|story|piece)$", re.IGNORECASE)
 # A sentence with fewer words is a caption, a heading or a sign-off rather than something the article says.
 MIN_WORDS = 5
+
+
+def asks_for_summary(question: str) -> str | None:
+    """What a question asking what a story is about names: "" for the story itself ("What is this article
+    about?", "Summarise it"), its topic for "Summarise the Dorrell refinery story"; None for any other question."""
+    found = _ASKS_FOR_SUMMARY.match(" ".join(question.split()))
+    if found is None:
+        return None
+    what = (found["what"] or found["of"] or "").strip()
+    story = _THE_STORY.match(what)
+    if not what or story:
+        return (story["about"] or "").strip() if story else ""
+    suffixed = _STORY_SUFFIX.match(what)
+    return suffixed["topic"] if suffixed else what
+
+
+def lead_sentences(passage: Passage, count: int = 1) -> list[tuple[int, int]]:
+    """Article offsets of the passage's first `count` sentences that are the story's own: no dateline, no
+    link to another story, no caption (fewer than MIN_WORDS words)."""
+    chunk = passage.chunk
+    own = [
+        (s, e)
+        for s, e in chunk.sentences
+        if not is_teaser(text := chunk.slice(s, e)) and not is_dateline(chunk.text, s - chunk.start, e - chunk.start) and len(text.split()) >= MIN_WORDS
+    ]
+    return own[:count]
 
 
 def asks_for_more(question: str) -> str | None:

@@ -118,6 +118,20 @@ def test_after_an_answer_about_the_article_it_is_that_article(seed_pipeline):
     assert seed_pipeline.ask("When was it published?", history=[Turn.of(report)]).fact is None
 
 
+def test_what_the_article_is_about_is_its_lead(seed_pipeline, news_pipeline):
+    from rag.pipeline import QuestionError
+    from rag.query.followup import Turn
+
+    about = seed_pipeline.ask("What is this article about?")
+    assert about.found and about.more == "China calls for open, equitable environment for 5G technology" and len(about.citations) == 3
+    assert about.answer.startswith("China called on countries around the world to view 5G network risks")  # the lead, not its dateline
+    with pytest.raises(QuestionError, match="which article\\? 3 are searched"):  # several articles, nothing to choose by
+        news_pipeline.ask("What is this article about?")
+    storm = news_pipeline.ask("How many coastal roads closed in Brighton?")
+    followed = news_pipeline.ask("What is the story about?", history=[Turn.of(storm)])
+    assert followed.more == "Storm closes coastal roads" == news_pipeline.ask("Summarise the story about the storm in Brighton").more
+
+
 def test_a_question_about_the_content_is_read_from_the_text(seed_pipeline):
     answer = seed_pipeline.ask("When did Hua speak?")
     assert answer.fact is None and "fact" not in answer.contract()

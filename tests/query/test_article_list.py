@@ -8,7 +8,7 @@ import json
 import pytest
 
 from rag.cli import main
-from rag.query.article_list import asks_for_newest, lead, listing_topic, mentions
+from rag.query.article_list import asks_for_newest, listing_topic, mentions
 from rag.schema import Article, Chunk, Passage
 
 
@@ -50,14 +50,6 @@ def test_the_topic_of_a_question_that_asks_for_articles(question, topic):
 )
 def test_a_question_that_asks_for_the_newest_articles(question, newest):
     assert asks_for_newest(question) is newest
-
-
-def test_the_lead_is_the_first_sentence_the_story_says():
-    text = "ALSO READ: Markets rally\n\nPORT KESSING, Feb 15 - The strike entered its second week. Talks resume on Friday."
-    sentences = [(0, 24), (26, 48), (49, 84), (85, len(text))]
-    chunk = Chunk(id="c", article_id="a", text=text, start=0, end=len(text), sentences=sentences)
-    story = Passage(row=0, chunk=chunk, article=Article(id="a", title="t", path="a.txt", text=text), score=1.0)
-    assert text[slice(*lead(story))] == "The strike entered its second week."
 
 
 def passage(article_id: str, text: str, published: dt.date | None, start: int = 0) -> Passage:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rag.query.more_sentences import SaidAbout, asks_for_more, closest_sentences, latest_on, said_about
+from rag.query.more_sentences import SaidAbout, asks_for_more, asks_for_summary, closest_sentences, latest_on, lead_sentences, said_about
 from rag.schema import Article, Chunk, Passage
 
 
@@ -105,3 +105,31 @@ def test_what_someone_said_about_a_topic(question, said):
 )
 def test_the_latest_on_a_topic(question, topic):
     assert latest_on(question) == topic
+
+
+@pytest.mark.parametrize(
+    "question, topic",
+    [
+        ("What is this article about?", ""),
+        ("what's the story about", ""),
+        ("Summarize it", ""),
+        ("Summarise the article", ""),
+        ("Can you summarize the story about the refinery fire?", "the refinery fire"),
+        ("Summarise the Dorrell refinery story", "Dorrell refinery"),
+        ("Give me a summary of the Port Kessing strike", "the Port Kessing strike"),
+        ("What is the report about?", None),  # a report the text mentions: the reader's
+        ("What is 5G about?", None),
+        ("Tell me more about the trains", None),
+    ],
+)
+def test_a_question_that_asks_what_a_story_is_about(question, topic):
+    assert asks_for_summary(question) == topic
+
+
+def test_the_lead_is_the_first_sentences_the_story_says():
+    text = "ALSO READ: Markets rally\n\nPORT KESSING, Feb 15 - The strike entered its second week. No one was hurt. Talks resume on Friday in the capital."
+    sentences = [(0, 24), (26, 48), (49, 84), (85, 101), (102, len(text))]
+    chunk = Chunk(id="c", article_id="a", text=text, start=0, end=len(text), sentences=sentences)
+    story = Passage(row=0, chunk=chunk, article=Article(id="a", title="t", path="a.txt", text=text), score=1.0)
+    # no link to another story, no dateline, no caption-short line
+    assert [text[s:e] for s, e in lead_sentences(story, 3)] == ["The strike entered its second week.", "Talks resume on Friday in the capital."]
