@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import json
 import logging
 import os
 import shutil
@@ -186,7 +187,10 @@ def converted(source: NetworkSource, cache_dir: Path, precision: Precision = "f3
                 f"cannot write the converted {source.name} network under {folder.parent} ({exc.strerror or exc}): "
                 "set RAG_CACHE_DIR to a writable folder, or RAG_RUNTIME=torch"
             ) from exc
-        stale = sorted(p for p in folder.parent.glob(f"{name}-*") if p.is_dir() and p != folder and _key_of(p, name))
+        # An older conversion of these same files is stale, and one whose files are gone; another install's
+        # (a second checkout, a CI clone sharing the cache) is kept, or each would convert again after the other.
+        ours = _source_paths(source)
+        stale = sorted(p for p in folder.parent.glob(f"{name}-*") if p.is_dir() and p != folder and _key_of(p, name) and _replaced(p, ours))
         log.info(
             "converting the %s network to OpenVINO (%s)%s, once (about 10 s); cached in %s",
             source.name,
@@ -215,6 +219,7 @@ def converted(source: NetworkSource, cache_dir: Path, precision: Precision = "f3
                     with contextlib.redirect_stdout(io.StringIO()):  # nor its progress bar (no switch turns it off)
                         network = nncf.compress_weights(network, mode=nncf.CompressWeightsMode.INT8_ASYM)
             openvino.save_model(network, str(scratch / "model.xml"), compress_to_fp16=False)
+            (scratch / SOURCES_FILE).write_text(json.dumps(ours), encoding="utf-8")
             try:
                 os.rename(scratch, folder)
             except OSError:  # another process finished the same conversion first: theirs is as good
@@ -238,6 +243,23 @@ def _cache_key(source: NetworkSource, openvino_version: str) -> str:
         stat = Path(path).stat()
         digest.update(f"|{Path(path).resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode())
     return digest.hexdigest()[:16]
+
+
+SOURCES_FILE = "sources.json"  # the files a conversion was made from: what tells a stale one from another install's
+
+
+def _source_paths(source: NetworkSource) -> list[str]:
+    return sorted(str(Path(path).resolve()) for path in source.files)
+
+
+def _replaced(folder: Path, ours: list[str]) -> bool:
+    """Whether a conversion in the cache is made obsolete by ours: made from the same files (since
+    changed), from files that no longer exist, or unrecorded (made before conversions recorded theirs)."""
+    try:
+        theirs = json.loads((folder / SOURCES_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return True
+    return theirs == ours or not all(Path(path).exists() for path in theirs)
 
 
 def _key_of(folder: Path, name: str) -> bool:

@@ -66,6 +66,24 @@ def test_a_conversion_is_made_once_and_again_when_its_files_change(weights, tmp_
     assert len(first) == len(second) == 1 and first != second  # the stale one is gone
 
 
+def test_another_installs_conversion_is_kept_and_one_whose_files_are_gone_is_not(weights, tmp_path, caplog):
+    """Two checkouts (or a CI clone) sharing the cache must not undo each other's conversions."""
+    options = RuntimeOptions(cache_dir=tmp_path / "cache")
+    other = tmp_path / "other-checkout" / "weights.bin"
+    other.parent.mkdir()
+    other.write_bytes(b"v1 of the other install")
+    load_network(source(other), options)
+    load_network(source(weights), options)
+    assert len(list((tmp_path / "cache" / "openvino").iterdir())) == 2  # both kept
+    caplog.set_level(logging.INFO, logger="rag.runtime")
+    load_network(source(other), options)
+    assert "converting" not in caplog.text  # the other install's is still there
+    other.unlink()
+    weights.write_bytes(b"v2, another size")
+    load_network(source(weights), options)  # ours changed: our old one goes, and the one whose files are gone
+    assert len(list((tmp_path / "cache" / "openvino").iterdir())) == 1
+
+
 def test_a_failed_conversion_names_the_network_and_the_way_out_and_leaves_nothing(weights, tmp_path):
     class Unconvertible(torch.nn.Module):
         def forward(self, input_ids, attention_mask):
