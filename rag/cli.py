@@ -26,7 +26,7 @@ from rag.pipeline import Pipeline, QuestionError, clean_question
 from rag.query.reader_model import ReaderModelError
 from rag.query.request import CLI_LABELS, AskRequest, RequestError, iso_date
 from rag.schema import Answer
-from rag.text import first_line
+from rag.text import first_line, spoken_date
 
 # Mistakes a user can make and fix: one line, no trace. Anything else is a bug: one line that says so,
 # and the trace with --debug.
@@ -239,7 +239,8 @@ def format_answer(answer: Answer) -> str:
         first = answer.citations[0]
         quote = _highlight(answer.answer or "", first.span, first.start)
         lines.append(f"“{quote}”" if answer.quotes_text else quote)
-        lines.append(f"answer: {answer.span or '(the sentence above)'}   confidence {answer.score:.2f}")
+        day = f" ({spoken_date(answer.span_date)})" if answer.span_date else ""
+        lines.append(f"answer: {answer.span or '(the sentence above)'}{day}   confidence {answer.score:.2f}")
         sources = answer.citations
     else:
         lines.append(f"Not found in the articles (best confidence {answer.score:.2f}).")

@@ -29,6 +29,7 @@ from rag.query.question_scope import Scopes
 from rag.query.request import AskRequest
 from rag.query.retrieve import Filters, RetrievalRequest
 from rag.query.roles import by_role, roles
+from rag.query.span_dates import day_of
 from rag.schema import Answer, Article, Passage
 from rag.text import content_terms, terms
 
@@ -269,6 +270,7 @@ class Pipeline:
                 found=True,
                 answer=passage.chunk.slice(best.start, best.end),
                 span=passage.chunk.slice(*best.span) if best.span else None,
+                span_date=day_of(passage.chunk.slice(*best.span), passage.article.published) if best.span else None,
                 score=reading.score,
                 citations=[self.citer.of_evidence(n, e, passages[e.passage]) for n, e in enumerate(chosen, start=1)],
                 passages=passages,

@@ -119,6 +119,7 @@ class Answer(BaseModel):
     time_scope: TimeScope | None = Field(None, description="the time the question named, searched as a filter on publication dates")
     source_scope: SourceScope | None = Field(None, description="the source the question named, searched as a filter on source and byline")
     read_as: RoleReading | None = Field(None, description="the question as it was read again, a person's role in place of their name")
+    span_date: dt.date | None = Field(None, description="the day a weekday span (“Wednesday”) names, in the week up to its article's publication")
     # Not in the JSON contract: what retrieval returned, for evaluation and display.
     passages: list[Passage] = Field(default_factory=list, exclude=True)
     query: str | None = Field(None, exclude=True, description="what was searched for when a follow-up added the chat's subject")
@@ -149,4 +150,5 @@ class Answer(BaseModel):
             **({"time_filter": self.time_scope.contract()} if self.time_scope else {}),
             **({"source_filter": self.source_scope.contract()} if self.source_scope else {}),
             **({"read_as": self.read_as.model_dump()} if self.read_as else {}),
+            **({"span_date": self.span_date.isoformat()} if self.span_date else {}),
         }

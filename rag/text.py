@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from functools import lru_cache
 
 import Stemmer
@@ -33,3 +34,8 @@ def first_line(exc: BaseException) -> str:
 
 def word_count(text: str) -> int:
     return len(text.split())
+
+
+def spoken_date(day: dt.date) -> str:
+    """A date as an answer says it: "5 February 2020"."""
+    return f"{day.day} {day:%B %Y}"

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from rag.index.index_keeper import IndexStatus, Removal
 from rag.index.indexing import IndexReport
 from rag.schema import Answer, Article, Citation
+from rag.text import spoken_date
 from ui.uploads import UploadOutcome
 
 NOT_FOUND = "Not found in the articles"
@@ -112,7 +113,8 @@ def answer_message(answer: Answer, threshold: float | None = None) -> str:
         first = answer.citations[0]
         quote = highlight(answer.answer or "", first.start, span=first.span)
         quote = f"“{quote}”" if answer.quotes_text else quote
-        span = f"answer: <strong>{html.escape(answer.span)}</strong> · " if answer.span else ""
+        day = f" ({spoken_date(answer.span_date)})" if answer.span_date else ""
+        span = f"answer: <strong>{html.escape(answer.span)}</strong>{day} · " if answer.span else ""
         origin = f"from the article's {_FACT_NAMES.get(answer.fact, answer.fact)} · " if answer.fact else ""
         body = f'<p class="quote">{quote} {markers}</p><p class="meta">{span}{origin}{_confidence(answer.score, threshold)}</p>'
     return _one_block(f'<div class="answer">{body}{context}</div>')

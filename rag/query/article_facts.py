@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from rag.index.chunking import dateline
 from rag.schema import Article, Passage
+from rag.text import spoken_date
 
 ArticleField = Literal["byline", "source", "published", "updated", "title", "dateline"]
 
@@ -83,7 +84,7 @@ class ArticleFact(BaseModel):
 
 
 def _when(day: dt.date, time: dt.time | None) -> str:
-    text = f"{day.day} {day:%B %Y}"
+    text = spoken_date(day)
     return f"{text}, {time:%H:%M}" if time else text
 
 

@@ -34,6 +34,7 @@ def test_a_question_naming_a_person_is_read_with_their_role():
 def test_the_seed_answers_when_hua_spoke_from_what_the_spokesperson_said(news_pipeline):
     answer = news_pipeline.ask("When did Hua speak?")
     assert answer.found and answer.span == "Wednesday" and answer.question == "When did Hua speak?"
+    assert answer.contract()["span_date"] == "2020-02-05"  # the seed was published on that Wednesday
     assert answer.contract()["read_as"] == {"question": "When did the spokesperson speak?", "name": "Hua", "role": "spokesperson"}
     assert answer.read_as.label() == "read as “When did the spokesperson speak?”: the article calls Hua the spokesperson"
     assert "read_as" not in news_pipeline.ask("Who is the Foreign Ministry spokesperson?").contract()  # answered at first reading

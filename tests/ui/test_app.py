@@ -54,6 +54,12 @@ def test_answer_is_the_quoted_sentence_with_the_span_in_bold_and_markers(news_pi
     assert "\n" not in message  # one HTML block: Markdown leaves it alone
 
 
+def test_a_weekday_answer_shows_its_day_and_a_role_reading_says_so(news_pipeline):
+    message = render.answer_message(news_pipeline.ask("When did Hua speak?"))
+    assert "answer: <strong>Wednesday</strong> (5 February 2020)" in message
+    assert "read as “When did the spokesperson speak?”: the article calls Hua the spokesperson" in message
+
+
 def test_the_server_logs_each_question_and_each_refusal_in_one_line(news_pipeline, caplog):
     caplog.set_level("INFO", logger="ui.app")
     ask(news_pipeline, "Who is the Foreign Ministry spokesperson?")
