@@ -23,7 +23,7 @@ from rag.index.near_duplicates import WireCopies
 from rag.query.article_facts import ArticleFact, article_fact
 from rag.query.article_list import asks_for_newest, listing_topic, mentions
 from rag.query.citations import Citer
-from rag.query.followup import Turn, resolve
+from rag.query.followup import Turn, listed_article, resolve
 from rag.query.more_sentences import asks_for_more, asks_for_summary, closest_sentences, latest_on, lead_sentences, said_about
 from rag.query.question_scope import Scopes
 from rag.query.request import AskRequest
@@ -175,6 +175,10 @@ class Pipeline:
         or the request names a source itself."""
         question = clean_question(question, self.settings.max_question_chars)
         filters = filters or Filters()
+        pointed = listed_article(question, history)
+        if pointed is not None and filters.articles is None:  # "Summarise the second one", after a list of articles
+            only_it = filters.model_copy(update={"articles": frozenset([pointed.article])})
+            return self.ask(pointed.question, k, retriever, only_it, history, time_filter, source_filter).model_copy(update={"question": question})
         scopes = self.loaded().scoper.scopes(question, filters, time_filter, source_filter)
         topic = listing_topic(scopes.without_time(question))
         if topic is not None:
@@ -307,19 +311,18 @@ class Pipeline:
     def _summary(self, question: str, topic: str, history: Sequence[Turn], retriever: RetrieverMode | None, filters: Filters, scopes: Scopes) -> Answer:
         """ "What is this article about?", "Summarise the Dorrell refinery story": the story's lead, its first
         sentences, as a news story puts what it is about first. The story is the one the topic finds, else
-        the one the conversation's last answer cited, else the only one searched; with several and nothing
-        to choose by, QuestionError asks which."""
+        the only one searched, else the first the conversation's last answer cited; with several and
+        nothing to choose by, QuestionError asks which."""
         article = None
-        if not topic and history and history[-1].articles:
-            article = self.loaded().data.articles.get(history[-1].articles[0])
-        if article is None and not topic:
-            admitted = [a for a in self.loaded().data.articles.values() if filters.admits(a)]
-            if len(admitted) > 1:
+        if not topic:
+            admitted = {a.id: a for a in self.loaded().data.articles.values() if filters.admits(a)}
+            cited = [admitted[i] for i in (history[-1].articles if history else []) if i in admitted]
+            if len(admitted) > 1 and not cited:
                 raise QuestionError(
                     f"which article? {len(admitted)} are searched: name its subject (“summarise the story about the refinery fire”), "
                     "or choose it (“Ask only about these articles” in the chat, --article on the command line)"
                 )
-            article = admitted[0] if admitted else None
+            article = next(iter(admitted.values())) if len(admitted) == 1 else (cited[0] if cited else None)
         if article is None:
             found, scopes = self._scoped_retrieve(topic or question, None, retriever, filters, scopes)
             article = found[0].article if found else None
@@ -337,6 +340,7 @@ class Pipeline:
             citations=citations,
             related=[] if sentences else [self.citer.of_passage(1, top)],
             more=article.title,
+            fact="lead",  # about the article itself: a follow-up's "it" is this article
             passages=[top],
             **scopes.answer_fields(),
         )

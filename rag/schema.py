@@ -112,7 +112,9 @@ class Answer(BaseModel):
     citations: list[Citation] = []
     related: list[Citation] = []
     fact: str | None = Field(
-        None, description="the article's own field that answered (byline, source, published, updated, title, dateline); None: read from its text"
+        None,
+        description="what of the article itself answered: its own field (byline, source, published, updated, title, dateline) or its lead "
+        "(what it is about); None: read from its text",
     )
     listing: str | None = Field(None, description="the topic of a question that asks for articles; citations are the articles")
     more: str | None = Field(None, description="the subject of a question that asks for more; citations are the other sentences quoted")

@@ -174,6 +174,17 @@ def test_the_latest_news_is_the_newest_articles_each_at_its_lead(bank_pipeline):
     assert before.time_scope.applied and [Path(c.path).name for c in before.citations] == ["boe-0303.md", "boe-0302.md"]
 
 
+def test_the_second_article_of_a_list_and_what_it_is_about(bank_pipeline):
+    listing = bank_pipeline.ask("Which articles mention the Bank of England?")
+    assert [Path(c.path).name for c in listing.citations] == ["boe-0305.md", "boe-0303.md", "boe-0302.md"]
+    history = [Turn.of(listing)]
+    second = bank_pipeline.ask("When was the second one published?", history=history)
+    assert second.question == "When was the second one published?" and (second.fact, second.span) == ("published", "3 March 1987")
+    last = bank_pipeline.ask("Summarise the last one", history=history)
+    assert (last.fact, last.more) == ("lead", "Bank of England raises growth forecast") and "2.5 percent" in last.answer
+    assert bank_pipeline.ask("Who wrote it?", history=[*history, Turn.of(last)]).citations[0].title == "Bank of England raises growth forecast"
+
+
 def test_dates_set_in_the_request_win_over_the_question(bank_pipeline):
     filters = Filters(since=dt.date(1987, 3, 5))
     answer = bank_pipeline.ask("What did the Bank of England forecast on March 3?", filters=filters)

@@ -108,6 +108,34 @@ class Resolved(BaseModel):
         return [p for p in passages if p.article.id in self.articles] or passages
 
 
+_ORDINALS = {"first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "fourth": 3, "4th": 3, "fifth": 4, "5th": 4, "last": -1}
+_ORDINAL_REFERENCE = re.compile(
+    rf"\b(?:the\s+)?(?P<nth>{'|'.join(_ORDINALS)})\s+(?:one|article|story|item|result|piece)\b(?:\s+(?:in|on|of)\s+the\s+list)?", re.IGNORECASE
+)
+
+
+class ListedArticle(BaseModel):
+    """A question that points at one article of the list the chat just gave ("Summarise the second one")."""
+
+    question: str  # the question with the pointer as "this article": "Summarise this article"
+    article: str  # its id
+
+
+def listed_article(question: str, history: Sequence[Turn]) -> ListedArticle | None:
+    """The article "the second one" / "the last article" is, when the previous answer was a list of
+    articles that long; None otherwise."""
+    if not history or not history[-1].listed:
+        return None
+    found = _ORDINAL_REFERENCE.search(question)
+    listed = history[-1].articles
+    if found is None or not listed:
+        return None
+    nth = _ORDINALS[found["nth"].lower()]
+    if nth >= len(listed):
+        return None
+    return ListedArticle(question=question[: found.start()] + "this article" + question[found.end() :], article=listed[nth])
+
+
 def resolve(question: str, history: Sequence[Turn]) -> Resolved:
     """Retrieval gets the question plus the latest turn's subject when the question leans on it.
 

@@ -100,3 +100,15 @@ def test_history_does_not_change_a_standalone_answer(news_pipeline):
 def test_history_does_not_invent_an_answer(news_pipeline):
     history = [Turn.of(news_pipeline.ask("Who is the Foreign Ministry spokesperson?"))]
     assert not news_pipeline.ask("Where was she born?", history=history).found
+
+
+def test_the_nth_article_of_the_list_just_given():
+    from rag.query.followup import ListedArticle, Turn, listed_article
+
+    listing = Turn(question="Which articles mention Port Kessing?", listed=True, articles=["ends", "week2", "begins"])
+    assert listed_article("Summarise the second one", [listing]) == ListedArticle(question="Summarise this article", article="week2")
+    assert listed_article("When was the last article published?", [listing]).article == "begins"
+    assert listed_article("Who wrote the 1st story in the list?", [listing]) == ListedArticle(question="Who wrote this article?", article="ends")
+    assert listed_article("Who wrote the fifth one?", [listing]) is None  # the list has three
+    assert listed_article("Summarise the second one", [listing.model_copy(update={"listed": False})]) is None  # no list just given
+    assert listed_article("Who won the second race?", [listing]) is None
