@@ -49,7 +49,9 @@ EXPORT_FORMAT_VERSION = 1
 
 
 def default_cache_dir() -> Path:
-    return Path(platformdirs.user_cache_dir("rag-news", appauthor=False))
+    """RAG_CACHE_DIR, else the user's cache folder: also for networks loaded without the settings (the
+    eval scripts, the tests), so a CI run with RAG_CACHE_DIR set keeps out of the user's cache."""
+    return Path(os.environ.get("RAG_CACHE_DIR") or platformdirs.user_cache_dir("rag-news", appauthor=False))
 
 
 class NetworkLoadError(RuntimeError):

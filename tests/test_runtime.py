@@ -147,3 +147,10 @@ def test_a_cache_folder_that_cannot_be_written_names_it_and_the_way_out(weights,
     blocked.write_text("not a folder", encoding="utf-8")
     with pytest.raises(NetworkLoadError, match=rf"under {blocked}/openvino .*RAG_CACHE_DIR.*RAG_RUNTIME=torch"):
         load_network(source(weights), RuntimeOptions(cache_dir=blocked))
+
+
+def test_the_default_cache_is_rag_cache_dir_when_set(monkeypatch, tmp_path):
+    monkeypatch.setenv("RAG_CACHE_DIR", str(tmp_path / "elsewhere"))
+    assert RuntimeOptions().cache_dir == tmp_path / "elsewhere"
+    monkeypatch.delenv("RAG_CACHE_DIR")
+    assert RuntimeOptions().cache_dir.name == "rag-news"
