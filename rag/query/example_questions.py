@@ -1,9 +1,9 @@
 """Example questions drawn from the library, so the page's examples fit whatever corpus it serves.
 
-Each is a kind of question the product answers from the articles it holds: who wrote and when was
-published the latest story about a name in the newest headlines (answered from the article's
-header and byline), what the articles say about a name in the newest headlines that several of them
-mention, and which articles do.
+Each is a kind of question the product answers from the articles it holds: the latest news (the
+newest stories, when there are several), who wrote and when was published the latest story about a
+name in the newest headlines (answered from the article's header and byline), the latest on a name
+in the newest headlines that several of them mention, and which articles mention it.
 """
 
 from __future__ import annotations
@@ -21,11 +21,14 @@ HEADLINES_READ = 50
 SHORT_HEADLINE = 50
 
 
-def example_questions(articles: Sequence[Article], count: int = 4) -> list[str]:
+LATEST_NEWS = "What's the latest news?"
+
+
+def example_questions(articles: Sequence[Article], count: int = 5) -> list[str]:
     """Up to `count` questions about the articles (newest first, as Pipeline.articles gives them)."""
     newest = [a for a in articles if a.title.strip()][:HEADLINES_READ]
     named = [(a, story) for a in newest if (story := story_named(a))]
-    questions = []
+    questions = [LATEST_NEWS] if sum(a.published is not None for a in newest) > 1 else []
     signed = next(((a, story) for a, story in named if a.byline or a.source), None)
     if signed is not None:
         questions.append(f"Who wrote {signed[1]}?")
@@ -34,7 +37,7 @@ def example_questions(articles: Sequence[Article], count: int = 4) -> list[str]:
         questions.append(f"When was {dated} published?")
     name = shared_name(newest)
     if name is not None:
-        questions += [f"Tell me more about {name}", f"Which articles mention {name}?"]
+        questions += [f"What's the latest on {name}?", f"Which articles mention {name}?"]
     return questions[:count]
 
 

@@ -8,7 +8,7 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rag.query.example_questions import example_questions, names_in, shared_name
+from rag.query.example_questions import LATEST_NEWS, example_questions, names_in, shared_name
 from rag.schema import Article
 
 
@@ -42,21 +42,23 @@ def test_examples_name_the_newest_stories_and_a_shared_name():
         article(1, "Arvex picks Cleveland for plant", "The chip maker Arvex chose a suburb of Cleveland.", dt.date(2024, 3, 1)),
     ]
     assert example_questions(articles) == [
+        "What's the latest news?",
         "Who wrote the latest story about Arvex?",
         "When was the latest story about Arvex published?",
-        "Tell me more about Arvex",
+        "What's the latest on Arvex?",
         "Which articles mention Arvex?",
     ]
     assert example_questions([]) == []
     # a headline with no name is quoted whole when short, else left out
     plain = [article(0, "rates held", "rates held", dt.date(2024, 1, 1)), article(1, "x" * 80, "text", dt.date(2023, 1, 1))]
-    assert example_questions(plain) == ["When was the story headlined “rates held” published?"]
+    assert example_questions(plain) == [LATEST_NEWS, "When was the story headlined “rates held” published?"]
+    assert LATEST_NEWS not in example_questions(plain[:1])  # one story is no news to list
 
 
 @given(st.lists(st.tuples(st.text(max_size=40), st.text(max_size=200)), max_size=6))
 def test_examples_never_fail_and_name_only_what_the_headlines_hold(pairs):
     articles = [article(n, title, text, dt.date(2024, 1, 1), "By Ann Lee") for n, (title, text) in enumerate(pairs)]
-    for question in example_questions(articles):
+    for question in (q for q in example_questions(articles) if q != LATEST_NEWS):  # the one naming nothing
         quoted = re.search(r"“(.*)”", question)
-        named = quoted[1] if quoted else re.split(r" about | mention ", question)[-1].removesuffix(" published?").rstrip("?")
+        named = quoted[1] if quoted else re.split(r" about | mention | on ", question)[-1].removesuffix(" published?").rstrip("?")
         assert named and any(named in " ".join(title.split()) for title, _ in pairs)
