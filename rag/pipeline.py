@@ -24,14 +24,14 @@ from rag.query.article_facts import ArticleFact, article_fact
 from rag.query.article_list import asks_for_newest, listing_topic, mentions
 from rag.query.citations import Citer
 from rag.query.followup import Turn, listed_article, resolve
-from rag.query.more_sentences import asks_for_more, asks_for_summary, closest_sentences, latest_on, lead_sentences, said_about
+from rag.query.more_sentences import asks_for_more, asks_for_summary, closest_sentences, latest_on, lead_sentences, names_topic, said_about
 from rag.query.question_scope import Scopes
 from rag.query.request import AskRequest
 from rag.query.retrieve import Filters, RetrievalRequest
 from rag.query.roles import by_role, roles
 from rag.query.span_dates import day_of
 from rag.schema import Answer, Article, Passage
-from rag.text import content_terms, terms
+from rag.text import terms
 
 
 class QuestionError(ValueError):
@@ -349,13 +349,11 @@ class Pipeline:
         """ "What's the latest news?": the k newest stories within the question's dates and source (every
         date and source when none is in them, said so), newest first, each cited at its lead; wire
         copies once."""
-        articles = list(self.loaded().data.articles.values())
+        articles = self.articles()  # newest first, undated last
         narrowed = scopes.narrow(filters)
-        admitted = [a for a in articles if narrowed.admits(a)]
-        if not admitted and narrowed != filters:
-            admitted, scopes = [a for a in articles if filters.admits(a)], scopes.unmatched()
-        undated = dt.date.min
-        newest = sorted(admitted, key=lambda a: (a.published or undated, a.published_time or dt.time()), reverse=True)
+        newest = [a for a in articles if narrowed.admits(a)]
+        if not newest and narrowed != filters:
+            newest, scopes = [a for a in articles if filters.admits(a)], scopes.unmatched()
         k = self.settings.k
         stories: list[Passage] = []
         for article in newest:
@@ -382,7 +380,7 @@ class Pipeline:
         more about" quotes them; not one span read out of it ("February 8")."""
         passages, _ = self._scoped_retrieve(topic, None, retriever, filters, scopes)
         # newest first also for "Any news on …?", which names no "latest" for the time scope to see
-        newest = next((p.article.id for p in newest_first(passages) if content_terms(topic) & set(terms(p.chunk.text))), None)
+        newest = next((p.article.id for p in newest_first(passages) if names_topic(p, topic)), None)
         if newest is not None:
             filters = filters.model_copy(update={"articles": frozenset([newest])})
         return self._more(question, topic, (), retriever, filters, scopes, on_topic=True)
@@ -443,7 +441,7 @@ class Pipeline:
                 filters = filters.model_copy(update={"articles": frozenset(previous.articles)})
         passages, scopes = self._scoped_retrieve(search, None, retriever, filters, scopes)
         if on_topic:
-            passages = [p for p in passages if content_terms(subject) & set(terms(p.chunk.text))]
+            passages = [p for p in passages if names_topic(p, subject)]
         vector = self.encoder.encode_query(closest_to or search)
         quoted = {q for turn in history for q in turn.quoted}
         chosen = closest_sentences(passages, lambda p: self.loaded().data.sentence_vectors_of(p.row) @ vector, quoted, self.settings.max_citations)

@@ -66,6 +66,12 @@ def is_dateline(text: str, start: int, end: int) -> bool:
     return found is not None and found.end() == end
 
 
+def is_story_sentence(text: str, start: int, end: int) -> bool:
+    """Whether text[start:end], one of the splitter's sentences, is something the story says: not a link
+    to another story, not its dateline."""
+    return not is_teaser(text[start:end]) and not is_dateline(text, start, end)
+
+
 def is_teaser(sentence: str) -> bool:
     """Whether a sentence is a link to another story ("ALSO READ: …", "READ MORE: …"), not the article's own text."""
     return _TEASER.match(sentence) is not None

@@ -15,8 +15,9 @@ from typing import NamedTuple
 import numpy as np
 from pydantic import BaseModel
 
-from rag.index.chunking import is_dateline, is_teaser
+from rag.index.chunking import is_story_sentence, is_teaser
 from rag.schema import Passage
+from rag.text import content_terms, terms
 
 _ASKS_FOR_MORE = re.compile(
     r"""^\W*(?:(?:and|ok|okay|so|please|can\s+you|could\s+you)\W+)*(?:
@@ -69,11 +70,14 @@ def lead_sentences(passage: Passage, count: int = 1) -> list[tuple[int, int]]:
     link to another story, no caption (fewer than MIN_WORDS words)."""
     chunk = passage.chunk
     own = [
-        (s, e)
-        for s, e in chunk.sentences
-        if not is_teaser(text := chunk.slice(s, e)) and not is_dateline(chunk.text, s - chunk.start, e - chunk.start) and len(text.split()) >= MIN_WORDS
+        (s, e) for s, e in chunk.sentences if is_story_sentence(chunk.text, s - chunk.start, e - chunk.start) and len(chunk.slice(s, e).split()) >= MIN_WORDS
     ]
     return own[:count]
+
+
+def names_topic(passage: Passage, topic: str) -> bool:
+    """Whether the passage holds a word of the topic (stemmed, as the index compares words)."""
+    return bool(content_terms(topic) & set(terms(passage.chunk.text)))
 
 
 def asks_for_more(question: str) -> str | None:

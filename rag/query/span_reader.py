@@ -26,7 +26,7 @@ from pydantic import BaseModel
 
 from rag.embedding import Encoder
 from rag.index.backend import SearchIndex
-from rag.index.chunking import is_dateline, is_teaser
+from rag.index.chunking import is_story_sentence
 from rag.query.reader import Evidence, Reading, ranked_reading
 from rag.query.reader_model import SHIPPED_READER, ReaderModelError, load_reader_network, reader_files, repair_hint, tokenizer_folder
 from rag.query.spans import best_spans, whole_words
@@ -162,7 +162,7 @@ def unquotable_ranges(passage: Passage) -> list[tuple[int, int]]:
     from them (a question about where or when a story was filed is answered from the article itself)."""
     chunk = passage.chunk
     relative = [(s - chunk.start, e - chunk.start) for s, e in chunk.sentences]
-    return [(s, e) for s, e in relative if is_teaser(chunk.text[s:e]) or is_dateline(chunk.text, s, e)]
+    return [(s, e) for s, e in relative if not is_story_sentence(chunk.text, s, e)]
 
 
 class SpanReader:
