@@ -27,7 +27,7 @@ class Turn(BaseModel):
     answer: str | None = Field(None, description="the narrowed answer (a name, date, …), None when not found")
     articles: list[str] = Field(default_factory=list, description="ids of the articles the answer cited")
     listed: bool = Field(False, description="the answer was a list of articles: a follow-up's 'it' is one of them")
-    about_article: bool = Field(False, description="the answer came from the article's metadata: a follow-up's 'it' is that article")
+    about_article: bool = Field(False, description="the answer was about the article itself (a field, its lead): a follow-up's 'it' is that article")
     quoted: list[tuple[str, int, int]] = Field(default_factory=list, description="the sentences the answer quoted: article id, start, end")
     follow_up: bool = Field(False, description="the question was read as a follow-up: searched with the chat's subject")
     time_scope: TimeScope | None = Field(None, description="the dates the question named and the answer searched")

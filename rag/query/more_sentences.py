@@ -39,7 +39,7 @@ _SAID_ABOUT = re.compile(
 # not "What is the report about?": a report is something a story mentions (as in article_facts)
 _ASKS_FOR_SUMMARY = re.compile(
     r"""^\W*(?:(?:and|ok|okay|so|please|can\s+you|could\s+you)\W+)*(?:
-        what(?:'s|\s+is|\s+was)\s+(?P<it>this|that|it|the\s+(?:article|story|piece))(?:\s+(?:article|story|piece))?\s+about
+        what(?:'s|\s+is|\s+was)\s+(?:this|that|it|the\s+(?:article|story|piece))(?:\s+(?:article|story|piece))?\s+about
       | (?:summari[sz]e|sum\s+up)(?:\s+(?P<what>.+?))?
       | (?:give\s+me\s+)?(?:a\s+|the\s+)?(?:summary|gist)(?:\s+of\s+(?P<of>.+?))?
     )\W*$""",
