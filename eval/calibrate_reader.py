@@ -21,14 +21,21 @@ answers from several passages as one) to whether it is right (its quoted sentenc
 answer: the eval report's "right"); the product shows a question's most confident candidate, so the
 confidence must rank a question's candidates as well as score the one shown. Within a set every
 question weighs the same, split over its candidates; each set carries `--news-weight` and 1 - that
-of the total weight: the two differ in how often an answer is right at the same margin, and a
-product that reads news should be calibrated on news at least as much as on Wikipedia. Candidate
-feature sets (the span's margin over "no answer"; log of the articles agreeing on it; the
-question's cosine with the quoted sentence, from the index's pooled sentence vectors; the retrieval
-rank of the best passage giving it; the share of the question's idf its article holds) are compared by 5-fold cross-validated log loss (folds by
-question) and the best kept; a fit that would let agreement lower the confidence is refused.
-The threshold handles the most questions right (the sets' weighted mean) while refusing at most
---max-false-abstain of each set's answerable questions. Writes calibration.json into the model folder.
+of the total weight. Candidate feature sets (the span's margin over "no answer"; log of the articles
+agreeing on it; the question's cosine with the quoted sentence; the retrieval rank of the best
+passage giving it; the share of the question's idf the quoted sentence and headline hold; whether the
+span is the kind of thing asked for; whether its article names what the question names, the last
+two from spaCy: rag/query/answer_type.py) are compared by 5-fold cross-validated log loss (folds by
+question) and the best kept (the fewest features within LOSS_TIE); a fit that would let agreement
+lower the confidence is refused.
+
+The threshold is chosen on the judging sets: the SQuAD set above and real news, the `da…` (tuning)
+half of ../shared/data/reuters-dev (its factoid and unanswerable questions; the `db…` half is
+reported on, never tuned on). The trade-off, stated: a wrong bold answer costs a journalist twice
+what a needless "not found" costs (it still shows the nearest passages), so the threshold of least
+2 x wrong answers shown + 1 x needless refusals is chosen, among those refusing at most
+--max-false-abstain of each judging set's answerable questions. Whether a span plainly of the wrong
+type is refused outright is decided the same way. Writes calibration.json into the model folder.
 """
 
 from __future__ import annotations
@@ -43,6 +50,7 @@ from pathlib import Path
 import numpy as np
 
 import rag.index.chunking
+import rag.query.answer_type
 import rag.query.span_reader
 import rag.query.spans
 from eval.datasets import load_squad, sample
@@ -62,6 +70,7 @@ from eval.train_reader import (
 )
 from rag.config import Settings
 from rag.pipeline import Pipeline
+from rag.query.answer_type import AnswerTypeCheck
 from rag.query.reader_model import SHIPPED_READER
 from rag.query.span_reader import CALIBRATION_FILE, AnswerFeatures, Calibration, SpanReader, agreeing, quoted_sentence
 
@@ -79,8 +88,19 @@ FEATURE_SETS = {
     "margin+rank+coverage": [0, 3, 4],
     "margin+similarity+rank+coverage": [0, 2, 3, 4],
     "margin+support+rank+coverage": [0, 1, 3, 4],
+    "margin+rank+coverage+type": [0, 3, 4, 5],
+    "margin+rank+coverage+names": [0, 3, 4, 6],
+    "margin+rank+coverage+type+names": [0, 3, 4, 5, 6],
+    "margin+similarity+rank+coverage+type+names": [0, 2, 3, 4, 5, 6],
 }
+# Features that need spaCy (rag/query/answer_type.py): the product loads it only for a calibration using them.
+SPACY_COLUMNS = {5, 6}
 NEWS_TUNING_GOLD = Path(__file__).resolve().parent / "gold" / "news-tuning.jsonl"
+REUTERS_DEV = DATA / "reuters-dev"
+# The stated trade-off: a wrong bold answer costs a journalist twice what a needless "not found" (which
+# still shows the related passages) costs.
+WRONG_ANSWER_COST = 2.0
+LOSS_TIE = 0.002
 THRESHOLDS = [t / 200 for t in range(0, 200)]
 
 
@@ -119,7 +139,7 @@ def tuning_set(name: str, pipeline: Pipeline, model: Path, items: list[GoldItem]
     in eval/.cache under a key of the model's weights, the reading code, the questions and k: a refit
     reuses them."""
     key = hashlib.sha256((model / "model.safetensors").read_bytes())
-    for module in (rag.query.span_reader, rag.query.spans, rag.index.chunking):
+    for module in (rag.query.span_reader, rag.query.spans, rag.query.answer_type, rag.index.chunking):
         key.update(Path(str(module.__file__)).read_bytes())
     key.update(json.dumps([k, name, [(i.id, i.question, i.answers) for i in items]]).encode())
     cached = CACHE / f"calibration-candidates-{key.hexdigest()[:16]}.json"
@@ -136,6 +156,8 @@ def read_candidates(pipeline: Pipeline, items: list[GoldItem], k: int) -> tuple[
     reader = pipeline.loaded().reader  # the product's, reading `model` (the settings' reader_model_path)
     if not isinstance(reader, SpanReader):
         raise SystemExit("calibration reads with the span reader: unset RAG_READER")
+    if reader.answer_types is None:  # the product checks answer types only once a calibration weighs them
+        reader.answer_types = AnswerTypeCheck()
     features, labels, question_of = [], [], []
     for number, item in enumerate(items):
         passages = pipeline.retrieve(item.question, k=k)
@@ -174,13 +196,17 @@ def squad_set(args: argparse.Namespace, settings: Settings) -> TuningSet:
     return tuning_set(name, bench.pipeline(settings, progress=True), Path(args.model), items, settings.k)
 
 
-def news_set(gold: Path, model: Path, settings: Settings) -> TuningSet:
-    """The news tuning questions over their own folder of stories (gold file name without .jsonl)."""
-    corpus = gold.with_suffix("")
-    pipeline = Pipeline(settings, corpus=corpus, index_path=CACHE / f"{corpus.name}-index")
+def news_set(gold: Path, model: Path, settings: Settings, corpus: Path | None = None, prefix: str = "", kinds: set[str] | None = None) -> TuningSet:
+    """News questions over their folder of stories (by default the gold file's name without .jsonl), those
+    whose id starts with `prefix` and, when the gold file has kinds, of `kinds` only. The index goes to
+    eval/.cache: the stories' folder may be read-only."""
+    corpus = corpus or gold.with_suffix("")
+    pipeline = Pipeline(settings, corpus=corpus, index_path=CACHE / f"{corpus.parent.name}-{corpus.name}-index")
     pipeline.ensure_index()
-    items = read_gold(gold)
-    name = f"news: {len(items)} questions ({sum(bool(i.answers) for i in items)} answerable) over the {corpus.name} stories"
+    items = [i for i in read_gold(gold) if i.id.startswith(prefix) and (kinds is None or i.kind is None or i.kind in kinds)]
+    name = f"news: {len(items)} questions ({sum(bool(i.answers) for i in items)} answerable) over the {corpus.parent.name}/{corpus.name} stories"
+    if prefix:
+        name += f", ids {prefix}…"
     return tuning_set(name, pipeline, model, items, settings.k)
 
 
@@ -202,21 +228,27 @@ def fit(x: np.ndarray, y: np.ndarray, weights: np.ndarray, columns: list[int]) -
     (the product's rule: an answer that several articles give is no less likely right)."""
     from sklearn.linear_model import LogisticRegression
 
-    design = np.column_stack([x[:, 0], np.log(x[:, 1]), x[:, 2], x[:, 3], x[:, 4]])  # the columns Calibration weighs
+    design = np.column_stack([x[:, 0], np.log(x[:, 1]), *(x[:, n] for n in range(2, x.shape[1]))])  # the columns Calibration weighs
     fitted = LogisticRegression(C=1.0).fit(design[:, columns], y, sample_weight=weights)
-    coefficients = [0.0] * 5
+    coefficients = [0.0] * design.shape[1]
     for column, weight in zip(columns, fitted.coef_[0]):
         coefficients[column] = float(weight)
     if coefficients[1] < 0:
         return None
-    return Calibration(
-        margin_weight=coefficients[0],
-        support_weight=coefficients[1],
-        similarity_weight=coefficients[2],
-        rank_weight=coefficients[3],
-        coverage_weight=coefficients[4],
-        bias=float(fitted.intercept_[0]),
-    )
+    names = ["margin_weight", "support_weight", "similarity_weight", "rank_weight", "coverage_weight", "type_weight", "names_weight"]
+    return Calibration(**dict(zip(names, coefficients)), bias=float(fitted.intercept_[0]))
+
+
+def cost(point: dict[str, float]) -> float:
+    """The stated trade-off's cost per question at one threshold of a sweep."""
+    return WRONG_ANSWER_COST * point["wrong_answer_rate"] + point["needless_refusal_rate"]
+
+
+def choose_threshold(sweeps: list[list[dict[str, float]]], shares: list[float], max_false_abstain: float) -> int:
+    """The threshold (its index) of least weighted cost among those refusing at most max_false_abstain of
+    each set's answerable questions; the lowest such threshold on a tie."""
+    allowed = [n for n in range(len(THRESHOLDS)) if all(sweep[n]["false_abstain_rate"] <= max_false_abstain for sweep in sweeps)] or [0]
+    return min(allowed, key=lambda n: (sum(share * cost(sweep[n]) for share, sweep in zip(shares, sweeps)), n))
 
 
 def cv_log_loss(x: np.ndarray, y: np.ndarray, weights: np.ndarray, groups: np.ndarray, columns: list[int], folds: int = 5) -> float | None:
@@ -242,14 +274,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--questions", type=int, default=2500)
     parser.add_argument("--absent", type=int, default=800, help="questions about articles not in the index")
-    parser.add_argument("--news", type=Path, default=NEWS_TUNING_GOLD, help="news tuning gold file; its stories are the folder of the same name")
-    parser.add_argument("--news-weight", type=float, default=0.5, help="the news questions' share of the fit and of the threshold's score")
-    parser.add_argument("--max-false-abstain", type=float, default=0.05, help="the trade-off: refuse at most this share of each set's answerable questions")
+    parser.add_argument("--news", type=Path, default=NEWS_TUNING_GOLD, help="news tuning gold file for the fit; its stories are the folder of the same name")
+    parser.add_argument("--news-weight", type=float, default=0.5, help="the news questions' share of the fit and of the threshold's cost")
+    parser.add_argument("--judge", type=Path, default=REUTERS_DEV, help="real news that chooses the features and the threshold (gold.jsonl, corpus/)")
+    parser.add_argument("--judge-prefix", default="da", help="only the judge's questions whose id starts so (its tuning half)")
+    parser.add_argument("--max-false-abstain", type=float, default=0.10, help="refuse at most this share of each judging set's answerable questions")
+    parser.add_argument("--features", choices=sorted(FEATURE_SETS), help="this feature set, not the one of least log loss (for comparisons)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
     settings = Settings(reader="span", reader_model_path=args.model)
-    sets = [squad_set(args, settings), news_set(args.news, Path(args.model), settings)]
+    squad = squad_set(args, settings)
+    sets = [squad, news_set(args.news, Path(args.model), settings)]
+    # The reader's own questions: metadata and time questions are answered by other routes than the reader.
+    judges = [squad, news_set(args.judge / "gold.jsonl", Path(args.model), settings, args.judge / "corpus", args.judge_prefix, {"factoid", "unanswerable"})]
     shares = [1.0 - args.news_weight, args.news_weight]
     # Every candidate answer is a row: the product shows the most confident one, so the calibration must
     # rank a question's candidates as well as score the one shown.
@@ -257,26 +295,55 @@ def main(argv: list[str] | None = None) -> None:
     y = np.concatenate([s.labels for s in sets])
     groups = np.concatenate([np.array(s.question_of) + sum(len(t.items) for t in sets[:n]) for n, s in enumerate(sets)])
     weights = np.concatenate([s.weights(share) for s, share in zip(sets, shares)]) * len(y)  # mean 1, so C keeps its usual strength
-    losses = {name: cv_log_loss(x, y, weights, groups, columns) for name, columns in FEATURE_SETS.items()}
-    compared = {name: round(loss, 4) for name, loss in losses.items() if loss is not None}
-    chosen_set = min(compared, key=lambda name: compared[name])
-    calibration = fit(x, y, weights, FEATURE_SETS[chosen_set])
-    if calibration is None:
-        raise SystemExit(f"the fit on {chosen_set} lets agreement lower the confidence: no calibration written")
-    sweeps = [s.sweep(calibration) for s in sets]
-    allowed = [n for n in range(len(THRESHOLDS)) if all(sweep[n]["false_abstain_rate"] <= args.max_false_abstain for sweep in sweeps)] or [0]
-    chosen = max(allowed, key=lambda n: (sum(share * sweep[n]["handled_right"] for share, sweep in zip(shares, sweeps)), -n))
+    compared: dict[str, dict[str, float]] = {}
+    fitted: dict[str, tuple[Calibration, int]] = {}
+    for name, columns in FEATURE_SETS.items():
+        loss = cv_log_loss(x, y, weights, groups, columns)
+        calibration = fit(x, y, weights, columns)
+        if loss is None or calibration is None:
+            continue
+        sweeps = [judge.sweep(calibration) for judge in judges]
+        chosen = choose_threshold(sweeps, shares, args.max_false_abstain)
+        fitted[name] = (calibration, chosen)
+        compared[name] = {
+            "cv_log_loss": round(loss, 4),
+            "threshold": THRESHOLDS[chosen],
+            "cost": round(sum(share * cost(sweep[chosen]) for share, sweep in zip(shares, sweeps)), 4),
+            **{f"{judge.name.split(':')[0]}_handled_right": round(sweep[chosen]["handled_right"], 4) for judge, sweep in zip(judges, sweeps)},
+        }
+    # The features of least cross-validated log loss (over thousands of candidates), fewer features where
+    # two are within LOSS_TIE: the judging sets' costs differ between feature sets by a few of their
+    # questions, too few to choose features by; they choose the threshold.
+    least = min(v["cv_log_loss"] for v in compared.values())
+    close = [name for name in compared if compared[name]["cv_log_loss"] <= least + LOSS_TIE]
+    chosen_set = args.features or min(close, key=lambda name: len(FEATURE_SETS[name]))
+    calibration, chosen = fitted[chosen_set]
+    # Whether a span plainly of the wrong type is refused outright: kept if it costs less on the judging sets.
+    refusing = calibration.model_copy(update={"wrong_type_refused": True})
+    refusing_sweeps = [judge.sweep(refusing) for judge in judges]
+    refusing_chosen = choose_threshold(refusing_sweeps, shares, args.max_false_abstain)
+    refusing_cost = sum(share * cost(sweep[refusing_chosen]) for share, sweep in zip(shares, refusing_sweeps))
+    wrong_type = {"cost_kept": compared[chosen_set]["cost"], "cost_refused": round(refusing_cost, 4), "threshold_refused": THRESHOLDS[refusing_chosen]}
+    if refusing_cost < compared[chosen_set]["cost"]:
+        calibration, chosen = refusing, refusing_chosen
     calibration.threshold = THRESHOLDS[chosen]
+    sweeps = [judge.sweep(calibration) for judge in judges]
     record = {
         **calibration.model_dump(),
         "features": chosen_set,
-        "cv_log_loss": compared,
+        "compared": compared,
+        "wrong_type_refused_compared": wrong_type,
         "fitted_on": [
             f"{s.name} (weight {share}); fitted on its {len(s.labels)} candidate answers, each question weighing the same" for s, share in zip(sets, shares)
         ],
-        "chosen": {s.name.split(":")[0]: sweep[chosen] for s, sweep in zip(sets, sweeps)},
-        "never_abstaining": {s.name.split(":")[0]: sweep[0] for s, sweep in zip(sets, sweeps)},
-        "rule": f"most handled right (the sets' weighted mean) with each set's false_abstain_rate <= {args.max_false_abstain}",
+        "judged_on": [f"{judge.name} (weight {share})" for judge, share in zip(judges, shares)],
+        "chosen": {judge.name.split(":")[0]: sweep[chosen] for judge, sweep in zip(judges, sweeps)},
+        "never_abstaining": {judge.name.split(":")[0]: sweep[0] for judge, sweep in zip(judges, sweeps)},
+        "rule": (
+            f"features of least cross-validated log loss on the fitting sets (fewer within {LOSS_TIE}); the threshold of least cost on "
+            f"the judging sets (the weighted mean of {WRONG_ANSWER_COST:g} x wrong answers shown + 1 x needless refusals, per question) "
+            f"with each judging set's false_abstain_rate <= {args.max_false_abstain}"
+        ),
     }
     (Path(args.model) / CALIBRATION_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(record, indent=2))

@@ -83,19 +83,26 @@ def percentile(values: Sequence[float], q: float) -> float:
 def abstain_sweep(scores: Sequence[float], answerable: Sequence[bool], correct: Sequence[float], thresholds: Iterable[float]) -> list[dict[str, float]]:
     """What each abstain threshold would give: abstain accuracy, false abstain rate, and the share of
     questions handled right (an unanswerable one abstained on; an answerable one answered with a
-    sentence holding a gold answer; a wrong answer counts no better than a wrong abstention)."""
+    sentence holding a gold answer; a wrong answer counts no better than a wrong abstention), and,
+    as shares of all the questions, the wrong answers shown (an unanswerable question answered, or an
+    answerable one answered wrong) and the needless refusals (an answerable question refused whose
+    answer would have been right): the two costs a threshold trades."""
     sweep = []
     for threshold in thresholds:
         answered = [s >= threshold for s in scores]
         unanswerable = [not a for a, has in zip(answered, answerable) if not has]
         abstained_answerable = [not a for a, has in zip(answered, answerable) if has]
         right = sum((float(c) if a else 0.0) if has else float(not a) for a, has, c in zip(answered, answerable, correct))
+        wrong = sum(a and (not has or not c) for a, has, c in zip(answered, answerable, correct))
+        needless = sum(not a and has and bool(c) for a, has, c in zip(answered, answerable, correct))
         sweep.append(
             {
                 "threshold": float(threshold),
                 "abstain_accuracy": sum(unanswerable) / len(unanswerable) if unanswerable else 0.0,
                 "false_abstain_rate": sum(abstained_answerable) / len(abstained_answerable) if abstained_answerable else 0.0,
                 "handled_right": right / len(scores) if len(scores) else 0.0,
+                "wrong_answer_rate": wrong / len(scores) if len(scores) else 0.0,
+                "needless_refusal_rate": needless / len(scores) if len(scores) else 0.0,
             }
         )
     return sweep

@@ -96,9 +96,19 @@ class Recipe:
     # fact asked for, the near miss news questions meet most ("Who designed the arena?" over the
     # story of its approval). Retrieved negatives are about something else; these are not.
     answer_deleted: int = 0
+    # The first N of the recipe's questions again, each changed into a near miss its own paragraph does
+    # not answer (another entity, number or date, a negation, an antonym: eval/near_misses.py), labelled
+    # "no answer" over that paragraph: SQuAD 2.0's kinds of unanswerable question, made from v1.1 train.
+    near_misses: int = 0
+    abstention_repeats: int = 1  # the SQuAD 2.0 tuning articles' questions this many times: real near misses weigh more
 
     def digest(self) -> str:
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
+        # Fields added after runs were checkpointed count only when set, so those runs still resume.
+        settings = {k: v for k, v in asdict(self).items() if not (k in _ADDED_LATER and v == _ADDED_LATER[k])}
+        return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
+
+
+_ADDED_LATER = {"near_misses": 0, "abstention_repeats": 1}
 
 
 @dataclass
@@ -209,6 +219,7 @@ def training_examples(train: list[dict], negatives_path: Path, recipe: Recipe) -
                 positives.append(Example(qa["question"], paragraph["context"], answer["answer_start"], answer["text"], [answer["text"]]))
     positives = [positives[i] for i in question_sample(len(positives), recipe)]
     negatives = [e for e in map(answer_deleted, positives[: recipe.answer_deleted]) if e is not None]
+    negatives += near_miss_examples(positives[: recipe.near_misses], recipe.seed)
     if negatives_path.is_file() and recipe.negatives_per_question:
         for line in negatives_path.read_text(encoding="utf-8").split("\n"):
             if line.strip():
@@ -233,6 +244,16 @@ def answer_deleted(example: Example) -> Example | None:
     if not context or any(answer.lower() in context.lower() for answer in example.answers):
         return None
     return Example(example.question, context, None)
+
+
+def near_miss_examples(positives: list[Example], seed: int) -> list[Example]:
+    """Near misses of these questions over their own paragraphs, as "no answer" (eval/near_misses.py)."""
+    if not positives:
+        return []
+    from eval.near_misses import near_misses
+
+    made = near_misses([e.question for e in positives], [e.context for e in positives], seed)
+    return [Example(miss.question, positives[miss.source].context, None) for miss in made]
 
 
 # random.sample picks one index at a time while 3 * k stays under 4 ** 8 (CPython's set-based branch),
@@ -496,7 +517,7 @@ def stage_data(args, recipe: Recipe) -> tuple[list[Example], list[Example], list
     """The stage's training examples, its dev examples, and the tuning articles it trains abstention on."""
     trained_before = abstention_trained(ROOT / recipe.init) if recipe.init else set()
     abstention, held = abstention_split(args.data, recipe, trained_before)
-    examples = training_examples(read_squad(args.data / TRAIN_FILE), Path(args.negatives), recipe) + squad2_examples(abstention)
+    examples = training_examples(read_squad(args.data / TRAIN_FILE), Path(args.negatives), recipe) + squad2_examples(abstention) * recipe.abstention_repeats
     return examples, dev_examples(held, recipe), [a["title"] for a in abstention]
 
 

@@ -6,6 +6,7 @@ import argparse
 import datetime as dt
 import json
 import logging
+import os
 import socket
 import sys
 from collections.abc import Callable
@@ -238,9 +239,11 @@ def format_answer(answer: Answer) -> str:
     elif answer.found:
         first = answer.citations[0]
         quote = _highlight(answer.answer or "", first.span, first.start)
+        quote = " ".join(quote.split())  # wire copy's hard wraps: one line, as the passages below
         lines.append(f"“{quote}”" if answer.quotes_text else quote)
         day = f" ({spoken_date(answer.span_date)})" if answer.span_date else ""
-        lines.append(f"answer: {answer.span or '(the sentence above)'}{day}   confidence {answer.score:.2f}")
+        span = " ".join(answer.span.split()) if answer.span else "(the sentence above)"
+        lines.append(f"answer: {span}{day}   confidence {answer.score:.2f}")
         sources = answer.citations
     else:
         lines.append(f"Not found in the articles (best confidence {answer.score:.2f}).")
@@ -369,6 +372,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("rag: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader stopped reading (`rag ask … | head -3`): end quietly, as other command-line tools do. Python
+        # would report the pipe again while flushing stdout at exit, so stdout goes to /dev/null first.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, the shell's status for a writer whose pipe closed
     except CliError as exc:
         print(f"rag: error: {exc}", file=sys.stderr)
         return 2

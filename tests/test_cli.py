@@ -233,3 +233,12 @@ def test_a_source_in_the_question_is_shown_and_can_be_turned_off(workdir, capsys
     assert "(searched articles from Xinhua (“did Xinhua”); --no-source-filter searches every source)\n" in capsys.readouterr().out
     assert main(["ask", question, "--corpus", "seeds", "--json", "--no-source-filter"]) == 0
     assert "source_filter" not in json.loads(capsys.readouterr().out)
+
+
+def test_a_closed_pipe_ends_the_answer_quietly(workdir):
+    """`rag ask … | head -1`: the reader stops reading; no 'unexpected BrokenPipeError (a bug)'. `true` reads
+    nothing and is gone long before the answer is written, so the pipe is always closed by then."""
+    command = f"'{RAG}' ask 'Who is the Foreign Ministry spokesperson?' | true; echo ${{PIPESTATUS[0]}}"
+    result = subprocess.run(["bash", "-c", command], cwd=workdir, capture_output=True, text=True, timeout=300)
+    assert "BrokenPipe" not in result.stderr and "a bug" not in result.stderr and "Exception" not in result.stderr, result.stderr
+    assert result.stdout.strip() == "141"

@@ -22,6 +22,7 @@ from rag.index.ingest import ArticleLoader, CorpusLoad
 from rag.index.library import Library
 from rag.index.removal import RemovalError, remove_file
 from rag.index.store import IndexStore, IndexStoreError, IndexUnwritable
+from rag.query.answer_type import AnswerTypeCheck
 from rag.query.question_scope import QuestionScoper
 from rag.query.reader import Reader, SentenceReader
 from rag.query.reader_model import SHIPPED_READER
@@ -259,12 +260,18 @@ def make_reader(settings: Settings, data: SearchIndex, encoder: Encoder) -> Read
     if settings.reader == "sentence":
         return SentenceReader(data, encoder, reader_threshold(settings), settings.reader_weights)
     # The shipped reader takes its frozen word embeddings from the packaged MiniLM, whatever encoder is set.
+    model = settings.reader_model_path or SHIPPED_READER
+    answer_types = None
+    if read_calibration(model).needs_answer_types:
+        answer_types = AnswerTypeCheck()
+        answer_types.load_in_background()  # spaCy's ~1 s cold load overlaps the networks' while the index opens
     return SpanReader(
-        settings.reader_model_path or SHIPPED_READER,
+        model,
         packaged_model_path(),
         settings.abstain_threshold,
         similarity=SentenceSimilarity(data, encoder),
         coverage=QuestionCoverage(data),
+        answer_types=answer_types,
         read_passages=settings.read_passages,
         runtime=settings.runtime_options(),
     )

@@ -27,6 +27,7 @@ from pydantic import BaseModel
 from rag.embedding import Encoder
 from rag.index.backend import SearchIndex
 from rag.index.chunking import is_story_sentence
+from rag.query.answer_type import AnswerTypeCheck
 from rag.query.reader import Evidence, Reading, ranked_reading
 from rag.query.reader_model import SHIPPED_READER, ReaderModelError, load_reader_network, reader_files, repair_hint, tokenizer_folder
 from rag.query.spans import best_spans, whole_words
@@ -46,27 +47,44 @@ class AnswerFeatures(NamedTuple):
     similarity: float  # the question's cosine with the quoted sentence
     rank: int  # retrieval rank of the best passage giving it (0: the first)
     coverage: float  # share of the question's idf the quoted sentence and its headline hold (QuestionCoverage)
+    type_fit: float = 0.0  # +1 the span is the kind of thing asked for, -1 plainly not, 0 unknown (AnswerTypeCheck)
+    names_present: float = 1.0  # share of the question's named subjects its article names (AnswerTypeCheck)
 
 
 class Calibration(BaseModel):
     """confidence = sigmoid(margin_weight * margin + support_weight * log(articles agreeing)
-    + similarity_weight * similarity + rank_weight * rank + coverage_weight * coverage + bias)."""
+    + similarity_weight * similarity + rank_weight * rank + coverage_weight * coverage
+    + type_weight * type_fit + names_weight * names_present + bias)."""
 
     margin_weight: float = 1.0
     support_weight: float = 0.0
     similarity_weight: float = 0.0
     rank_weight: float = 0.0
     coverage_weight: float = 0.0
+    type_weight: float = 0.0
+    names_weight: float = 0.0
     bias: float = 0.0
     threshold: float = 0.5  # below it the reader says "not found"
+    # A span plainly not the kind of thing asked for (a company for "how many") is never the answer shown:
+    # its confidence is 0, and another passage's span, or "not found", takes its place.
+    wrong_type_refused: bool = False
+
+    @property
+    def needs_answer_types(self) -> bool:
+        """Whether the confidence depends on the answer-type check (and spaCy must load)."""
+        return bool(self.type_weight or self.names_weight or self.wrong_type_refused)
 
     def confidence(self, features: AnswerFeatures) -> float:
+        if self.wrong_type_refused and features.type_fit < 0:
+            return 0.0
         z = (
             self.margin_weight * features.margin
             + self.support_weight * math.log(max(features.support, 1))
             + self.similarity_weight * features.similarity
             + self.rank_weight * features.rank
             + self.coverage_weight * features.coverage
+            + self.type_weight * features.type_fit
+            + self.names_weight * features.names_present
             + self.bias
         )
         return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
@@ -175,6 +193,7 @@ class SpanReader:
         threshold: float | None = None,
         similarity: Callable[[str, Passage, int, int], float] | None = None,  # e.g. SentenceSimilarity
         coverage: Callable[[str, Passage, int, int], float] | None = None,  # e.g. QuestionCoverage
+        answer_types: AnswerTypeCheck | None = None,
         max_length: int = 256,
         stride: int = 96,
         max_answer_tokens: int = 30,
@@ -192,7 +211,9 @@ class SpanReader:
             raise ValueError("this reader's calibration needs the index's sentence vectors: pass `similarity`")
         if coverage is None and self.calibration.coverage_weight:
             raise ValueError("this reader's calibration needs the index's term statistics: pass `coverage`")
-        self.similarity, self.coverage = similarity, coverage
+        if answer_types is None and self.calibration.needs_answer_types:
+            raise ValueError("this reader's calibration needs the answer-type check: pass `answer_types`")
+        self.similarity, self.coverage, self.answer_types = similarity, coverage, answer_types
         self.max_length, self.stride, self.max_answer_tokens = max_length, stride, max_answer_tokens
         self.read_passages = read_passages
         self._loaded: tuple[WordPieces, Network] | None = None
@@ -240,19 +261,27 @@ class SpanReader:
     def evidence_features(self, question: str, passages: list[Passage], group: list[SpanCandidate]) -> AnswerFeatures:
         """A candidate answer's features: the best margin, the articles agreeing, the similarity, the best
         retrieval rank among the passages giving it (passages come best first), the question's coverage
-        by the quoted sentence of the best margin."""
+        by the quoted sentence of the best margin, whether the span is the kind of thing asked for, and
+        whether its article names what the question names."""
         best = group[0]
         passage = passages[best.passage]
-        similarity = coverage = 0.0
+        sentence = quoted_sentence(passage, best.span_start, best.span_end)
+        similarity = coverage = type_fit = 0.0
+        names = 1.0
         if self.similarity is not None:
             similarity = self.similarity(question, passage, best.span_start, best.span_end)
         if self.coverage is not None:
-            coverage = self.coverage(question, passage, *quoted_sentence(passage, best.span_start, best.span_end))
+            coverage = self.coverage(question, passage, *sentence)
+        if self.answer_types is not None:
+            type_fit = self.answer_types.type_fit(question, passage, sentence, (best.span_start, best.span_end))
+            names = self.answer_types.names_present(question, passage)
         support = len({passages[c.passage].article.id for c in group})
-        return AnswerFeatures(best.margin, support, similarity, min(c.passage for c in group), coverage)
+        return AnswerFeatures(best.margin, support, similarity, min(c.passage for c in group), coverage, type_fit, names)
 
     def load(self) -> None:
         self._model()
+        if self.answer_types is not None and self.calibration.needs_answer_types:
+            self.answer_types.load()
 
     def read(self, question: str, passages: list[Passage]) -> Reading:
         if not passages:

@@ -68,3 +68,18 @@ def test_abstention_articles_are_chosen_among_tuning_articles_and_never_reused(t
     (model / "training.json").write_text(json.dumps(stage), encoding="utf-8")
     assert abstention_trained(model) == {"A", "B"}
     assert abstention_trained(tmp_path / "no-model") == set()
+
+
+def test_the_threshold_trades_wrong_answers_against_needless_refusals_within_the_refusal_bound():
+    """Two wrong answers cost more than one needless refusal; no threshold may refuse more answerable questions than allowed."""
+    from eval.calibrate_reader import THRESHOLDS, choose_threshold, cost
+    from eval.metrics import abstain_sweep
+
+    # Answerable right at 0.9 and 0.5, answerable wrong at 0.4, unanswerable at 0.45 and 0.3.
+    scores, answerable, right = [0.9, 0.5, 0.4, 0.45, 0.3], [True, True, True, False, False], [1.0, 1.0, 0.0, 0.0, 0.0]
+    sweep = abstain_sweep(scores, answerable, right, THRESHOLDS)
+    best = choose_threshold([sweep], [1.0], max_false_abstain=1.0)
+    assert 0.45 < THRESHOLDS[best] <= 0.5  # refuses all three wrong ones, keeps both right ones
+    assert cost(sweep[best]) == 0.0
+    bounded = choose_threshold([sweep], [1.0], max_false_abstain=0.0)  # may refuse no answerable question
+    assert THRESHOLDS[bounded] <= 0.4 and cost(sweep[bounded]) == 2.0 * 0.4  # two wrong answers of five

@@ -32,6 +32,21 @@ def test_percentile_interpolates():
 def test_abstain_sweep_counts_decisions_per_threshold():
     scores, answerable, right = [0.9, 0.6, 0.3, 0.8], [True, True, False, False], [1.0, 0.0, 0.0, 0.0]
     never, mid, high = abstain_sweep(scores, answerable, right, [0.0, 0.7, 0.95])
-    assert never == {"threshold": 0.0, "abstain_accuracy": 0.0, "false_abstain_rate": 0.0, "handled_right": 0.25}
-    assert mid == {"threshold": 0.7, "abstain_accuracy": 0.5, "false_abstain_rate": 0.5, "handled_right": 0.5}
+    assert never == {
+        "threshold": 0.0,
+        "abstain_accuracy": 0.0,
+        "false_abstain_rate": 0.0,
+        "handled_right": 0.25,
+        "wrong_answer_rate": 0.75,  # the wrong answer and both unanswerable questions answered
+        "needless_refusal_rate": 0.0,
+    }
+    assert mid == {
+        "threshold": 0.7,
+        "abstain_accuracy": 0.5,
+        "false_abstain_rate": 0.5,
+        "handled_right": 0.5,
+        "wrong_answer_rate": 0.25,
+        "needless_refusal_rate": 0.0,  # the answerable question refused would have been answered wrong
+    }
     assert high["abstain_accuracy"] == 1.0 and high["false_abstain_rate"] == 1.0 and high["handled_right"] == 0.5
+    assert high["wrong_answer_rate"] == 0.0 and high["needless_refusal_rate"] == 0.25

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from rag.config import packaged_model_path
 from rag.index.lexical import LexicalIndex
+from rag.query.answer_type import AnswerTypeCheck
 from rag.query.reader_model import SHIPPED_READER, ReaderModelError
 from rag.query.span_reader import AnswerFeatures, Calibration, QuestionCoverage, SpanCandidate, SpanReader, agreeing, answer_key, quoted_sentence
 from rag.schema import Article, Chunk, Passage
@@ -24,6 +25,7 @@ def span_pipeline(news_pipeline, settings, encoder):
     return Pipeline(settings.model_copy(update={"reader": "span"}), corpus=news_pipeline.corpus, encoder=encoder)
 
 
+ANSWER_TYPES = AnswerTypeCheck()  # spaCy, loaded once for the module
 TEXT = "Rates held. The bank kept its rate at 1.5 percent on Wednesday. Analysts expected it."
 
 
@@ -80,13 +82,35 @@ def test_confidence_rises_with_margin_agreement_similarity_and_coverage_and_fall
     assert 0.0 < confidence(features(-1e6)) < confidence(features(1e6, support=5)) < 1.0 + 1e-12
 
 
-@pytest.mark.parametrize("weights, needs", [({"similarity_weight": 1.5}, "sentence vectors"), ({"coverage_weight": 2.0}, "term statistics")])
+@pytest.mark.parametrize(
+    "weights, needs",
+    [
+        ({"similarity_weight": 1.5}, "sentence vectors"),
+        ({"coverage_weight": 2.0}, "term statistics"),
+        ({"names_weight": 2.0}, "answer-type check"),
+        ({"wrong_type_refused": True}, "answer-type check"),
+    ],
+)
 def test_a_calibration_that_uses_the_index_needs_it(tmp_path, weights, needs):
     folder = tmp_path / "reader"
     shutil.copytree(SHIPPED_READER, folder)
     (folder / "calibration.json").write_text(Calibration(**weights).model_dump_json(), encoding="utf-8")
     with pytest.raises(ValueError, match=needs):
-        SpanReader(folder, packaged_model_path(), similarity=no_similarity if "coverage_weight" in weights else None)
+        SpanReader(
+            folder,
+            packaged_model_path(),
+            similarity=no_similarity if "similarity_weight" not in weights else None,
+            coverage=full_coverage if "similarity_weight" not in weights and "coverage_weight" not in weights else None,
+        )
+
+
+def test_a_span_plainly_of_the_wrong_type_is_never_the_answer():
+    """With the refusal on, a "how many" answered by a name gets confidence 0, whatever its other features."""
+    refusing = Calibration(margin_weight=1.0, wrong_type_refused=True)
+    assert refusing.confidence(AnswerFeatures(5.0, 1, 0.0, 0, 1.0, type_fit=-1.0)) == 0.0
+    assert refusing.confidence(AnswerFeatures(5.0, 1, 0.0, 0, 1.0, type_fit=0.0)) > 0.99
+    assert Calibration(margin_weight=1.0).confidence(AnswerFeatures(5.0, 1, 0.0, 0, 1.0, type_fit=-1.0)) > 0.99
+    assert refusing.needs_answer_types and not Calibration(margin_weight=1.0).needs_answer_types
 
 
 def test_coverage_is_the_share_of_the_questions_rare_terms_the_quoted_sentence_and_headline_hold():
@@ -130,7 +154,7 @@ def test_damaged_weights_are_one_line_that_names_the_file(tmp_path):
     folder = tmp_path / "reader"
     shutil.copytree(SHIPPED_READER, folder)
     (folder / "model.safetensors").write_bytes(b"not a safetensors file")
-    reader = SpanReader(folder, packaged_model_path(), similarity=no_similarity, coverage=full_coverage)
+    reader = SpanReader(folder, packaged_model_path(), similarity=no_similarity, coverage=full_coverage, answer_types=ANSWER_TYPES)
     with pytest.raises(ReaderModelError, match=r"model\.safetensors") as caught:
         reader.read("Who?", [passage()])
     assert "\n" not in str(caught.value)
@@ -141,7 +165,7 @@ def test_damaged_weights_are_one_line_that_names_the_file(tmp_path):
 def test_the_shipped_model_is_small_and_loads_offline(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     assert (SHIPPED_READER / "model.safetensors").stat().st_size <= 25_000_000
-    reader = SpanReader(SHIPPED_READER, packaged_model_path(), similarity=no_similarity, coverage=full_coverage)
+    reader = SpanReader(SHIPPED_READER, packaged_model_path(), similarity=no_similarity, coverage=full_coverage, answer_types=ANSWER_TYPES)
     reading = reader.read("At what rate did the bank keep its rate?", [passage()])
     best = reading.evidence[0]
     assert TEXT[best.span_start : best.span_end] == "1.5 percent"
@@ -152,7 +176,7 @@ def test_no_answer_is_quoted_from_a_link_to_another_story():
     text = "ALSO READ: Nation sets rapid pace with 5G development\n\nSpokesperson Hua Chunying told an online press briefing on Wednesday."
     chunk = Chunk(id="c", article_id="a", text=text, start=0, end=len(text), sentences=[(0, 52), (54, len(text))])
     teased = Passage(row=0, chunk=chunk, article=Article(id="a", title="t", path="a.txt", text=text), score=1.0)
-    reader = SpanReader(SHIPPED_READER, packaged_model_path(), threshold=0.0, similarity=no_similarity, coverage=full_coverage)
+    reader = SpanReader(SHIPPED_READER, packaged_model_path(), threshold=0.0, similarity=no_similarity, coverage=full_coverage, answer_types=ANSWER_TYPES)
     for question in ("What pace did the nation set?", "How fast is 5G developing?", "How did Hua brief reporters?"):
         for evidence in reader.read(question, [teased]).evidence:
             assert evidence.span_start >= 54
@@ -166,7 +190,7 @@ def test_no_answer_is_quoted_from_a_dateline():
     assert text[slice(*sentences[0])] == "PORT KESSING, Feb 15 -"  # the splitter's sentence of its own
     chunk = Chunk(id="c", article_id="a", text=text, start=0, end=len(text), sentences=sentences)
     story = Passage(row=0, chunk=chunk, article=Article(id="a", title="t", path="a.txt", text=text), score=1.0)
-    reader = SpanReader(SHIPPED_READER, packaged_model_path(), threshold=0.0, similarity=no_similarity, coverage=full_coverage)
+    reader = SpanReader(SHIPPED_READER, packaged_model_path(), threshold=0.0, similarity=no_similarity, coverage=full_coverage, answer_types=ANSWER_TYPES)
     for question in ("When did the strike begin?", "Where is the strike?", "What date was it on February?"):
         for evidence in reader.read(question, [story]).evidence:
             assert evidence.span_start >= sentences[1][0]
@@ -241,8 +265,10 @@ def test_only_the_best_ranked_passages_are_read():
         score=0.9,
     )
     question = "At what rate did the bank keep its rate?"
-    both = SpanReader(SHIPPED_READER, packaged_model_path(), threshold=0.0, similarity=no_similarity, coverage=full_coverage)
-    first = SpanReader(SHIPPED_READER, packaged_model_path(), threshold=0.0, similarity=no_similarity, coverage=full_coverage, read_passages=1)
+    both = SpanReader(SHIPPED_READER, packaged_model_path(), threshold=0.0, similarity=no_similarity, coverage=full_coverage, answer_types=ANSWER_TYPES)
+    first = SpanReader(
+        SHIPPED_READER, packaged_model_path(), threshold=0.0, similarity=no_similarity, coverage=full_coverage, answer_types=ANSWER_TYPES, read_passages=1
+    )
     assert {e.passage for e in both.read(question, [off_topic, passage()]).evidence} == {0, 1}
     assert {e.passage for e in first.read(question, [off_topic, passage()]).evidence} == {0}
     assert first.read(question, [passage(), off_topic]).evidence[0].span == (TEXT.index("1.5"), TEXT.index("1.5") + len("1.5 percent"))
