@@ -27,6 +27,7 @@ import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from rag.query.entities import Analysis, EntityTagger
 
@@ -188,15 +189,18 @@ def near_misses(questions: Sequence[str], paragraphs: Sequence[str], seed: int =
     return made
 
 
-def main(argv: list[str] | None = None) -> None:
-    from eval.train_reader import DATA, TRAIN_FILE, read_squad
+# SQuAD v1.1 train, as eval/train_reader.py reads it (which imports this module: no import back).
+SQUAD_TRAIN = Path(__file__).resolve().parents[2] / "shared" / "data" / "squad-v1.1-train" / "train-v1.1.json"
 
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--questions", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--show", type=int, default=12, help="print this many, with the question each came from")
     args = parser.parse_args(argv)
-    flat = [(qa["question"], p["context"]) for a in read_squad(DATA / TRAIN_FILE) for p in a["paragraphs"] for qa in p["qas"]]
+    data = json.loads(SQUAD_TRAIN.read_text(encoding="utf-8"))["data"]
+    flat = [(qa["question"], p["context"]) for a in data for p in a["paragraphs"] for qa in p["qas"]]
     chosen = random.Random(args.seed).sample(flat, min(args.questions, len(flat)))
     made = near_misses([q for q, _ in chosen], [p for _, p in chosen], args.seed)
     counts = {kind: sum(m.kind == kind for m in made) for kind in KINDS}

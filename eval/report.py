@@ -11,6 +11,7 @@ import datetime as dt
 import os
 import platform
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib
 
@@ -20,7 +21,9 @@ import numpy as np  # noqa: E402
 
 from eval.metrics import abstain_sweep, recall_at  # noqa: E402
 from eval.runner import QuestionResult  # noqa: E402
-from eval.suite import EvalRun  # noqa: E402
+
+if TYPE_CHECKING:  # eval/suite.py imports this module when a report is asked for: no import back at run time
+    from eval.suite import EvalRun
 
 THRESHOLDS = np.round(np.arange(0.0, 1.0001, 0.01), 2)
 CALIBRATION_BINS = 10

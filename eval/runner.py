@@ -6,7 +6,7 @@ import json
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from pydantic import BaseModel, Field, ValidationError
 from tqdm.auto import tqdm
@@ -15,7 +15,8 @@ from eval.metrics import contains_answer, dedupe, exact_match, f1_score, first_r
 from rag.config import RetrieverMode, Settings
 from rag.index.index_keeper import IndexStatus
 from rag.pipeline import QuestionError
-from rag.schema import Answer, Article, Passage
+from rag.query.request import AskRequest
+from rag.schema import LISTING_KINDS, Answer, Article, Passage
 
 RECALL_KS = (1, 5, 10)
 WARM_UP_QUESTION = "What does the first article say?"  # asked before the gold: no gold question is asked twice
@@ -61,6 +62,20 @@ def read_gold(path: Path) -> list[GoldItem]:
     return items
 
 
+# The answer kinds (Answer.kind) a gold `kind` must be routed to: a question about an article's own
+# fields to its field, a list to a list, the rest to the reader (a source's statements quoted as "more").
+ROUTES_OF_KIND: dict[str, frozenset[str]] = {
+    "metadata": frozenset({"article_field"}),
+    "article": frozenset({"article_field"}),
+    "listing": frozenset({"article_list"}),
+    "factoid": frozenset({"read"}),
+    "content": frozenset({"read"}),
+    "time": frozenset({"read"}),
+    "unanswerable": frozenset({"read"}),
+    "source": frozenset({"read", "more"}),
+}
+
+
 class QuestionResult(BaseModel):
     id: str
     question: str
@@ -79,6 +94,7 @@ class QuestionResult(BaseModel):
     contains_answer: float
     latency_ms: float
     kind: str | None = None
+    answer_kind: str | None = None  # the kind of answer the product gave (Answer.kind): how the question was routed
 
     @property
     def gold_rank(self) -> int | None:
@@ -128,7 +144,7 @@ class QuestionAnswerer(Protocol):
         """The confidence below which it says "not found"."""
         ...
 
-    def ask(self, question: str, k: int | None = None, retriever: RetrieverMode | None = None) -> Answer: ...
+    def ask(self, request: AskRequest | str, **fields: Any) -> Answer: ...
 
     def search(self, question: str, k: int | None = None, retriever: RetrieverMode | None = None) -> list[Passage]: ...
 
@@ -224,6 +240,7 @@ class EvalRunner:
             contains_answer=answer_contains if found else 0.0,
             latency_ms=latency,
             kind=item.kind,
+            answer_kind=answer.kind if answer is not None else None,
         )
 
     def _answer(self, question: str, k: int, retriever: RetrieverMode | None) -> Answer:
@@ -256,6 +273,10 @@ class EvalRunner:
         by_kind = None
         if self.read and kinds:
             by_kind = {kind: {"questions": sum(r.kind == kind for r in results), **answer_scores([r for r in results if r.kind == kind])} for kind in kinds}
+            for kind, scores in by_kind.items():
+                if kind in ROUTES_OF_KIND:  # routing accuracy: the share answered by the kind of answer the gold kind needs
+                    of_kind = [r for r in results if r.kind == kind]
+                    scores["routed_right"] = _mean([float(r.answer_kind in ROUTES_OF_KIND[kind]) for r in of_kind])
         latencies = [r.latency_ms for r in results]
         status = self.answerer.status()
         return EvalReport(
@@ -274,7 +295,7 @@ class EvalRunner:
 def shown_text(answer: Answer) -> str:
     """What the user reads as the answer: the quoted sentence, or for a list of articles the line that
     counts them and each listed article's sentence that names the topic."""
-    if answer.listing is None:
+    if answer.kind not in LISTING_KINDS:
         return answer.answer or ""
     return " ".join([answer.answer or "", *(citation.listed()["sentence"] for citation in answer.citations)])
 
@@ -306,7 +327,8 @@ def format_table(report: EvalReport, title: str = "") -> str:
             (
                 f"kind {kind}",
                 f"{scores['questions']} q: contains {scores['contains_answer']:.3f}, EM {scores['exact_match']:.3f}, "
-                f"cited {scores['citation_accuracy']:.3f}, abstain {scores['abstain_accuracy']:.3f}, false abstain {scores['false_abstain_rate']:.3f}",
+                f"cited {scores['citation_accuracy']:.3f}, abstain {scores['abstain_accuracy']:.3f}, false abstain {scores['false_abstain_rate']:.3f}"
+                + (f", routed right {scores['routed_right']:.3f}" if "routed_right" in scores else ""),
             )
         )
     width = max(len(name) for name, _ in rows)

@@ -229,10 +229,10 @@ def format_answer(answer: Answer) -> str:
         lines.append(f"({answer.source_scope.label()}{undo})")
     if answer.read_as is not None:
         lines.append(f"({answer.read_as.label()})")
-    if answer.listing is not None:
+    if answer.kind == "article_list" or (answer.kind == "newest" and answer.found):
         lines.append(answer.answer if answer.found and answer.answer else f"No article mentions “{answer.listing}”.")
         sources = answer.citations
-    elif answer.more is not None and answer.found:
+    elif answer.kind in ("more", "summary") and answer.found:
         lines.append(f"More on “{answer.more}”:")
         lines += [f"“{c.passage[c.start - c.passage_start : c.end - c.passage_start]}” [{c.n}]" for c in answer.citations]
         sources = answer.citations
@@ -245,6 +245,9 @@ def format_answer(answer: Answer) -> str:
         span = " ".join(answer.span.split()) if answer.span else "(the sentence above)"
         lines.append(f"answer: {span}{day}   confidence {answer.score:.2f}")
         sources = answer.citations
+    elif answer.reason:  # known why: "this article names no author"
+        lines.append(f"{answer.reason[:1].upper()}{answer.reason[1:]}.")
+        sources = answer.related
     else:
         lines.append(f"Not found in the articles (best confidence {answer.score:.2f}).")
         if answer.related:
@@ -271,20 +274,15 @@ def cmd_ask(args: argparse.Namespace) -> int:
             until=args.until,
             source=args.source,
             articles=args.articles,
+            time_filter=args.time_filter,
+            source_filter=args.source_filter,
         )
     except RequestError as exc:
         raise CliError(str(exc)) from exc
     pipeline = _pipeline(args)
     clean_question(args.question, pipeline.settings.max_question_chars)  # a bad question fails before any indexing
     _ensure_index(pipeline)
-    answer = pipeline.ask(
-        request.question,
-        k=request.k,
-        retriever=request.retriever,
-        filters=pipeline.filters(request),
-        time_filter=args.time_filter,
-        source_filter=args.source_filter,
-    )
+    answer = pipeline.ask(request)
     print(json.dumps(answer.contract(), ensure_ascii=False) if args.json else format_answer(answer))
     return 0
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -103,21 +103,30 @@ class Citation(BaseModel):
         return {**self.contract(), "source": self.source, "sentence": sentence}
 
 
+# What kind of answer an Answer is, so that a renderer switches on one field:
+# read: a span the reader found in the text (or its "not found"); article_field: an article's own field
+# (byline, date, dateline …); summary: a story's lead; more: further sentences on a subject;
+# article_list: the articles that name a topic; newest: the newest articles.
+AnswerKind = Literal["read", "article_field", "summary", "more", "article_list", "newest"]
+# The kinds whose citations are articles: a follow-up's "the second one" is one of them.
+LISTING_KINDS: frozenset[str] = frozenset({"article_list", "newest"})
+# The kinds about an article itself: a follow-up's "it" is that article.
+ARTICLE_KINDS: frozenset[str] = frozenset({"article_field", "summary"})
+
+
 class Answer(BaseModel):
     question: str
+    kind: AnswerKind = "read"
     found: bool
     answer: str | None = None
     span: str | None = None
     score: float = Field(ge=0.0, le=1.0)
     citations: list[Citation] = []
     related: list[Citation] = []
-    fact: str | None = Field(
-        None,
-        description="what of the article itself answered: its own field (byline, source, published, updated, title, dateline) or its lead "
-        "(what it is about); None: read from its text",
-    )
-    listing: str | None = Field(None, description="the topic of a question that asks for articles; citations are the articles")
-    more: str | None = Field(None, description="the subject of a question that asks for more; citations are the other sentences quoted")
+    fact: str | None = Field(None, description="article_field: the field that answered (byline, source, published, updated, title, dateline)")
+    listing: str | None = Field(None, description="article_list: the topic of a question that asks for articles; citations are the articles")
+    more: str | None = Field(None, description="more and summary: the subject; citations are the sentences quoted")
+    reason: str | None = Field(None, description="not found, when why is known: “this article names no author”")
     time_scope: TimeScope | None = Field(None, description="the time the question named, searched as a filter on publication dates")
     source_scope: SourceScope | None = Field(None, description="the source the question named, searched as a filter on source and byline")
     read_as: RoleReading | None = Field(None, description="the question as it was read again, a person's role in place of their name")
@@ -125,6 +134,8 @@ class Answer(BaseModel):
     # Not in the JSON contract: what retrieval returned, for evaluation and display.
     passages: list[Passage] = Field(default_factory=list, exclude=True)
     query: str | None = Field(None, exclude=True, description="what was searched for when a follow-up added the chat's subject")
+    follows: str | None = Field(None, exclude=True, description="a follow-up: the earlier question it was read with")
+    read_question: str | None = Field(None, exclude=True, description="a follow-up: the question as the reader read it, when its words changed")
     withheld: Answer | None = Field(
         None, exclude=True, description="not found: the answer the reader would have shown, under its threshold (eval sweeps thresholds with it)"
     )
@@ -146,9 +157,11 @@ class Answer(BaseModel):
             "citations": [c.contract() for c in self.citations],
             "related": [c.contract() for c in self.related],
             # extensions of the contract, present only on the answers they describe
-            **({"fact": self.fact} if self.fact else {}),
-            **({"articles": [c.listed() for c in self.citations]} if self.listing is not None else {}),
+            **({"kind": self.kind} if self.kind != "read" else {}),
+            **({"fact": "lead" if self.kind == "summary" else self.fact} if self.fact or self.kind == "summary" else {}),
+            **({"articles": [c.listed() for c in self.citations]} if self.kind in LISTING_KINDS else {}),
             **({"more": self.more} if self.more is not None else {}),
+            **({"reason": self.reason} if self.reason else {}),
             **({"time_filter": self.time_scope.contract()} if self.time_scope else {}),
             **({"source_filter": self.source_scope.contract()} if self.source_scope else {}),
             **({"read_as": self.read_as.model_dump()} if self.read_as else {}),

@@ -18,7 +18,7 @@ atexit.register(shutil.rmtree, os.environ["RAG_DATA_DIR"], ignore_errors=True)
 from rag.config import Settings  # noqa: E402 (after RAG_DATA_DIR is set: the settings read it)
 from rag.embedding import Encoder  # noqa: E402
 from rag.pipeline import Pipeline  # noqa: E402
-from tests.helpers import make_corpus, start_milvus_lite  # noqa: E402
+from tests.helpers import make_corpus, start_milvus_lite, write_bank_stories  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -36,6 +36,15 @@ def news_pipeline(tmp_path_factory, settings, encoder) -> Pipeline:
     """The seed article plus two small ones in other formats, indexed once for the session."""
     corpus = make_corpus(tmp_path_factory.mktemp("news"))
     pipeline = Pipeline(settings, corpus=corpus, encoder=encoder)
+    pipeline.index()
+    return pipeline
+
+
+@pytest.fixture(scope="session")
+def bank_pipeline(tmp_path_factory, settings, encoder) -> Pipeline:
+    """The same Bank of England story on three days with three figures, from Example Wire, none with a
+    byline or an update date: only the day a question names can tell them apart."""
+    pipeline = Pipeline(settings, corpus=write_bank_stories(tmp_path_factory.mktemp("bank")), encoder=encoder)
     pipeline.index()
     return pipeline
 

@@ -6,10 +6,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rag.pipeline import Pipeline, QuestionError, clean_question, newest_first
+from rag.answering.context import newest_first
+from rag.pipeline import Pipeline, QuestionError, clean_question
 from rag.query.followup import Turn
 from rag.query.request import AskRequest
-from rag.query.retrieve import Filters
 from rag.schema import Article, Chunk, Passage
 from tests.helpers import make_corpus, write_bank_stories, write_wire_copies
 
@@ -118,14 +118,6 @@ def test_while_another_process_indexes_the_current_index_answers(fresh_pipeline)
     assert pipeline.ensure_index().added == ["new.txt"]
 
 
-@pytest.fixture(scope="module")
-def bank_pipeline(tmp_path_factory, settings, encoder):
-    """The same story on three days with three figures: only the day a question names can tell them apart."""
-    pipeline = Pipeline(settings, corpus=write_bank_stories(tmp_path_factory.mktemp("bank")), encoder=encoder)
-    pipeline.index()
-    return pipeline
-
-
 def test_a_day_named_in_the_question_filters_the_articles(bank_pipeline):
     answer = bank_pipeline.ask("What growth did the Bank of England forecast on March 3?")
     assert answer.time_scope.since.isoformat() == answer.time_scope.until.isoformat() == "1987-03-03"
@@ -181,20 +173,19 @@ def test_the_second_article_of_a_list_and_what_it_is_about(bank_pipeline):
     second = bank_pipeline.ask("When was the second one published?", history=history)
     assert second.question == "When was the second one published?" and (second.fact, second.span) == ("published", "3 March 1987")
     last = bank_pipeline.ask("Summarise the last one", history=history)
-    assert (last.fact, last.more) == ("lead", "Bank of England raises growth forecast") and "2.5 percent" in last.answer
+    assert (last.kind, last.more) == ("summary", "Bank of England raises growth forecast") and "2.5 percent" in last.answer
     assert bank_pipeline.ask("Who wrote it?", history=[*history, Turn.of(last)]).citations[0].title == "Bank of England raises growth forecast"
 
 
 def test_dates_set_in_the_request_win_over_the_question(bank_pipeline):
-    filters = Filters(since=dt.date(1987, 3, 5))
-    answer = bank_pipeline.ask("What did the Bank of England forecast on March 3?", filters=filters)
+    answer = bank_pipeline.ask("What did the Bank of England forecast on March 3?", since=dt.date(1987, 3, 5))
     assert answer.time_scope is None and {p.article.published.isoformat() for p in answer.passages} == {"1987-03-05"}
 
 
 def test_chosen_articles_are_the_only_ones_searched_named_by_file_or_id(bank_pipeline):
     request = AskRequest.of(question="What growth did the Bank of England forecast?", articles=["boe-0305.md"])
     filters = bank_pipeline.filters(request)
-    answer = bank_pipeline.ask(request.question, filters=filters)
+    answer = bank_pipeline.ask(request)
     assert {p.article.path for p in answer.passages} == {"boe-0305.md"} and answer.span == "2.8 percent"
     (chosen,) = filters.articles
     assert bank_pipeline.filters(request.model_copy(update={"articles": (chosen,)})) == filters

@@ -68,16 +68,19 @@ def ask(
     """The page's settings or the API's arguments turned into one pipeline call; RequestError / QuestionError on bad input."""
     started = time.perf_counter()
     try:
-        request = AskRequest.of(question=question, k=k, retriever=retriever, since=since, until=until, source=source, articles=articles)
-        answer = pipeline.ask(
-            request.question,
-            k=request.k,
-            retriever=request.retriever,
-            filters=pipeline.filters(request),
-            history=history,
+        request = AskRequest.of(
+            question=question,
+            k=k,
+            retriever=retriever,
+            since=since,
+            until=until,
+            source=source,
+            articles=articles,
+            history=tuple(history),
             time_filter=time_filter,
             source_filter=source_filter,
         )
+        answer = pipeline.ask(request)
     except (QuestionError, RequestError) as exc:
         log.info("refused %s: %s", _LOGGED.repr(question), exc)  # the user's mistake, told to them: one line here
         raise

@@ -89,23 +89,26 @@ def _confidence(score: float, threshold: float | None, level: bool = True) -> st
 def answer_message(answer: Answer, threshold: float | None = None) -> str:
     """The chat's reply: the quoted sentence with the span in bold, citation markers, confidence."""
     context = ""
-    if answer.query:
-        carried = answer.query.removeprefix(answer.question).strip()
-        context = f'<div class="followup">read as a follow-up about: {html.escape(carried)}</div>'
+    if answer.query:  # in words a person would write: the earlier question, and this one as it was read
+        about = f"“{answer.follows}”" if answer.follows else answer.query.removeprefix(answer.question).strip()
+        reworded = f", as “{html.escape(answer.read_question)}”" if answer.read_question else ""
+        context = f'<div class="followup">read as a follow-up to {html.escape(about)}{reworded}</div>'
     for scope in (answer.time_scope, answer.source_scope, answer.read_as):
         if scope is not None:
             context += f'<div class="scope">{html.escape(scope.label())}</div>'
     markers = " ".join(f'<a class="marker" href="#source-{c.n}">[{c.n}]</a>' for c in answer.citations)
-    if answer.listing is not None:
+    if answer.kind == "article_list" or (answer.kind == "newest" and answer.found):
         text = answer.answer if answer.found else f"No article mentions “{answer.listing}”."
         body = f'<p class="listing">{html.escape(text or "")} {markers}</p>'
-    elif answer.more is not None and answer.found:
+    elif answer.kind in ("more", "summary") and answer.found:
         quotes = "".join(
             f'<p class="quote">“{html.escape(c.passage[c.start - c.passage_start : c.end - c.passage_start])}” '
             f'<a class="marker" href="#source-{c.n}">[{c.n}]</a></p>'
             for c in answer.citations
         )
-        body = f'{quotes}<p class="meta">more on: {html.escape(answer.more)}</p>'
+        body = f'{quotes}<p class="meta">more on: {html.escape(answer.more or "")}</p>'
+    elif not answer.found and answer.reason:  # known why: "this article names no author"
+        body = f'<p class="not-found"><strong>{html.escape(answer.reason[:1].upper() + answer.reason[1:])}</strong>.</p>'
     elif not answer.found:
         related = " The nearest passages are shown under <em>Related</em>." if answer.related else ""
         body = f'<p class="not-found"><strong>{NOT_FOUND}</strong>: {_confidence(answer.score, threshold, level=False)}.{related}</p>'
@@ -115,7 +118,7 @@ def answer_message(answer: Answer, threshold: float | None = None) -> str:
         quote = f"“{quote}”" if answer.quotes_text else quote
         day = f" ({spoken_date(answer.span_date)})" if answer.span_date else ""
         span = f"answer: <strong>{html.escape(answer.span)}</strong>{day} · " if answer.span else ""
-        origin = f"from the article's {_FACT_NAMES.get(answer.fact, answer.fact)} · " if answer.fact else ""
+        origin = f"from the article's {_FACT_NAMES.get(answer.fact, answer.fact)} · " if answer.kind == "article_field" and answer.fact else ""
         body = f'<p class="quote">{quote} {markers}</p><p class="meta">{span}{origin}{_confidence(answer.score, threshold)}</p>'
     return _one_block(f'<div class="answer">{body}{context}</div>')
 

@@ -4,14 +4,16 @@ A reader finds answers in what an article says; who wrote it, when it was publis
 was filed are what the loader read from its header, byline and dateline. A question is taken to be
 about the article only when it names the article ("this article", "the story", "it") or asks for
 something only an article has (its headline, its dateline): "When was the report published?" is
-about a report the text mentions, and goes to the reader.
+about a report the text mentions, and goes to the reader. A story may be described by what it reports
+("From which city was the report on the Cuban drought filed?", "On what date did Reuters publish the
+story about …?"): the description says which article, and the router searches for it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from pydantic import BaseModel
 
@@ -26,10 +28,19 @@ ArticleField = Literal["byline", "source", "published", "updated", "title", "dat
 # An article may be named by its outlet and topic: "the Continental Press story about the train order".
 _ARTICLE = (
     r"(?:(?:this|the|that)\s+(?:\S+\s+){0,3}?(?:news\s+)?(?:article|story|piece|dispatch|item|news\s+item)"
-    r"(?:\s+(?:about|on|of|covering|headlined|titled)\s+.+?)?)"
+    r"(?:\s+(?P<story>(?:about|on|of|covering|headlined|titled)\s+.+?))?)"
 )
 _SELF = rf"(?:{_ARTICLE}|it|this)"
 _END = r"\s*\??\s*$"
+# A story described by what it reports, where the question's verb can only be about a news story
+# ("filed", "datelined", an agency that "published" it): here "the report" is the story, too.
+_DESCRIBED = r"the\s+(?:\S+\s+){0,2}?(?:news\s+)?(?:article|story|report|piece|dispatch|item)\s+(?P<story>(?:about|on|of|that|comparing|covering|saying)\s+.+?)"
+_TO_PUBLISH = r"(?:publish|run|carry|file|issue|release|put\s+out|report)"
+# An agency or newspaper as the subject of "publish"; the router accepts it only when it is a source the
+# library has or a word for one ("On what date did Chrysler report …" is about Chrysler's report).
+_AGENCY = r"(?P<agency>the\s+(?:news\s+)?(?:agency|wire(?:\s+service)?|newspaper|paper)|\S+(?:\s+\S+){0,2}?)"
+_DATE = r"(?:(?:on|at|in)\s+)?(?:what|which)\s+(?:date|day|month|year)"
+_PUBLISHED = r"(?:published|filed|issued|released)"
 
 _PATTERNS: list[tuple[ArticleField, str]] = [
     ("updated", rf"\bwhen\s+was\s+{_SELF}\s+(?:last\s+)?(?:updated|modified|edited|revised|changed){_END}"),
@@ -47,29 +58,56 @@ _PATTERNS: list[tuple[ArticleField, str]] = [
     # an agency or newspaper asked for by what it reported: "Which agency reported the refinery fire?"
     (
         "source",
-        r"\b(?:which|what)\s+(?:news\s+)?(?:agency|outlet|wire(?:\s+service)?|newspaper|paper|publication|media\s+outlet)\s+(?:first\s+)?(?:wrote|published|filed|reported|ran|carried|broke)\b",
+        r"\b(?:which|what)\s+(?:news\s+)?(?:agency|outlet|wire(?:\s+service)?|newspaper|paper|publication|media\s+outlet)\s+(?:first\s+)?(?:wrote|published|filed|reported|ran|carried|broke)\b(?:\s+(?P<story>.+?))?\W*$",
     ),  # noqa: E501 (a pattern reads best whole)
     ("byline", r"\b(?:what|whose)\s+(?:is\s+the\s+)?byline\b"),
     ("byline", rf"\bwho\s+is\s+{_SELF}\s+by{_END}"),
+    # "Who reported on the Veltro Motors brake recall?": who wrote the story on it
+    ("byline", r"^\W*who\s+reported\s+(?P<story>on\s+.+?)\W*$"),
     ("title", rf"\bwhat(?:'s|\s+is|\s+was)\s+the\s+(?:headline|title)(?:\s+of\s+{_SELF})?{_END}"),
     ("title", rf"\bwhat\s+is\s+{_ARTICLE}\s+(?:called|titled|headlined){_END}"),
     ("dateline", rf"\bwhere\s+(?:was|is)\s+{_SELF}\s+(?:filed|written|datelined|reported|sent)(?:\s+from)?{_END}"),
     ("dateline", rf"\bfrom\s+(?:which|what)\s+(?:city|place|town|location)\s+(?:was|is)\s+{_SELF}\s+(?:filed|written|reported|sent|datelined){_END}"),
     ("dateline", rf"\b(?:which|what)\s+(?:city|place|town|location)\s+(?:was|is)\s+{_SELF}\s+(?:filed|written|reported|sent|datelined)\s+(?:from|in){_END}"),
     ("dateline", rf"\bwhat(?:'s|\s+is)\s+the\s+dateline(?:\s+of\s+{_SELF})?{_END}"),
+    # a story described by what it reports: "From which city was the report on Zambia's copper output datelined?"
+    ("dateline", rf"^\W*from\s+(?:which|what)\s+(?:city|place|town|location)\s+was\s+{_DESCRIBED}\s+(?:filed|datelined|written|sent){_END}"),
+    ("dateline", rf"^\W*(?:where|in\s+(?:which|what)\s+city)\s+was\s+{_DESCRIBED}\s+(?:filed|datelined){_END}"),
+    ("published", rf"^\W*{_DATE}\s+was\s+{_DESCRIBED}\s+(?:published|filed|issued|released|put\s+out){_END}"),
+    # "On what date was the Reuters story published about …?"
+    ("published", rf"^\W*{_DATE}\s+was\s+the\s+(?:\S+\s+){{0,2}}?(?:article|story|report)\s+{_PUBLISHED}\s+(?P<story>(?:about|on|that)\s+.+?){_END}"),
+    ("published", rf"^\W*(?:{_DATE}|when)\s+did\s+{_AGENCY}\s+{_TO_PUBLISH}\s+{_DESCRIBED}{_END}"),
+    ("published", rf"^\W*(?:{_DATE}|when)\s+did\s+{_AGENCY}\s+report\s+(?P<story>that\s+.+?){_END}"),
 ]
 _COMPILED = [(field, re.compile(pattern, re.IGNORECASE)) for field, pattern in _PATTERNS]
 # The same patterns with a bare "it"/"this" no longer standing for the article (follow-ups).
 _NAMED = [(field, re.compile(pattern.replace(_SELF, _ARTICLE), re.IGNORECASE)) for field, pattern in _PATTERNS]
 
 
-def asked_field(question: str, follow_up: bool = False) -> ArticleField | None:
-    """Which field of the article itself the question asks for; None for a question about the content.
-    In a follow-up, "it" and "this" are what the conversation was about ("Who published it?" after a
-    question about a report): only a question that names the article is about the article."""
+class AskedField(NamedTuple):
+    """What a question about an article asks: the field, and the story as the question describes it."""
+
+    field: ArticleField
+    story: str  # "the drought in Cuba" of "… the report on the drought in Cuba filed?"; "" for this article
+    agency: str | None  # who the question says published it ("Reuters"), when it names one
+
+
+_CONNECTOR = re.compile(r"^(?:about|on|of|that|covering|headlined|titled)\s+", re.IGNORECASE)
+
+
+def asked_field(question: str, follow_up: bool = False) -> AskedField | None:
+    """Which field of an article itself the question asks for, and which article it describes; None for a
+    question about the content. In a follow-up, "it" and "this" are what the conversation was about
+    ("Who published it?" after a question about a report): only a question that names the article is
+    about the article."""
     text = " ".join(question.split())
-    patterns = _NAMED if follow_up else _COMPILED
-    return next((field for field, pattern in patterns if pattern.search(text)), None)
+    for field, pattern in _NAMED if follow_up else _COMPILED:
+        found = pattern.search(text)
+        if found is not None:
+            groups = found.groupdict()
+            story = _CONNECTOR.sub("", (groups.get("story") or "").strip())
+            return AskedField(field, story, groups.get("agency"))
+    return None
 
 
 class ArticleFact(BaseModel):
@@ -93,13 +131,13 @@ def _origin(article: Article) -> str:
     return "article header" if article.path.lower().endswith(".txt") else "article metadata"
 
 
-def article_fact(question: str, passages: list[Passage], follow_up: bool = False) -> ArticleFact | None:
-    """The answer from the top-ranked article's metadata, if the question is about the article and it has that field."""
-    field = asked_field(question, follow_up)
-    if field is None or not passages:
+def article_fact(field: ArticleField, passages: list[Passage]) -> ArticleFact | None:
+    """The field of the first passage's article, read from its metadata (a dateline from its text); None
+    when the article lacks it. The passages are the article's own, its top among them."""
+    if not passages:
         return None
     article = passages[0].article
-    # a header field cites the article's earliest retrieved passage: the top of the article where there is one
+    # a header field cites the article's earliest passage: the top of the article where there is one
     first = min((n for n, p in enumerate(passages) if p.article.id == article.id), key=lambda n: passages[n].chunk.start)
     if field in ("published", "updated"):
         day, time = (article.published, article.published_time) if field == "published" else (article.updated, article.updated_time)
@@ -123,3 +161,14 @@ def article_fact(question: str, passages: list[Passage], follow_up: bool = False
         return None
     place = article.text[found.start : found.place_end]
     return ArticleFact(field=field, passage=holder, answer=article.text[found.start : found.end], span=place, start=found.start, end=found.end)
+
+
+# What an article without the field says instead of "not found".
+MISSING: dict[ArticleField, str] = {
+    "byline": "this article names no author",
+    "source": "this article names no source or author",
+    "published": "this article has no publication date",
+    "updated": "this article gives no date it was updated",
+    "title": "this article has no headline",
+    "dateline": "this article has no dateline (the place it was filed from)",
+}

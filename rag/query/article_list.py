@@ -19,6 +19,7 @@ _ASK_FOR_ARTICLES = re.compile(
         (?:which|what)\s+(?:news\s+)?(?:articles|stories|pieces|reports)\s+
             (?:mention|mentions|mentioned|cover|covers|covered|are\s+about|were\s+about|talk\s+about|discuss|refer\s+to|name)
       | (?:list|show|find|give)(?:\s+me)?\s+(?:all\s+|the\s+)?(?:news\s+)?(?:articles|stories)\s+(?:about|on|mentioning|that\s+mention|covering)
+      | (?:which|what)\s+(?:news\s+)?(?:articles|stories|reports)\s+(?:are\s+there|do\s+you\s+have|do\s+we\s+have|exist)\s+(?:about|on|mentioning|covering)
     )\s+(?P<topic>.+?)\W*$""",
     re.IGNORECASE | re.VERBOSE,
 )

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from rag.query.question_source import SourceScope
 from rag.query.question_time import TimeScope
-from rag.schema import Answer, Passage
+from rag.schema import ARTICLE_KINDS, LISTING_KINDS, Answer, Passage
 from rag.text import STOPWORDS, TOKEN_PATTERN
 
 
@@ -43,8 +43,8 @@ class Turn(BaseModel):
             question=answer.more or answer.question,
             answer=answer.span,
             articles=articles,
-            listed=answer.listing is not None,
-            about_article=answer.fact is not None,
+            listed=answer.kind in LISTING_KINDS,
+            about_article=answer.kind in ARTICLE_KINDS,
             quoted=[(c.article_id, c.start, c.end) for c in answer.citations if c.end > c.start],
             follow_up=answer.query is not None,
             time_scope=answer.time_scope,
@@ -91,9 +91,55 @@ def subject_words(text: str) -> list[str]:
 
 def leans_on_history(question: str) -> bool:
     """Whether the question refers back to the conversation instead of standing on its own."""
-    lowered = {w.lower() for w in TOKEN_PATTERN.findall(question)}
+    words = TOKEN_PATTERN.findall(question)
+    lowered = {w.lower() for w in words}
     own = len(subject_words(question))
-    return (own <= _SHORT and bool(lowered & (_PRONOUNS | _DEMONSTRATIVES))) or own <= _THIN or bool(_CONTINUATION.match(question))
+    if own <= _THIN or _CONTINUATION.match(question):
+        return True
+    if own > _SHORT:
+        return False
+    if lowered & _DEMONSTRATIVES:
+        return True
+    # a pronoun after a name of the question's own is that name's ("What did OPEC say about its ceiling?")
+    return bool(lowered & _PRONOUNS) and not _named_before_pronoun(words)
+
+
+def _named_before_pronoun(words: list[str]) -> bool:
+    """Whether a capitalised name (not the question's first word) comes before its first pronoun."""
+    for position, word in enumerate(words):
+        if word.lower() in _PRONOUNS:
+            return False
+        if position > 0 and word[:1].isupper() and word.lower() not in _FUNCTION_WORDS:
+            return True
+    return False
+
+
+# "he", "she" and their other forms stand for a person the previous turn named.
+_PERSONAL = {"he": "", "she": "", "him": "", "her": "", "his": "'s", "hers": "'s"}
+_PERSONAL_PATTERN = re.compile(r"\b(?:he|she|him|his|hers|her)\b", re.IGNORECASE)
+_WHO_IS = re.compile(r"^\W*who\s+(?:is|was)\s+(?P<name>[A-Z][^?]*?)\W*$", re.IGNORECASE)
+
+
+def person_of(turn: Turn) -> str | None:
+    """The person a turn's question asked about by name ("Jorio Dauster" of "Who is Jorio Dauster?"); None
+    otherwise. Only the user's own words: an answer may be wrong, and a wrong name put into the next
+    question would carry the mistake on (measured on reuters-dev's follow-ups)."""
+    asked = _WHO_IS.match(" ".join(turn.question.split()))
+    return asked["name"] if asked and _is_name(asked["name"]) else None
+
+
+def _is_name(text: str) -> bool:
+    words = text.split()
+    return 1 <= len(words) <= 4 and all(w[:1].isupper() for w in words) and not any(ch.isdigit() for ch in text)
+
+
+def with_person(question: str, person: str) -> str:
+    """The question with "he"/"she" (and "his", "him", "her") as the person: "What did Jorio Dauster say?"."""
+
+    def named(found: re.Match[str]) -> str:
+        return person + _PERSONAL[found.group().lower()]
+
+    return _PERSONAL_PATTERN.sub(named, question)
 
 
 class Resolved(BaseModel):
@@ -156,5 +202,9 @@ def resolve(question: str, history: Sequence[Turn]) -> Resolved:
         extra = [w for w in subject_words(text) if w.lower() not in own]
         return f"{question} {' '.join(extra)}" if extra else question
 
+    person = person_of(previous) if _PERSONAL_PATTERN.search(question) else None
+    if person is not None:  # "What did he say?" after "Who is Jorio Dauster?": what Jorio Dauster said, not another man
+        question = with_person(question, person)
+        own |= {w.lower() for w in TOKEN_PATTERN.findall(person)}
     read = question if subject_words(question) else with_words_of(topic)
     return Resolved(search=with_words_of(f"{previous.answer or ''} {topic}"), read=read, articles=previous.articles)

@@ -29,6 +29,8 @@ _ASKS_FOR_MORE = re.compile(
     re.IGNORECASE | re.VERBOSE,
 )
 _BACK_REFERENCE = frozenset(["that", "this", "it", "them", "him", "her", "these", "those"])
+# "the report" stays a topic: a report is something a story mentions (as in article_facts)
+_THIS_STORY = re.compile(r"(?:(?:this|that|the)\s+(?:news\s+)?(?:article|story|piece)|(?:this|that)\s+one)", re.IGNORECASE)
 # "What did Xinhua say about 5G?", "What has Reuters reported on the tin quota?"
 _SAID_ABOUT = re.compile(
     r"""^\W*what\s+(?:did|does|do|has|have|had)\s+(?P<speaker>\S.*?)\s+
@@ -87,7 +89,8 @@ def asks_for_more(question: str) -> str | None:
     if found is None:
         return None
     topic = re.sub(r"^\s*(?:about|on|of|regarding)\s+", "", found["topic"] or "", flags=re.IGNORECASE).strip()
-    return "" if topic.lower() in _BACK_REFERENCE else topic  # "more on that": the conversation's subject
+    # "more on that", "more about this story": the conversation's subject, in the articles it cited
+    return "" if topic.lower() in _BACK_REFERENCE or _THIS_STORY.fullmatch(topic) else topic
 
 
 # "What's the latest on the tin quota?", "Any news about the strike?", "latest updates on X"

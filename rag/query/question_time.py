@@ -45,6 +45,17 @@ _PERIOD_UNITS = {"day", "days", "week", "weeks", "month", "months", "year", "yea
 _LONGEST = 5  # words in one date: "the 2nd of March 1987" is the longest form worth trying
 
 
+# A time right after one of these names the period a figure is for ("Japan's unemployment rate in
+# January", "car sales in February", "the trade deficit in 1986"), which a story published later
+# reports: not a publication date to filter by.
+_PERIOD_PREPOSITIONS = frozenset({"in", "for", "during"})
+_MEASURES = frozenset(
+    "rate rates sales output production exports imports deficit surplus growth inflation unemployment profit profits earnings "
+    "revenue revenues income price prices figure figures spending investment reserves supply supplies demand stocks shipments "
+    "orders balance gdp gnp loss losses volume turnover consumption index yield yields payrolls jobless".split()
+)
+
+
 class TimeScope(BaseModel):
     """The publication dates a question asks about, the words it came from, and how to say it."""
 
@@ -125,6 +136,8 @@ class QuestionTime:
         words = [(m.group(), m.start(), m.end()) for m in _WORD.finditer(question)]
         for i, (word, start, _) in enumerate(words):
             found = self._scope_at(words, i, word.lower(), newest)
+            if found is not None and i > 0 and word.lower() in _PERIOD_PREPOSITIONS and words[i - 1][0].lower() in _MEASURES:
+                continue  # "the unemployment rate in January": the figure's period, not when it was reported
             if found is not None:
                 since, until, end_word, relative = found
                 text = question[start : words[end_word - 1][2]]

@@ -1,4 +1,5 @@
-"""One question's request as the API and the page send it: types checked, k bounded, dates strict.
+"""One question's request as the chat, the CLI, the API and eval send it: types checked, k bounded,
+dates strict, validated once.
 
 The CLI parses the same options with argparse, using the same bound (MAX_K) and date parser.
 """
@@ -8,10 +9,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 import reprlib
+import unicodedata
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from rag.config import MAX_K, RetrieverMode
+from rag.query.followup import Turn
 from rag.query.retrieve import Filters
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -26,6 +29,9 @@ PAGE_LABELS = {
     "until": "the to date (until)",
     "source": "the source",
     "articles": "the chosen articles",
+    "history": "the conversation (history)",
+    "time_filter": "the time filter switch",
+    "source_filter": "the source filter switch",
 }
 # The command line names its options.
 CLI_LABELS = {name: f"--{name}" for name in PAGE_LABELS} | {"question": "the question", "articles": "--article"}
@@ -36,6 +42,10 @@ _PLAIN = {
     "literal_error": "is one of {expected}",
     "string_too_long": "is at most {max_length} characters long",
 }
+
+
+class QuestionError(ValueError):
+    """A question that cannot be asked as it is; the message says what to change."""
 
 
 class RequestError(ValueError):
@@ -63,6 +73,10 @@ class AskRequest(BaseModel):
     source: str | None = Field(None, max_length=MAX_SOURCE_CHARS)
     # each an article's id or its file's path in the corpus, as the library lists it (Pipeline.chosen_articles)
     articles: tuple[str, ...] | None = Field(None, max_length=MAX_CHOSEN_ARTICLES)
+    history: tuple[Turn, ...] = Field((), description="the chat's earlier turns, oldest first: a follow-up leans on them")
+    # a time or source the question names filters the search unless switched off
+    time_filter: bool = True
+    source_filter: bool = True
 
     @classmethod
     def of(cls, labels: dict[str, str] = PAGE_LABELS, **fields) -> AskRequest:
@@ -114,3 +128,41 @@ def _one_line(exc: ValidationError, labels: dict[str, str]) -> str:
     plain = _PLAIN.get(error["type"])
     problem = plain.format(**error["ctx"]) if plain else error["msg"].removeprefix("Input ")
     return f"{labels[str(error['loc'][0])]} {problem}, not {reprlib.repr(error['input'])}"
+
+
+def clean_question(question: str, max_chars: int) -> str:
+    """Control characters become spaces and runs of white space one; errors name what is wrong."""
+    if question is None:
+        raise QuestionError("the question is empty")
+    cleaned = "".join(" " if unicodedata.category(ch).startswith("C") else ch for ch in question)
+    cleaned = " ".join(cleaned.split())
+    if not cleaned:
+        raise QuestionError("the question is empty")
+    if len(cleaned) > max_chars:
+        raise QuestionError(f"the question is {len(cleaned)} characters long; the limit is {max_chars}")
+    if not any(ch.isalnum() for ch in cleaned):
+        raise QuestionError("the question has no words or numbers to search for")
+    if not _reads_as_english(cleaned):
+        raise QuestionError("only questions in English are understood: the models read English")
+    if _SMALL_TALK.fullmatch(cleaned):  # "Thanks!" would otherwise quote "thanks to the wettest spring"
+        raise QuestionError(f"“{cleaned}” asks nothing about the articles: ask a question about them, e.g. “What's the latest news?”")
+    return cleaned
+
+
+_SMALL_TALK = re.compile(
+    r"\W*(?:hi|hello|hey|hiya|good\s+(?:morning|afternoon|evening)|thanks?(?:\s+you)?(?:\s+(?:so\s+much|a\s+lot|very\s+much))?"
+    r"|many\s+thanks|cheers|ok(?:ay)?|great|cool|nice|perfect|bye|goodbye|see\s+you)\W*",
+    re.IGNORECASE,
+)
+
+
+_LATIN_WORD = re.compile(r"\b[A-Za-z]{2,}\b")
+
+
+def _reads_as_english(question: str) -> bool:
+    """Not a question in another script ("华为的创始人是谁？"): the encoder and the reader were trained on
+    English only and would answer "not found" without saying why. A name in another script inside an
+    English question ("Who is Владимир Путин?") is fine."""
+    letters = [ch for ch in question if ch.isalpha()]
+    latin = sum(1 for ch in letters if unicodedata.name(ch, "").startswith("LATIN"))
+    return latin * 2 >= len(letters) or len(_LATIN_WORD.findall(question)) >= 2

@@ -33,8 +33,8 @@ def test_runner_scores_answers_and_retrieval(news_pipeline):
 
 def test_the_models_load_before_the_first_timed_question(news_pipeline, monkeypatch):
     asked = []
-    answer = news_pipeline.answer
-    monkeypatch.setattr(news_pipeline, "answer", lambda question, passages, *args: asked.append(question) or answer(question, passages, *args))
+    ask = news_pipeline.ask
+    monkeypatch.setattr(news_pipeline, "ask", lambda question, **fields: asked.append(question) or ask(question, **fields))
     gold = [GoldItem(id="a", question="Who is the Foreign Ministry spokesperson?", answers=["Hua Chunying"], doc=None)]
     runner = EvalRunner(news_pipeline)
     results = runner.ask_all(gold)
@@ -73,6 +73,9 @@ def test_questions_go_through_ask_and_the_report_has_a_table_per_kind(news_pipel
     assert sorted(report.by_kind) == ["article", "listing", "source", "unanswerable"]
     assert report.by_kind["source"]["questions"] == 1 and report.by_kind["unanswerable"]["abstain_accuracy"] == 1.0
     assert "by_kind" in report.contract() and "kind listing" in format_table(report)
+    # routing accuracy: each gold kind answered by the kind of answer it needs
+    assert [r.answer_kind for r in results[:4]] == ["read", "article_field", "article_list", "read"]
+    assert all(report.by_kind[kind]["routed_right"] == 1.0 for kind in report.by_kind) and "routed right 1.000" in format_table(report)
     assert "by_kind" not in runner.report(results[4:]).contract()
 
 

@@ -161,3 +161,16 @@ def test_any_question_gives_a_well_formed_scope_or_none(words):
     if scope is not None and scope.filters_dates:
         assert scope.text in question
         assert scope.since is None or scope.until is None or scope.since <= scope.until
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["What was Japan's unemployment rate in January?", "What were U.S. car sales in February?", "What was the trade deficit in 1986?"],
+)
+def test_the_period_of_a_figure_is_no_publication_date(question):
+    assert QuestionTime().scope(question, dt.date(1987, 3, 9)) is None
+
+
+def test_a_publication_date_after_the_period_of_a_figure_still_filters():
+    found = QuestionTime().scope("What was the trade deficit in 1986, as reported on March 3?", dt.date(1987, 3, 9))
+    assert found.text == "on March 3" and found.since == found.until == dt.date(1987, 3, 3)

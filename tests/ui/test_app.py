@@ -174,7 +174,9 @@ def test_citation_text_names_quote_title_date_and_place(news_pipeline):
 
 def test_an_answer_from_the_article_header_is_not_shown_as_a_quote():
     cited = Citation(n=1, article_id="a", title="Rates held", published=None, path="a.txt", start=0, end=0, passage="The bank held.")
-    answer = Answer(question="Who wrote it?", found=True, answer="By Xinhua (byline)", span="Xinhua", score=1.0, citations=[cited], fact="byline")
+    answer = Answer(
+        question="Who wrote it?", found=True, answer="By Xinhua (byline)", span="Xinhua", score=1.0, citations=[cited], kind="article_field", fact="byline"
+    )
     message = render.answer_message(answer)
     assert "By Xinhua (byline)" in message and "“" not in message and "from the article's byline" in message
     dated = answer.model_copy(update={"answer": "Published 5 February 2020 (article header)", "fact": "published"})
@@ -266,7 +268,7 @@ def test_follow_up_in_the_chat_uses_the_history_and_a_chip_asks_it_on_its_own(ne
     _, chat, turns, _ = last(chat_turn(news_pipeline, "Who is the Foreign Ministry spokesperson?", [], [], *settings))
     assert not scope_chips(turns)[2]["visible"]
     _, chat, turns, panel = last(chat_turn(news_pipeline, "When did she say that?", chat, turns, *settings))
-    assert "<strong>Wednesday</strong>" in chat[-1]["content"] and "follow-up about: Hua Chunying" in chat[-1]["content"]
+    assert "<strong>Wednesday</strong>" in chat[-1]["content"] and "follow-up to “Who is the Foreign Ministry spokesperson?”" in chat[-1]["content"]
     assert len(chat) == 4 and len(turns) == 2 and "China calls for open" in panel
     assert scope_chips(turns)[2]["visible"]
     _, chat, turns, _ = last(chat_turn(news_pipeline, "When did she say that?", chat, turns, *settings, alone=True))

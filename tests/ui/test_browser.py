@@ -178,7 +178,7 @@ def test_copy_citation_puts_the_reference_on_the_clipboard(page_and_requests):
 def test_a_follow_up_is_answered_from_the_chat_and_a_chip_asks_it_on_its_own(page_and_requests):
     page, _, _ = page_and_requests
     answer = ask(page, "When did she say that?")
-    assert "Wednesday" in answer and "follow-up about: Hua Chunying" in answer
+    assert "Wednesday" in answer and "follow-up to “Who is the Foreign Ministry spokesperson?”" in answer
     before = page.locator("#chat .answer").count()
     page.click("#follow-up-chip")
     wait_for(page, f"document.querySelectorAll('#chat .answer').length > {before}", "the answer asked on its own")

@@ -1,0 +1,39 @@
+""" "What's the latest news?", "What did Reuters report on March 1?": the newest stories within the
+question's dates and source, newest first, each cited at its lead; wire copies once."""
+
+from __future__ import annotations
+
+from rag.answering.context import Asked, Searcher
+from rag.query.intents import NewestArticles
+from rag.query.more_sentences import lead_sentences
+from rag.query.retrieve import Filters
+from rag.schema import Answer, Passage
+
+
+def answer(intent: NewestArticles, asked: Asked, search: Searcher) -> Answer:
+    """Every date and source when no article is in the question's, and the scopes say so."""
+    articles = search.admitted(Filters())  # newest first, undated last
+    scopes = asked.scopes
+    narrowed = scopes.narrow(asked.filters)
+    newest = [a for a in articles if narrowed.admits(a)]
+    if not newest and narrowed != asked.filters:
+        newest, scopes = [a for a in articles if asked.filters.admits(a)], scopes.unmatched()
+    k = asked.k or search.settings.k
+    stories: list[Passage] = []
+    for article in newest:
+        if len(stories) == k:
+            break
+        # the article's passage that best matches its headline: its top, where the lead is
+        stories = search.one_per_story([*stories, *search.retrieve(article.title, 1, "hybrid", Filters(articles=frozenset([article.id])))])
+    citations = [search.citer.citation(n, p, *(lead_sentences(p) or [(p.chunk.start, p.chunk.end)])[0], None) for n, p in enumerate(stories, start=1)]
+    heading = "The newest article" if len(stories) == 1 else f"The {len(stories)} newest articles"
+    return Answer(
+        question=asked.question,
+        kind="newest",
+        found=bool(stories),
+        answer=heading if stories else None,
+        score=1.0 if stories else 0.0,
+        citations=citations,
+        passages=stories,
+        **scopes.answer_fields(),
+    )

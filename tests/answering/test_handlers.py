@@ -1,0 +1,52 @@
+"""The handlers through the pipeline, over small real corpora: each intent answered as a user reads it."""
+
+import pytest
+
+from rag.query.followup import Turn
+from rag.query.request import AskRequest, QuestionError
+
+
+def test_a_story_described_by_what_it_reports_gives_its_date(bank_pipeline):
+    answer = bank_pipeline.ask("On what date did Example Wire publish the story about the Bank of England holding its forecast?")
+    assert answer.kind == "article_field" and answer.found and answer.span == "5 March 1987"
+    assert answer.citations[0].title == "Bank of England holds forecast"
+    assert answer.contract()["kind"] == "article_field" and answer.contract()["fact"] == "published"
+
+
+def test_a_field_the_article_lacks_is_said_so(bank_pipeline):
+    answer = bank_pipeline.ask("When was this article last updated?", articles=["boe-0303.md"])
+    assert answer.kind == "article_field" and not answer.found and answer.reason == "this article gives no date it was updated"
+    assert answer.related[0].title == "Bank of England revises forecast" and answer.contract()["reason"] == answer.reason
+
+
+def test_a_described_story_without_the_field_goes_to_the_reader(bank_pipeline):
+    """A described story may be something the text reports ("Who reported on the sideline for ESPN?" in
+    SQuAD): where the story has no such field, the reader answers, as before the router."""
+    answer = bank_pipeline.ask("When was the story about the Bank of England holding its forecast last updated?")
+    assert answer.kind == "read" and answer.reason is None
+
+
+def test_a_day_and_a_source_list_that_days_stories(bank_pipeline):
+    answer = bank_pipeline.ask("What did Example Wire report on March 3?")
+    assert answer.kind == "newest" and answer.found and [c.title for c in answer.citations] == ["Bank of England revises forecast"]
+    assert answer.time_scope.applied and "articles" in answer.contract()
+
+
+def test_this_story_after_an_answer_is_the_story_cited(bank_pipeline):
+    first = bank_pipeline.ask("What growth did the Bank of England forecast on March 5?")
+    history = (Turn.of(first),)
+    where = bank_pipeline.ask(AskRequest(question="When was this story published?", history=history))
+    assert where.kind == "article_field" and where.span == "5 March 1987"
+    more = bank_pipeline.ask(AskRequest(question="Tell me more about this story", history=history))
+    assert more.kind == "more" and {c.title for c in more.citations} <= {"Bank of England holds forecast"}
+
+
+def test_this_article_with_several_searched_and_no_conversation_asks_which(bank_pipeline):
+    with pytest.raises(QuestionError, match="which article"):
+        bank_pipeline.ask("What is this article about?")
+
+
+def test_every_field_of_a_request_reaches_the_answer(bank_pipeline):
+    request = AskRequest.of(question="What growth did the Bank of England forecast on March 3?", time_filter=False, k=2, articles=["boe-0302.md"])
+    answer = bank_pipeline.ask(request)
+    assert answer.time_scope is None and {p.article.path for p in answer.passages} == {"boe-0302.md"} and len(answer.passages) <= 2
