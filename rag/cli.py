@@ -11,13 +11,14 @@ import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn, get_args
+from typing import NoReturn, TextIO, get_args
 
 from pydantic import ValidationError
 
 from rag.config import MAX_K, RETRIEVER_MODES, BackendName, Settings
 from rag.embedding import ModelLoadError
 from rag.index.index_keeper import LOCAL_RAY
+from rag.index.indexing import IndexReport
 from rag.index.ingest import CorpusError
 from rag.index.library import LibraryError
 from rag.index.ray_embedding import RayUnavailable
@@ -184,7 +185,7 @@ def _pipeline(args: argparse.Namespace, settings: Settings | None = None) -> Pip
     return Pipeline(_settings(args, settings), corpus=args.corpus, index_path=args.index)
 
 
-def _print_index_report(report, stream) -> None:
+def _print_index_report(report: IndexReport, stream: TextIO) -> None:
     for line in report.summary_lines():
         print(line, file=stream)
 

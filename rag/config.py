@@ -139,7 +139,7 @@ class Settings(BaseSettings):
 
     @field_validator("corpus", "data_dir", "index_path", "model_path", "reader_model_path", "cache_dir", mode="before")
     @classmethod
-    def _expand_user(cls, value):
+    def _expand_user(cls, value: object) -> object:
         return Path(value).expanduser() if isinstance(value, (str, Path)) else value
 
     @model_validator(mode="after")

@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
@@ -122,7 +122,7 @@ class Encoder:
     def name(self) -> str:
         return self.model_path.name if self.model_path.name != "model" else self.model_path.parent.name
 
-    def _forward(self, texts: Sequence[str]):
+    def _forward(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(token states, attention mask, character offsets, pooled and normalised text vectors) for one batch."""
         model = self._model()
         batch = model.word_pieces.texts(texts, model.max_length)
@@ -180,7 +180,7 @@ class Encoder:
         return EncodedChunks.assembled(chunk_vectors, sentence_vectors)
 
     @staticmethod
-    def _pool_sentences(tokens, offsets, mask, spans, chunk_vector) -> np.ndarray:
+    def _pool_sentences(tokens: np.ndarray, offsets: np.ndarray, mask: np.ndarray, spans: Sequence[tuple[int, int]], chunk_vector: np.ndarray) -> np.ndarray:
         """Mean of the token states inside each sentence's character span."""
         real = mask & (offsets[:, 1] > offsets[:, 0])  # no padding, no [CLS]/[SEP]
         pooled = np.empty((len(spans), tokens.shape[1]), dtype=np.float32)
@@ -206,7 +206,7 @@ def _pooling_mode(folder: Path) -> str:
     return POOLING_MODES[chosen[0]]
 
 
-def _token_states_module(folder: Path):
+def _token_states_module(folder: Path) -> Any:  # a torch.nn.Module
     """The folder's transformer as a torch module: inputs by name in, (token states,) out."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub: the model is a local folder
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -220,11 +220,11 @@ def _token_states_module(folder: Path):
     takes_token_types = "token_type_ids" in inspect.signature(transformer.forward).parameters
 
     class TokenStates(torch.nn.Module):
-        def __init__(self):
+        def __init__(self) -> None:
             super().__init__()
             self.transformer = transformer
 
-        def forward(self, input_ids, attention_mask, token_type_ids):
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
             inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
             if takes_token_types:  # BERT does; some families (MPNet, DistilBERT) have no such input
                 inputs["token_type_ids"] = token_type_ids

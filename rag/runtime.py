@@ -115,7 +115,7 @@ def load_network(source: NetworkSource, options: RuntimeOptions) -> Network:
 
 
 class TorchNetwork:
-    def __init__(self, module, threads: int | None):
+    def __init__(self, module: Any, threads: int | None) -> None:
         import torch
 
         if threads:

@@ -175,6 +175,9 @@ def test_the_second_article_of_a_list_and_what_it_is_about(bank_pipeline):
     last = bank_pipeline.ask("Summarise the last one", history=history)
     assert (last.kind, last.more) == ("summary", "Bank of England raises growth forecast") and "2.5 percent" in last.answer
     assert bank_pipeline.ask("Who wrote it?", history=[*history, Turn.of(last)]).citations[0].title == "Bank of England raises growth forecast"
+    # the list two turns back: "the first one" is still the list's first, not the summarised story
+    first = bank_pipeline.ask("When was the first one published?", history=[*history, Turn.of(last)])
+    assert (first.kind, first.span, first.citations[0].title) == ("article_field", "5 March 1987", "Bank of England holds forecast")
 
 
 def test_dates_set_in_the_request_win_over_the_question(bank_pipeline):

@@ -160,7 +160,7 @@ def scope_chips(turns: list[Turn]) -> tuple[dict, dict, dict]:
     return time_chip, source_chip, follow_up_chip
 
 
-def build_app(pipeline: Pipeline, updating: threading.Thread | None = None) -> gr.Blocks:
+def build_app(pipeline: Pipeline, updating: threading.Thread | None = None) -> gr.Blocks:  # noqa: C901 (the page's layout and its handlers wired in one place; to split into panels next)
     """The page; `updating`: an index run started with the server, whose progress the header shows."""
     settings = pipeline.settings
 
@@ -201,7 +201,7 @@ def build_app(pipeline: Pipeline, updating: threading.Thread | None = None) -> g
 
         return again
 
-    def upload(files: list[str] | None, progress=gr.Progress(track_tqdm=True)) -> tuple:
+    def upload(files: list[str] | None, progress=gr.Progress(track_tqdm=True)) -> tuple:  # noqa: B008 (how Gradio injects its progress)
         if not files:
             return gr.skip(), gr.skip(), None, gr.skip()
         progress(0, desc="reading files")

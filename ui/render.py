@@ -7,6 +7,7 @@ passes it through untouched: an article's `*`, `[x](y)` or `<script>` shows as t
 from __future__ import annotations
 
 import html
+import itertools
 import re
 from collections.abc import Sequence
 
@@ -45,7 +46,7 @@ def highlight(
     inside = lambda x: min(max(x - offset, 0), len(text))  # noqa: E731 (an offset clipped into the text)
     cuts = sorted({0, len(text), *(inside(x) for r in (*sentences, *spans) for x in r), *(inside(x) for x in anchors)})
     pieces = []
-    for a, b in zip(cuts, cuts[1:]):
+    for a, b in itertools.pairwise(cuts):
         pieces += [markup for at, markup in anchors.items() if inside(at) == a]
         piece = html.escape(text[a:b])
         if any(lo <= offset + a and offset + b <= hi for lo, hi in spans):

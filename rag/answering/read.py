@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from rag.answering.context import Asked, Searcher
 from rag.answering.more import sentences_on, without_history
-from rag.query.followup import resolve
+from rag.query.followup import points_back, resolve
 from rag.query.intents import Read
 from rag.query.more_sentences import said_about
 from rag.query.roles import by_role, roles
@@ -18,9 +18,20 @@ from rag.text import terms
 
 def answer(intent: Read, asked: Asked, search: Searcher) -> Answer:
     question = asked.question
-    resolved = resolve(question, asked.history)
+    # with articles chosen, a thin question that points at nothing ("Who is the chairman?") is asked of them,
+    # not of the conversation's last subject
+    chosen_alone = asked.filters.articles is not None and not points_back(question)
+    resolved = resolve(question, () if chosen_alone else asked.history)
     passages, scopes = search.scoped(resolved.search, asked)
-    found = read(resolved.read, resolved.focus(passages), search)
+    found = None
+    if resolved.articles and not any(p.article.id in resolved.articles for p in passages) and asked.filters.articles is None:
+        # the conversation's story was not among the passages ("Summarise the earthquake story", then "Was
+        # anyone hurt?"): its own passages are read first, and only without an answer there the rest
+        own, _ = search.scoped(resolved.search, asked.within(frozenset(resolved.articles)))
+        in_story = read(resolved.read, own, search) if own else None
+        found = in_story if in_story is not None and in_story.found else None
+    if found is None:
+        found = read(resolved.read, resolved.focus(passages), search)
     if not found.found and resolved.search == question:
         searched = replace(asked, scopes=scopes)  # as searched: "applied" is False where nothing matched them
         found = _statements(searched, search) or _by_role(searched, passages, search) or found

@@ -16,6 +16,7 @@ Sentences are found in two steps, both linear in the length of the text:
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 from collections import Counter
 from collections.abc import Iterator
@@ -126,7 +127,7 @@ def _wrap_width(paragraphs: list[list[_Line]]) -> int | None:
         at_most += per_width[width]
     if not _MIN_WRAP_WIDTH <= width <= _MAX_WRAP_WIDTH:
         return None
-    breaks = [pair for paragraph in paragraphs for pair in zip(paragraph, paragraph[1:])]
+    breaks = [pair for paragraph in paragraphs for pair in itertools.pairwise(paragraph)]
     wraps = [following for line, following in breaks if _next_word_overflows(line, following, width)]
     in_lowercase = sum(following.starts_lowercase for following in wraps)
     return width if len(wraps) >= 2 and 3 * len(wraps) >= len(breaks) and 5 * in_lowercase >= len(wraps) else None
@@ -140,7 +141,7 @@ def _blocks(text: str) -> Iterator[tuple[int, int]]:
     usual_indent = indents.most_common(1)[0][0] if indents else 0
     for paragraph in paragraphs:
         first = paragraph[0]
-        for line, following in zip(paragraph, paragraph[1:]):
+        for line, following in itertools.pairwise(paragraph):
             # Wrapped: the sentence goes on in lowercase, or in a hard-wrapped text the next word would
             # not have fit. A line indented deeper than most starts a paragraph (wire style).
             wrapped = following.indent <= usual_indent and (

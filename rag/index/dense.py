@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -16,7 +16,7 @@ from rag.index.backend import HNSW_EF_SEARCH, HNSW_NEIGHBOURS
 class DenseIndex:
     """Inner-product search over the chunk vectors, exact or HNSW."""
 
-    def __init__(self, index):
+    def __init__(self, index: Any) -> None:
         self._index = index  # faiss.Index
 
     @classmethod
@@ -79,4 +79,4 @@ class DenseIndex:
         if allowed is not None:
             params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(np.flatnonzero(allowed).astype(np.int64)))  # type: ignore[call-arg]
         scores, rows = self._index.search(np.asarray(vector, dtype=np.float32).reshape(1, -1), k, params=params)
-        return [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if r >= 0]
+        return [(int(r), float(s)) for r, s in zip(rows[0], scores[0], strict=True) if r >= 0]

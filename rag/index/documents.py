@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import zipfile
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -75,7 +76,7 @@ def _clean(value: object) -> str | None:
     return text or None
 
 
-def _date(info, name: str) -> dt.datetime | None:
+def _date(info: Any, name: str) -> dt.datetime | None:
     """A metadata date; pypdf raises on a malformed one, which is no reason to refuse the text."""
     if info is None:
         return None

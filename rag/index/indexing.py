@@ -217,7 +217,7 @@ class IndexBuilder:
         }
         return EmbeddingJournal(store.path, depends_on)
 
-    def _assemble(
+    def _assemble(  # noqa: C901 (one pass over the articles, each kept, re-embedded or journalled; to split next)
         self,
         articles: list[Article],
         old: IndexContents | None,

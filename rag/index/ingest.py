@@ -14,6 +14,7 @@ import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 from dateutil import parser as date_parser
@@ -182,7 +183,7 @@ def _make_article(
     source: str | None = None,
     published: object = None,
     updated: object = None,
-    **meta,
+    **meta: Any,
 ) -> Article:
     """The article, its dates parsed from whatever the source gave, with their time of day when it gave one."""
     text = normalize_text(text)
@@ -232,7 +233,7 @@ class _FrontMatterLoader(yaml.SafeLoader):
         super().__init__(stream)
         self.depth = 0
 
-    def compose_node(self, parent, index):
+    def compose_node(self, parent: Any, index: Any) -> Any:
         event = self.peek_event()
         if isinstance(event, yaml.AliasEvent):
             problem = f"an alias (*{event.anchor}) repeats another field; aliases are not allowed"

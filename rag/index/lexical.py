@@ -6,6 +6,7 @@ import math
 import re
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from bm25s.stopwords import STOPWORDS_EN, STOPWORDS_EN_PLUS
@@ -27,7 +28,7 @@ def bm25_idf(documents: int, frequency: int) -> float:
 class LexicalIndex:
     """BM25 scores of every chunk for a query's terms, and each term's document frequency."""
 
-    def __init__(self, bm25):
+    def __init__(self, bm25: Any) -> None:
         self._bm25 = bm25  # bm25s.BM25
         self._vocabulary: dict[str, int] = bm25.vocab_dict
         # bm25s keeps its scores as a CSC matrix whose columns are terms: a column's length is the

@@ -29,7 +29,7 @@ from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 
@@ -103,7 +103,7 @@ class MilvusStore:
     # ---- talking to Milvus ----------------------------------------------------------------------
 
     @property
-    def client(self):
+    def client(self) -> Any:  # a pymilvus.MilvusClient
         if self._client is None:
             from pymilvus import MilvusClient
             from pymilvus.exceptions import MilvusException

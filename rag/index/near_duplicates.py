@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
+from typing import Any
 
 from rag.schema import Article
 
@@ -41,7 +42,7 @@ class WireCopies:
         shared = jaccard / (1 + jaccard) * (first_size + second_size)  # |A ∩ B| from J and the set sizes
         return shared >= CONTAINED * min(first_size, second_size)
 
-    def _signature(self, article: Article):
+    def _signature(self, article: Article) -> Any:  # a datasketch.MinHash
         from datasketch import MinHash
 
         key = (article.id, len(article.text))

@@ -117,7 +117,8 @@ class RayChunkEncoder:
             # cores instead, two workers' networks wait on each other's threads and hang (seen on 2 cores).
             runtime = self.encoder.runtime.model_copy(update={"threads": 1, "cores": 1}).model_dump(mode="json")
             items = [
-                {"n": n, "text": text, "spans": np.asarray(spans, dtype=np.int64).reshape(-1)} for n, (text, spans) in enumerate(zip(texts, sentence_spans))
+                {"n": n, "text": text, "spans": np.asarray(spans, dtype=np.int64).reshape(-1)}
+                for n, (text, spans) in enumerate(zip(texts, sentence_spans, strict=True))
             ]
             try:
                 with warnings.catch_warnings():  # ray_remote_args_fn is deprecated from Ray 2.60 (pyproject pins below 2.64)
@@ -132,7 +133,7 @@ class RayChunkEncoder:
                         ray_remote_args_fn=_no_restarts,
                     )
                 for batch in encoded.iter_batches(batch_size=CHUNKS_PER_TASK, batch_format="numpy"):
-                    for n, chunk, sentences in zip(batch["n"], batch["chunk"], batch["sentences"]):
+                    for n, chunk, sentences in zip(batch["n"], batch["chunk"], batch["sentences"], strict=True):
                         chunk_vectors[n] = chunk
                         sentence_vectors[int(n)] = np.frombuffer(sentences, dtype=np.float32).reshape(-1, dimension)
                     if bar is not None:

@@ -18,11 +18,11 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import TypeVar
+from typing import BinaryIO, TypeVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -189,7 +189,7 @@ class IndexData(IndexContents):
         return self.lexical.documents
 
     @cached_property
-    def _masks(self):
+    def _masks(self) -> Callable[[Filters], np.ndarray]:
         return lru_cache(maxsize=64)(self._allowed_rows)
 
     def _allowed_rows(self, filters: Filters) -> np.ndarray:
@@ -296,7 +296,7 @@ def _unwritable_cause(folder: Path, exc: OSError, needed: int | None = None) -> 
     return f"cannot write the index folder {folder} ({exc.strerror or exc})"
 
 
-def _write(path: Path, write) -> None:
+def _write(path: Path, write: Callable[[BinaryIO], object]) -> None:
     with open(path, "wb") as handle:
         write(handle)
         handle.flush()

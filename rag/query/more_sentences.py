@@ -143,7 +143,7 @@ def closest_sentences(
     candidates = []
     for rank, passage in enumerate(passages):
         chunk = passage.chunk
-        for (start, end), closeness in zip(chunk.sentences, cosines(passage)):
+        for (start, end), closeness in zip(chunk.sentences, cosines(passage), strict=True):
             text = chunk.slice(start, end)
             if (passage.article.id, start, end) in seen or is_teaser(text) or len(text.split()) < MIN_WORDS:
                 continue

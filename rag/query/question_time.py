@@ -56,6 +56,10 @@ _MEASURES = frozenset(
 )
 
 
+# A word of the question: its text and character offsets.
+_Word = tuple[str, int, int]
+
+
 class TimeScope(BaseModel):
     """The publication dates a question asks about, the words it came from, and how to say it."""
 
@@ -145,7 +149,7 @@ class QuestionTime:
                 return TimeScope(since=since, until=until, text=text, relative_to=newest if relative else None, latest=latest, yearless=yearless)
         return TimeScope(latest=True) if latest else None
 
-    def _scope_at(self, words, i: int, word: str, newest: dt.date):
+    def _scope_at(self, words: list[_Word], i: int, word: str, newest: dt.date) -> tuple[dt.date | None, dt.date | None, int, bool] | None:
         """(since, until, index of the word after, relative) for a time starting at words[i], else None."""
         if word == "between" or word in _FROM:
             first = self._date_at(words, i + 1, newest, stop=_RANGE_END)
@@ -172,7 +176,7 @@ class QuestionTime:
             return None, parsed.last, parsed.end, parsed.relative
         return parsed.first, parsed.last, parsed.end, parsed.relative
 
-    def _date_at(self, words, i: int, reference: dt.date, stop: frozenset[str] | set[str] = frozenset()) -> _Parsed | None:
+    def _date_at(self, words: list[_Word], i: int, reference: dt.date, stop: frozenset[str] | set[str] = frozenset()) -> _Parsed | None:
         """The longest run of words from words[i] that dateparser reads as a month, year, date or relative period."""
         for n in range(min(_LONGEST, len(words) - i), 0, -1):
             run = [w.lower() for w, _, _ in words[i : i + n]]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 SHIPPED_READER = Path(__file__).resolve().parents[1] / "models" / "reader"
 WEIGHTS_FILE = "model.safetensors"
@@ -26,7 +27,7 @@ def repair_hint(folder: Path) -> str:
     return "point RAG_READER_MODEL_PATH at a SQuAD-style model folder, or set RAG_READER=sentence"
 
 
-def load_reader_model(folder: Path, base_folder: Path):
+def load_reader_model(folder: Path, base_folder: Path) -> tuple[Any, Any]:
     """(transformers tokenizer, BertForQuestionAnswering in eval mode): for training and benchmarks."""
     from transformers import AutoTokenizer
 
@@ -38,7 +39,7 @@ def load_reader_model(folder: Path, base_folder: Path):
     return tokenizer, model
 
 
-def load_reader_network(folder: Path, base_folder: Path):
+def load_reader_network(folder: Path, base_folder: Path) -> Any:
     """The BertForQuestionAnswering torch module, in eval mode, from a reader folder and the packaged base model."""
     from transformers import AutoConfig, AutoModelForQuestionAnswering
     from transformers.utils import logging as transformers_logging
@@ -71,7 +72,7 @@ def reader_files(folder: Path, base_folder: Path) -> list[Path]:
     return [folder / "config.json", *weights, Path(base_folder) / WEIGHTS_FILE]
 
 
-def _assembled(config, weights: dict, weights_file: Path, base_folder: Path):
+def _assembled(config: Any, weights: dict, weights_file: Path, base_folder: Path) -> Any:
     """The model from shipped weights, the frozen word-embedding table taken from the base model."""
     from transformers import AutoModelForQuestionAnswering
 
@@ -102,7 +103,7 @@ def load_file_checked(path: Path) -> dict:
         raise ReaderModelError(f"cannot read {path} ({exc}): {repair_hint(path.parent)}") from exc
 
 
-def save_reader_model(model, folder: Path, extra_files: dict[str, dict] | None = None) -> None:
+def save_reader_model(model: Any, folder: Path, extra_files: dict[str, dict] | None = None) -> None:
     """The trainable weights in fp16, without the frozen word-embedding table, plus config and JSON side files."""
     from safetensors.torch import save_file
 

@@ -10,6 +10,7 @@ import datetime as dt
 import re
 import reprlib
 import unicodedata
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
@@ -79,7 +80,7 @@ class AskRequest(BaseModel):
     source_filter: bool = True
 
     @classmethod
-    def of(cls, labels: dict[str, str] = PAGE_LABELS, **fields) -> AskRequest:
+    def of(cls, labels: dict[str, str] = PAGE_LABELS, **fields: Any) -> AskRequest:
         """The request, or RequestError naming the first bad field as `labels` name it."""
         try:
             return cls.model_validate(fields, context={"labels": labels})

@@ -17,12 +17,14 @@ from rag.index.backend import Filters, LexicalHits, SearchIndex
 from rag.schema import Passage
 from rag.text import terms
 
+NO_FILTERS = Filters()  # frozen, so one instance serves every default
+
 
 class RetrievalRequest(BaseModel):
     query: str
     k: int = Field(5, ge=1)
     mode: RetrieverMode = "hybrid"
-    filters: Filters = Filters()
+    filters: Filters = NO_FILTERS
 
 
 @dataclass(frozen=True)
@@ -79,10 +81,10 @@ class Retriever:
         chunks, articles = self.index.chunks_at([row for row, *_ in ranked]), self.index.articles
         return [
             Passage(row=row, chunk=chunk, article=articles[chunk.article_id], score=score, dense_rank=dense_rank, bm25_rank=bm25_rank)
-            for (row, score, dense_rank, bm25_rank), chunk in zip(ranked, chunks)
+            for (row, score, dense_rank, bm25_rank), chunk in zip(ranked, chunks, strict=True)
         ]
 
-    def candidates(self, query: str, depth: int, filters: Filters = Filters()) -> Candidates:
+    def candidates(self, query: str, depth: int, filters: Filters = NO_FILTERS) -> Candidates:
         """Top `depth` rows of each retriever, each re-scored by the other signals exactly."""
         vector = self.encoder.encode_query(query)
         dense = self.dense_ranking(vector, depth, filters)

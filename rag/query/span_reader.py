@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 from pydantic import BaseModel
@@ -304,18 +304,18 @@ class SpanReader:
         return ranked_reading(evidence, self.threshold)
 
 
-def _span_logits_module(folder: Path, base_folder: Path):
+def _span_logits_module(folder: Path, base_folder: Path) -> Any:  # a torch.nn.Module
     """The reader's torch module: inputs by name in, (start logits, end logits) out."""
     import torch
 
     model = load_reader_network(folder, base_folder)
 
     class SpanLogits(torch.nn.Module):
-        def __init__(self):
+        def __init__(self) -> None:
             super().__init__()
             self.model = model
 
-        def forward(self, input_ids, attention_mask, token_type_ids):
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> tuple[Any, Any]:
             output = self.model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
             return output.start_logits, output.end_logits
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -55,7 +56,7 @@ def best_span(
 
 
 def best_spans(
-    encoded,
+    encoded: Any,  # a tokenizers batch encoding with overflowing windows
     start_logits: np.ndarray,
     end_logits: np.ndarray,
     max_answer_tokens: int = 30,

@@ -50,3 +50,19 @@ def test_every_field_of_a_request_reaches_the_answer(bank_pipeline):
     request = AskRequest.of(question="What growth did the Bank of England forecast on March 3?", time_filter=False, k=2, articles=["boe-0302.md"])
     answer = bank_pipeline.ask(request)
     assert answer.time_scope is None and {p.article.path for p in answer.passages} == {"boe-0302.md"} and len(answer.passages) <= 2
+
+
+def test_a_follow_up_reads_the_conversations_story_even_when_its_search_finds_another(news_pipeline):
+    """ "Summarise the earthquake story", then "Was anyone hurt?": the story the chat is about is read first."""
+    storm = next(a for a in news_pipeline.articles() if a.title == "Storm closes coastal roads")
+    earlier = Turn(question="Who is the Foreign Ministry spokesperson?", answer="Hua Chunying", articles=[storm.id])
+    answer = news_pipeline.ask("Was anyone rescued?", history=[earlier], k=1)  # its one passage: the 5G story
+    assert answer.query is not None and answer.span == "fishermen" and {p.article.id for p in answer.passages} == {storm.id}
+
+
+def test_with_articles_chosen_a_thin_question_is_asked_of_them_not_of_the_chat(bank_pipeline):
+    """ "Who is the chairman?" with two articles chosen: asked of them, not read with the previous subject."""
+    earlier = Turn(question="What did the union secretary say about the dispute?", answer="a strike", articles=["x"])
+    chosen = bank_pipeline.ask("What growth?", history=[earlier], articles=["boe-0303.md"])
+    assert chosen.query is None and {p.article.path for p in chosen.passages} == {"boe-0303.md"}
+    assert bank_pipeline.ask("What growth?", history=[earlier]).query is not None  # without a choice, a follow-up

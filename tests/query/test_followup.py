@@ -133,3 +133,8 @@ def test_the_nth_article_of_the_list_just_given():
     assert listed_article("Who wrote the fifth one?", [listing]) is None  # the list has three
     assert listed_article("Summarise the second one", [listing.model_copy(update={"listed": False})]) is None  # no list just given
     assert listed_article("Who won the second race?", [listing]) is None
+    # a list two turns back still counts while the chat stayed among its articles, not after another subject
+    about_second = Turn(question="Summarise this article", answer=None, articles=["week2"], about_article=True)
+    assert listed_article("When was the last one published?", [listing, about_second]).article == "begins"
+    elsewhere = Turn(question="Who is the spokesperson?", answer="Hua Chunying", articles=["other"])
+    assert listed_article("When was the last one published?", [listing, elsewhere]) is None
