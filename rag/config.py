@@ -21,8 +21,9 @@ BackendName = Literal["embedded", "milvus"]
 # (eval/RESULTS.md, "Abstain threshold").
 SENTENCE_READER_THRESHOLD = 0.55
 
-# 2: file checksums in the manifest; 3: sentences cross wrapped lines, datelines split off; 4: times of day kept
-INDEX_FORMAT_VERSION = 4
+# 2: file checksums in the manifest; 3: sentences cross wrapped lines, datelines split off; 4: times of day kept;
+# 5: wire layout (indented paragraphs, the lead after the dateline) read as wrapped prose
+INDEX_FORMAT_VERSION = 5
 
 
 def packaged_model_path() -> Path:

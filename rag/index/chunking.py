@@ -84,7 +84,9 @@ class _Line(NamedTuple):
     indent: int  # white space before its first word
     first_word: int  # length of its first word
     starts_lowercase: bool
+    starts_digit: bool
     ends_sentence: bool  # ends with . ! ? or …, maybe inside quotes or brackets
+    ends_open: bool  # ends with a word no sentence or heading ends with ("the", "of", "and" …)
 
 
 def _paragraphs(text: str) -> list[list[_Line]]:
@@ -97,7 +99,10 @@ def _paragraphs(text: str) -> list[list[_Line]]:
             first_word = content.split(None, 1)[0]
             indent = len(content) - len(content.lstrip())
             ends_sentence = content.rstrip(_CLOSING).endswith(_SENTENCE_ENDS)
-            paragraphs[-1].append(_Line(offset, len(content), indent, len(first_word), first_word[0].islower(), ends_sentence))
+            ends_open = content.rsplit(None, 1)[-1].lower() in _OPEN_ENDS
+            paragraphs[-1].append(
+                _Line(offset, len(content), indent, len(first_word), first_word[0].islower(), first_word[0].isdigit(), ends_sentence, ends_open)
+            )
         elif paragraphs[-1]:
             paragraphs.append([])
         offset += len(line)
@@ -107,6 +112,19 @@ def _paragraphs(text: str) -> list[list[_Line]]:
 def _next_word_overflows(line: _Line, following: _Line, width: int) -> bool:
     """Whether the first word of the following line would not have fit on this one."""
     return line.width + 1 + following.first_word > width
+
+
+def _typical_width(lines: list[_Line]) -> int | None:
+    """What all but a few lines fit in (the 95th percentile of their widths), when that is a width text is
+    wrapped at; None otherwise."""
+    if not lines:
+        return None
+    per_width = Counter(min(line.width, _MAX_WRAP_WIDTH + 1) for line in lines)
+    width, at_most = 0, per_width[0]
+    while 20 * at_most < 19 * len(lines):
+        width += 1
+        at_most += per_width[width]
+    return width if _MIN_WRAP_WIDTH <= width <= _MAX_WRAP_WIDTH else None
 
 
 def _wrap_width(paragraphs: list[list[_Line]]) -> int | None:
@@ -120,12 +138,8 @@ def _wrap_width(paragraphs: list[list[_Line]]) -> int | None:
     lines = [line for paragraph in paragraphs for line in paragraph]
     if len(lines) < 3:
         return None
-    per_width = Counter(min(line.width, _MAX_WRAP_WIDTH + 1) for line in lines)
-    width, at_most = 0, per_width[0]
-    while 20 * at_most < 19 * len(lines):
-        width += 1
-        at_most += per_width[width]
-    if not _MIN_WRAP_WIDTH <= width <= _MAX_WRAP_WIDTH:
+    width = _typical_width(lines)
+    if width is None:
         return None
     breaks = [pair for paragraph in paragraphs for pair in itertools.pairwise(paragraph)]
     wraps = [following for line, following in breaks if _next_word_overflows(line, following, width)]
@@ -133,19 +147,49 @@ def _wrap_width(paragraphs: list[list[_Line]]) -> int | None:
     return width if len(wraps) >= 2 and 3 * len(wraps) >= len(breaks) and 5 * in_lowercase >= len(wraps) else None
 
 
+# Words no sentence and no heading ends with: a line that ends with one goes on below.
+_OPEN_ENDS = frozenset("the a an of for to and or but nor in on at by with from into onto than that as its their his her our your".split())
+# In wrapped prose, a line shorter than this share of the usual width stands alone (a sign-off, a table row).
+_STANDING_ALONE = 0.6
+
+
+def _goes_on(line: _Line, following: _Line) -> bool:
+    """The sentence plainly goes on on the next line: it starts in lowercase or with a number after a line
+    that ends no sentence ("… for\n33,000 long tons"), or the line ends with "the", "of", "and" …"""
+    return line.ends_open or (not line.ends_sentence and (following.starts_lowercase or following.starts_digit))
+
+
 def _blocks(text: str) -> Iterator[tuple[int, int]]:
     """Spans no sentence crosses: the paragraphs of a hard-wrapped text, otherwise its lines."""
     paragraphs = _paragraphs(text)
     width = _wrap_width(paragraphs)
-    indents = Counter(line.indent for paragraph in paragraphs for line in paragraph)
-    usual_indent = indents.most_common(1)[0][0] if indents else 0
+    lines = [line for paragraph in paragraphs for line in paragraph]
+    # The indent of running text: the least of the lines that follow another line in their paragraph (a
+    # table of indented rows in a wire story does not make indented lines the running text; a heading
+    # at the margin above an indented body, a first line, does not make the margin it).
+    base = min((following.indent for paragraph in paragraphs for following in paragraph[1:]), default=0)
+    # Wire layout: paragraphs start indented deeper than the running text, in lines of about one width.
+    # There a line at the base indent continues the one before, whatever its first letter and wherever
+    # the wrapper broke (the lead's first line is short: the dateline, and the indent the feed dropped,
+    # took its room), unless that one is short: a line standing alone, a row of a table.
+    typical = _typical_width(lines)
+    # a story's first line that opens with a dateline and ends no sentence: its lead goes on below
+    lead_line = lines[0].start if lines and _DATELINE.match(text, lines[0].start + lines[0].indent) else -1
+    wire = typical is not None and any(line.indent > base for line in lines) and any(f.indent <= base for p in paragraphs for f in p[1:])
     for paragraph in paragraphs:
         first = paragraph[0]
+        # prose wrapped at a width: wire layout, or a paragraph whose sentences go on in lowercase on the
+        # next line (a list of headlines of about one length never does)
+        prose = typical is not None and (wire or any(_goes_on(line, f) for line, f in itertools.pairwise(paragraph)))
         for line, following in itertools.pairwise(paragraph):
-            # Wrapped: the sentence goes on in lowercase, or in a hard-wrapped text the next word would
-            # not have fit. A line indented deeper than most starts a paragraph (wire style).
-            wrapped = following.indent <= usual_indent and (
-                (following.starts_lowercase and not line.ends_sentence) or (width is not None and _next_word_overflows(line, following, width))
+            # Wrapped: the sentence goes on in lowercase, or in a hard-wrapped text the next word would not
+            # have fit, or in wrapped prose any line goes on but one standing alone. A line indented deeper
+            # than the running text starts a paragraph.
+            wrapped = following.indent <= base and (
+                following.starts_lowercase
+                or (width is not None and _next_word_overflows(line, following, width))
+                or (prose and line.width >= _STANDING_ALONE * (typical or 0))
+                or (line.start == lead_line and not line.ends_sentence and following.indent <= line.indent)
             )
             if not wrapped:
                 yield first.start, line.start + line.width
