@@ -331,7 +331,7 @@ WIRE_POOL = [
 ]
 
 
-@settings(max_examples=int(__import__('os').environ.get('WRAP_EXAMPLES', '150')), deadline=None)
+@settings(max_examples=int(__import__("os").environ.get("WRAP_EXAMPLES", "150")), deadline=None)
 @given(
     paragraphs=st.lists(st.lists(st.sampled_from(WIRE_POOL), min_size=1, max_size=3), min_size=1, max_size=4),
     width=st.integers(45, 80),
