@@ -29,6 +29,7 @@ from rag.query.reader_model import ReaderModelError
 from rag.query.request import CLI_LABELS, AskRequest, RequestError, iso_date
 from rag.schema import Answer
 from rag.text import first_line, spoken_date
+from rag.trust import confidence_numbers, trust
 
 # Mistakes a user can make and fix: one line, no trace. Anything else is a bug: one line that says so,
 # and the trace with --debug.
@@ -115,6 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     remove = commands.add_parser("remove", parents=[common], help="take a file's articles out of the index (the file is kept in CORPUS/.removed/)")
     remove.add_argument("file", help="the file's path in the corpus, as the chat's library lists it")
     _add_corpus_options(remove)
+    restore = commands.add_parser("restore", parents=[common], help="undo `rag remove`: move a removed file back from CORPUS/.removed/ and index it")
+    restore.add_argument("file", help="the file's path in the corpus, as `rag remove` was given it")
+    _add_corpus_options(restore)
 
     ask = commands.add_parser("ask", parents=[common], help="answer a question from the articles")
     ask.add_argument("question")
@@ -207,7 +211,14 @@ def cmd_index(args: argparse.Namespace) -> int:
 def cmd_remove(args: argparse.Namespace) -> int:
     pipeline = _pipeline(args)
     _ensure_index(pipeline)
-    print(pipeline.remove(args.file).summary())
+    print(pipeline.remove(args.file).summary() + f" (`rag restore {args.file}`)")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    pipeline = _pipeline(args)
+    _ensure_index(pipeline)
+    print(pipeline.restore(args.file).summary())
     return 0
 
 
@@ -244,13 +255,13 @@ def format_answer(answer: Answer) -> str:
         lines.append(f"“{quote}”" if answer.quotes_text else quote)
         day = f" ({spoken_date(answer.span_date)})" if answer.span_date else ""
         span = " ".join(answer.span.split()) if answer.span else "(the sentence above)"
-        lines.append(f"answer: {span}{day}   confidence {answer.score:.2f}")
+        lines.append(f"answer: {span}{day}   {trust(answer.score).words} ({confidence_numbers(answer.score, None)})")
         sources = answer.citations
     elif answer.reason:  # known why: "this article names no author"
         lines.append(f"{answer.reason[:1].upper()}{answer.reason[1:]}.")
         sources = answer.related
     else:
-        lines.append(f"Not found in the articles (best confidence {answer.score:.2f}).")
+        lines.append(f"Not found in the articles (best {confidence_numbers(answer.score, None)}).")
         if answer.related:
             lines.append("Nearest passages:")
         sources = answer.related
@@ -349,7 +360,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"index": cmd_index, "ask": cmd_ask, "remove": cmd_remove, "serve": cmd_serve, "eval": cmd_eval}
+COMMANDS = {"index": cmd_index, "ask": cmd_ask, "remove": cmd_remove, "restore": cmd_restore, "serve": cmd_serve, "eval": cmd_eval}
 
 
 def _configure_logging(command: str, debug: bool) -> None:

@@ -22,8 +22,9 @@ BackendName = Literal["embedded", "milvus"]
 SENTENCE_READER_THRESHOLD = 0.55
 
 # 2: file checksums in the manifest; 3: sentences cross wrapped lines, datelines split off; 4: times of day kept;
-# 5: wire layout (indented paragraphs, the lead after the dateline) read as wrapped prose
-INDEX_FORMAT_VERSION = 5
+# 5: wire layout (indented paragraphs, the lead after the dateline) read as wrapped prose;
+# 6: an article without a headline titled by its lead sentence, not its file name
+INDEX_FORMAT_VERSION = 6
 
 
 def packaged_model_path() -> Path:

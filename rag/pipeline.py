@@ -64,6 +64,9 @@ class Pipeline:
     def remove(self, relative: str) -> Removal:
         return self.keeper.remove(relative)
 
+    def restore(self, relative: str) -> Removal:
+        return self.keeper.restore(relative)
+
     def loaded(self) -> LoadedIndex:
         return self.keeper.loaded()
 

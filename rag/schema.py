@@ -43,6 +43,12 @@ class Article(_Numerous):
     path: str = Field(description="file path relative to the corpus folder")
     record: int | None = Field(None, description="record number (JSON) or line number (JSONL) in a multi-article file")
     text: str
+    title_from_text: bool = Field(False, description="the file gave no headline: the title is the start of its lead sentence")
+
+    @property
+    def headline(self) -> str:
+        """The article's own headline; empty when its title was made from its text."""
+        return "" if self.title_from_text else self.title
 
 
 class Chunk(_Numerous):

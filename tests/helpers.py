@@ -100,8 +100,9 @@ def start_milvus_lite(data_dir: Path) -> tuple[subprocess.Popen, str]:
             time.sleep(0.2)
 
 
-def make_pdf(lines: list[str], metadata: dict[str, str] | None = None, password: str | None = None) -> bytes:
-    """A one-page PDF whose text layer holds the lines (Helvetica); metadata keys as PDF's ("/Title")."""
+def make_pdf(lines: list[str], metadata: dict[str, str] | None = None, password: str | None = None, algorithm: str = "RC4-128") -> bytes:
+    """A one-page PDF whose text layer holds the lines (Helvetica); metadata keys as PDF's ("/Title");
+    with a password ("" opens it for anyone, as a PDF locked against editing only), encrypted."""
     from pypdf import PdfWriter
     from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
 
@@ -117,8 +118,8 @@ def make_pdf(lines: list[str], metadata: dict[str, str] | None = None, password:
         page[NameObject("/Contents")] = writer._add_object(stream)
     if metadata:
         writer.add_metadata(metadata)
-    if password:
-        writer.encrypt(password)
+    if password is not None:
+        writer.encrypt(user_password=password, owner_password="owner", algorithm=algorithm)
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()

@@ -14,7 +14,7 @@ from tests.helpers import ROOT
 PACKAGES = ("rag", "ui", "eval")
 # From the bottom: a module may import its own layer and those below it.
 LAYERS = (
-    ("rag.text", "rag.config", "rag.tokenization", "rag.runtime", "rag.embedding", "rag.models"),
+    ("rag.text", "rag.config", "rag.tokenization", "rag.runtime", "rag.embedding", "rag.models", "rag.trust"),
     ("rag.schema",),
     ("rag.index",),
     ("rag.query",),

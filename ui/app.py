@@ -14,6 +14,8 @@ import reprlib
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from concurrent import futures
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +48,13 @@ NOT_INDEXED_YET = "the articles are still being indexed (the progress is at the 
 NO_INDEX_YET = (IndexMissing, IndexIncompatible)
 INDEX_READY = "index ready: questions are answered from it"  # the server's log line scripts wait for
 PROGRESS_POLL_S = 2.0  # how often the page shows how far the index run started with the server got
+UPLOAD_POLL_S = 0.5  # how often an upload's progress bar is moved on
+# A ceiling on what an upload sends, far over the loader's per-file limit: a file between the two arrives and
+# is refused with its reason in the upload area (a file over the ceiling only gets Gradio's notice).
+UPLOAD_CEILING = 10
+# The conversation kept in the browser (localStorage, encrypted by Gradio with this server's secret), so a
+# reload shows it again and follow-ups still point back; the newest turns only, to stay small.
+KEPT_TURNS = 40
 
 # The page's script and styles live beside this file (issue 10: not strings inside the app).
 COPY_JS = (HERE / "copy_citation.js").read_text(encoding="utf-8")
@@ -146,6 +155,25 @@ def chat_turn(
     yield "", [*chat, reply], [*turns, Turn.of(answer)], render.sources_panel(answer)
 
 
+def kept_conversation(chat: list[dict], turns: list[Turn], sources: str | None) -> dict:
+    """What the browser keeps of the conversation: the chat's messages (HTML this page made), its
+    turns as JSON, and the sources panel of the last answer; the newest KEPT_TURNS turns."""
+    messages = chat[-2 * KEPT_TURNS :]
+    return {"chat": messages, "turns": [t.model_dump(mode="json") for t in turns[-KEPT_TURNS:]], "sources": sources}
+
+
+def restored_conversation(kept: Any) -> tuple[list[dict], list[Turn], str]:
+    """The kept conversation back as (chat, turns, sources); an empty one for nothing kept or for what
+    this version cannot read (kept by another version of the page)."""
+    try:
+        chat = [{"role": m["role"], "content": str(m["content"])} for m in kept["chat"] if m["role"] in ("user", "assistant")]
+        turns = [Turn.model_validate(t) for t in kept["turns"]]
+        sources = kept["sources"] if isinstance(kept.get("sources"), str) else render.sources_panel(None)
+    except (TypeError, KeyError, AttributeError, ValueError):  # pydantic's ValidationError is a ValueError
+        return [], [], render.sources_panel(None)
+    return chat, turns, sources
+
+
 def scope_chips(turns: list[Turn]) -> tuple[dict, dict, dict]:
     """The chips under the chat while the last answer searched only the dates / the source its question
     named, or read it as a follow-up; a click asks the question again over every date / every source /
@@ -201,19 +229,30 @@ def build_app(pipeline: Pipeline, updating: threading.Thread | None = None) -> g
 
         return again
 
-    def upload(files: list[str] | None, progress=gr.Progress(track_tqdm=True)) -> tuple:  # noqa: B008 (how Gradio injects its progress)
+    def upload(files: list[str] | None, progress=gr.Progress()) -> tuple:  # noqa: B008 (how Gradio injects its progress)
+        """The files checked, stored and indexed in a worker, while the bar shows each file read and then
+        the chunks embedded so far (the index run's own count, polled)."""
         if not files:
             return gr.skip(), gr.skip(), None, gr.skip()
-        progress(0, desc="reading files")
-        outcomes, report = add_uploads(pipeline, files, step=lambda what: progress(None, desc=what))
+        doing = ["reading files"]
+        progress(0, desc=doing[0])
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="upload") as worker:
+            work = worker.submit(add_uploads, pipeline, files, doing.append)
+            while not futures.wait([work], timeout=UPLOAD_POLL_S).done:
+                running = pipeline.indexing
+                if running is not None and running.total:
+                    progress((running.embedded, running.total), desc=running.label(), unit="chunks")
+                else:
+                    progress(None, desc=doing[-1])
+            outcomes, report = work.result()
         return render.upload_report(outcomes, report), header_html(), None, library_rows()
 
     def library_rows() -> list[list[str]]:
         return render.library_rows(indexed())
 
-    def menus_of(articles: list[Article]) -> tuple[list[tuple[str, str]], list[str], list[list[str]]]:
-        """The articles to ask about, the files to remove, the example questions (as samples)."""
-        return render.article_choices(articles), sorted({a.path for a in articles}), [[q] for q in example_questions(articles)]
+    def menus_of(articles: list[Article]) -> tuple[list[tuple[str, str]], list[tuple[str, str]], list[list[str]]]:
+        """The articles to ask about, the files to remove (by their titles), the example questions (as samples)."""
+        return render.article_choices(articles), render.file_choices(articles), [[q] for q in example_questions(articles)]
 
     def library_choices() -> tuple[dict, dict, gr.Dataset]:
         """The menus of articles to ask about and of files to remove, and the example questions, as the
@@ -221,15 +260,35 @@ def build_app(pipeline: Pipeline, updating: threading.Thread | None = None) -> g
         choices, files, examples = menus_of(indexed())
         return gr.update(choices=choices), gr.update(choices=files, value=None), gr.Dataset(samples=examples, visible=bool(examples))
 
-    def remove(path: str | None) -> tuple:
+    def ask_to_remove(path: str | None) -> tuple:
+        """The first click: what would go, and a button that does it (nothing is removed yet)."""
         if not path:
-            return render.removal_report(None, "choose a file to remove first"), gr.skip(), gr.skip()
+            return render.removal_report(None, "choose a file to remove first"), gr.update(visible=False)
+        titles = [a.title for a in indexed() if a.path == path]
+        return render.removal_question(path, titles), gr.update(visible=True)
+
+    def remove(path: str | None) -> tuple:
+        """The confirmed removal: the file kept in .removed/, its articles out of the index, an undo offered."""
+        hide = gr.update(visible=False)
+        if not path:
+            return render.removal_report(None, "choose a file to remove first"), hide, gr.skip(), gr.skip(), None, hide
         try:
             removal = pipeline.remove(path)
         except (RemovalError, IndexStoreError) as exc:
-            return render.removal_report(None, str(exc)), gr.skip(), gr.skip()
+            return render.removal_report(None, str(exc)), hide, gr.skip(), gr.skip(), None, hide
         log.info("removed %s from the library", path)
-        return render.removal_report(removal), header_html(), library_rows()
+        return render.removal_report(removal), hide, header_html(), library_rows(), path, gr.update(visible=True)
+
+    def undo_removal(path: str | None) -> tuple:
+        hide = gr.update(visible=False)
+        if not path:
+            return gr.skip(), hide, gr.skip(), gr.skip(), None
+        try:
+            restored = pipeline.restore(path)
+        except (RemovalError, IndexStoreError) as exc:
+            return render.removal_report(None, str(exc), undo=True), hide, gr.skip(), gr.skip(), None
+        log.info("restored %s to the library", path)
+        return render.removal_report(restored), hide, header_html(), library_rows(), None
 
     def answered(*args) -> str:
         """The JSON text `rag ask --json` prints, or the caller's mistake said to the caller (no traceback
@@ -324,8 +383,7 @@ def build_app(pipeline: Pipeline, updating: threading.Thread | None = None) -> g
         with gr.Accordion("Add articles", open=False):
             files = gr.File(
                 elem_id="upload",
-                file_count="multiple",
-                file_types=list(SUPPORTED_SUFFIXES),
+                file_count="multiple",  # any type: one the library cannot read is refused with its reason beside it
                 label=f"Articles ({' '.join(SUPPORTED_SUFFIXES)}): indexed as soon as they arrive",
             )
             upload_result = gr.HTML(elem_id="upload-result", js_on_load=None)
@@ -353,11 +411,17 @@ def build_app(pipeline: Pipeline, updating: threading.Thread | None = None) -> g
                     value=None,
                     elem_id="remove-file",
                     scale=4,
-                    label="Remove a file's articles from the library (the file is kept in the library's .removed folder)",
+                    label="Remove a file's articles from the library (type to filter; the file is kept and can be restored)",
                 )
-                remove_button = gr.Button("Remove", variant="stop", elem_id="remove", scale=1, min_width=90)
+                remove_button = gr.Button("Remove…", variant="stop", elem_id="remove", scale=1, min_width=90)
             removal_result = gr.HTML(elem_id="removal-result", js_on_load=None)
+            with gr.Row(visible=False) as confirm_row:  # a removal asks first
+                confirm_button = gr.Button("Yes, remove it", variant="stop", elem_id="confirm-remove", size="sm")
+                cancel_button = gr.Button("Cancel", elem_id="cancel-remove", size="sm")
+            undo_button = gr.Button("Undo the removal", elem_id="undo-remove", visible=False, size="sm")
+            removed = gr.State(None)  # the file the undo puts back
         turns = gr.State([])
+        kept = gr.BrowserState({"chat": [], "turns": [], "sources": None}, storage_key="ask-the-news-conversation")
         ticker = gr.Timer(PROGRESS_POLL_S, active=updating is not None)
 
         chat_inputs = [question, chat, turns, k, retriever, since, until, source, chosen]
@@ -366,26 +430,37 @@ def build_app(pipeline: Pipeline, updating: threading.Thread | None = None) -> g
         # trigger mode ("once") would drop it without a sign.
         options: dict[str, Any] = dict(concurrency_limit=settings.serve_concurrency, concurrency_id="ask", trigger_mode="always_last", api_visibility="private")
         chip: dict[str, Any] = dict(fn=scope_chips, inputs=turns, outputs=[time_chip, source_chip, follow_up_chip], queue=False, api_visibility="private")
-        question.submit(respond, chat_inputs, chat_outputs, **options).then(**chip)
-        send.click(respond, chat_inputs, chat_outputs, **options).then(**chip)
-        example_list.click(lambda sample: sample[0], example_list, question, queue=False, api_visibility="private").then(
-            respond, chat_inputs, chat_outputs, **options
-        ).then(**chip)
-        time_chip.click(widen(time_filter=False), chat_inputs[1:], chat_outputs, **options).then(**chip)
-        source_chip.click(widen(source_filter=False), chat_inputs[1:], chat_outputs, **options).then(**chip)
-        follow_up_chip.click(widen(alone=True), chat_inputs[1:], chat_outputs, **options).then(**chip)
+        keep: dict[str, Any] = dict(fn=kept_conversation, inputs=[chat, turns, sources], outputs=kept, queue=False, api_visibility="private")
+
+        def then_chips_and_keep(event: Any) -> None:
+            event.then(**chip).then(**keep)
+
+        then_chips_and_keep(question.submit(respond, chat_inputs, chat_outputs, **options))
+        then_chips_and_keep(send.click(respond, chat_inputs, chat_outputs, **options))
+        then_chips_and_keep(
+            example_list.click(lambda sample: sample[0], example_list, question, queue=False, api_visibility="private").then(
+                respond, chat_inputs, chat_outputs, **options
+            )
+        )
+        then_chips_and_keep(time_chip.click(widen(time_filter=False), chat_inputs[1:], chat_outputs, **options))
+        then_chips_and_keep(source_chip.click(widen(source_filter=False), chat_inputs[1:], chat_outputs, **options))
+        then_chips_and_keep(follow_up_chip.click(widen(alone=True), chat_inputs[1:], chat_outputs, **options))
         fresh_start: dict[str, Any] = dict(fn=lambda: ("", [], [], render.sources_panel(None)), outputs=chat_outputs, queue=False, api_visibility="private")
-        clear.click(**fresh_start).then(**chip)
-        chat.clear(**fresh_start).then(**chip)  # the chat's own trash button forgets the history and sources too
+        then_chips_and_keep(clear.click(**fresh_start))
+        then_chips_and_keep(chat.clear(**fresh_start))  # the chat's own trash button forgets the history and sources too
         menus: dict[str, Any] = dict(fn=library_choices, outputs=[chosen, removable, example_list], queue=False, api_visibility="private")
         files.upload(upload, files, [upload_result, header, files, library], concurrency_limit=1, concurrency_id="library", api_visibility="private").then(
             **menus
         )
-        remove_button.click(remove, removable, [removal_result, header, library], concurrency_limit=1, concurrency_id="library", api_visibility="private").then(
-            **menus
-        )
+        library_lock: dict[str, Any] = dict(concurrency_limit=1, concurrency_id="library", api_visibility="private")
+        remove_button.click(ask_to_remove, removable, [removal_result, confirm_row], queue=False, api_visibility="private")
+        cancel_button.click(lambda: ("", gr.update(visible=False)), None, [removal_result, confirm_row], queue=False, api_visibility="private")
+        confirm_button.click(remove, removable, [removal_result, confirm_row, header, library, removed, undo_button], **library_lock).then(**menus)
+        undo_button.click(undo_removal, removed, [removal_result, undo_button, header, library, removed], **library_lock).then(**menus)
         # Another page (or `rag index`) may have added articles since this one was built.
         app.load(header_html, None, header, show_progress="hidden", api_visibility="private")
+        # a reload shows the conversation again, its chips included
+        app.load(restored_conversation, kept, [chat, turns, sources], show_progress="hidden", queue=False, api_visibility="private").then(**chip)
         ticker.tick(
             poll,
             None,
@@ -444,7 +519,7 @@ def serve(pipeline: Pipeline, host: str = "127.0.0.1", port: int = 7860, block: 
         theme=theme(),
         css=CSS,
         show_error=True,
-        max_file_size=pipeline.settings.max_file_bytes,  # a bigger upload is refused while it arrives, not after
+        max_file_size=UPLOAD_CEILING * pipeline.settings.max_file_bytes,  # a far bigger one is refused while it arrives
         footer_links=["api"],
         prevent_thread_lock=True,
         quiet=True,  # Gradio's own banner suggests share=True, a public link: never, for an offline tool

@@ -15,6 +15,7 @@ from rag.index.index_keeper import IndexStatus, Removal
 from rag.index.indexing import IndexReport
 from rag.schema import Answer, Article, Citation
 from rag.text import spoken_date
+from rag.trust import confidence_numbers, trust
 from ui.uploads import UploadOutcome
 
 NOT_FOUND = "Not found in the articles"
@@ -66,25 +67,15 @@ def question_message(question: str) -> str:
     return _one_block(f'<div class="question">{html.escape(question)}</div>')
 
 
-# The span reader's confidence is a calibrated probability that the shown answer is right
-# (rag/models/reader/README.md): in words, high from 0.7, medium from 0.4, low below.
-CONFIDENCE_LEVELS = ((0.7, "high"), (0.4, "medium"), (0.0, "low"))
-
-
-def confidence_level(score: float) -> str:
-    """In words, for the number as shown (two decimals): 0.6996 reads "0.70", so it is high, not medium."""
-    return next(name for floor, name in CONFIDENCE_LEVELS if round(score, 2) >= floor)
-
-
-def _confidence(score: float, threshold: float | None, level: bool = True) -> str:
-    """The confidence, in words for an answer, and the bar an answer must clear, so a "not found" at
-    0.52 beside an answer at 0.59 explains itself."""
-    # a score just under the bar would read the same as the bar at two decimals: then three
-    digits = 3 if threshold is not None and f"{score:.2f}" == f"{threshold:.2f}" and score != threshold else 2
-    bar = f" (answers need {threshold:.{digits}f})" if threshold is not None else ""
-    name = confidence_level(score)
-    words = f'<span class="level level-{name}">{name}</span> ' if level else ""
-    return f'{words}<span class="confidence">confidence {score:.{digits}f}</span>{bar}'
+def _confidence(score: float, threshold: float | None, answered: bool = True) -> str:
+    """How far to trust the answer, in words, with the numbers behind them a click away; for a "not
+    found", only the numbers (how close the best candidate came to the bar)."""
+    words = ""
+    if answered:
+        level = trust(score)
+        words = f'<span class="level level-{level.level}">{html.escape(level.words)}</span> '
+    summary = "why?" if answered else "how close?"
+    return f'{words}<details class="numbers"><summary>{summary}</summary><span class="confidence">{confidence_numbers(score, threshold)}</span></details>'
 
 
 def answer_message(answer: Answer, threshold: float | None = None) -> str:
@@ -112,7 +103,7 @@ def answer_message(answer: Answer, threshold: float | None = None) -> str:
         body = f'<p class="not-found"><strong>{html.escape(answer.reason[:1].upper() + answer.reason[1:])}</strong>.</p>'
     elif not answer.found:
         related = " The nearest passages are shown under <em>Related</em>." if answer.related else ""
-        body = f'<p class="not-found"><strong>{NOT_FOUND}</strong>: {_confidence(answer.score, threshold, level=False)}.{related}</p>'
+        body = f'<p class="not-found"><strong>{NOT_FOUND}.</strong>{related}</p><div class="meta">{_confidence(answer.score, threshold, answered=False)}</div>'
     else:
         first = answer.citations[0]
         quote = highlight(answer.answer or "", first.start, span=first.span)
@@ -120,7 +111,7 @@ def answer_message(answer: Answer, threshold: float | None = None) -> str:
         day = f" ({spoken_date(answer.span_date)})" if answer.span_date else ""
         span = f"answer: <strong>{html.escape(answer.span)}</strong>{day} · " if answer.span else ""
         origin = f"from the article's {_FACT_NAMES.get(answer.fact, answer.fact)} · " if answer.kind == "article_field" and answer.fact else ""
-        body = f'<p class="quote">{quote} {markers}</p><p class="meta">{span}{origin}{_confidence(answer.score, threshold)}</p>'
+        body = f'<p class="quote">{quote} {markers}</p><div class="meta">{span}{origin}{_confidence(answer.score, threshold)}</div>'
     return _one_block(f'<div class="answer">{body}{context}</div>')
 
 
@@ -258,10 +249,26 @@ def article_choices(articles: Sequence[Article]) -> list[tuple[str, str]]:
     return [(f"{a.title or a.path} ({a.published.isoformat() if a.published else 'undated'})", a.id) for a in articles]
 
 
-def removal_report(removal: Removal | None, problem: str | None = None) -> str:
-    """What a removal did, or why it did not happen."""
+def file_choices(articles: Sequence[Article]) -> list[tuple[str, str]]:
+    """The remove menu: (what it shows, the file's path), one a file, by its article's title ("Storm
+    closes coast roads · uploads/storm.json"); a file of several articles by its first and their count."""
+    titles: dict[str, list[str]] = {}
+    for article in articles:
+        titles.setdefault(article.path, []).append(article.title)
+    labels = {path: names[0] if len(names) == 1 else f"{names[0]} and {len(names) - 1} more" for path, names in titles.items()}
+    return sorted(((f"{label} · {path}", path) for path, label in labels.items()), key=lambda choice: choice[0].lower())
+
+
+def removal_question(path: str, titles: Sequence[str]) -> str:
+    """What a removal would take out, asked before it is done."""
+    what = f"“{titles[0]}”" if len(titles) == 1 else f"its {len(titles)} articles"
+    return f'<p class="removal ask">Remove {html.escape(what)} ({html.escape(path)}) from the library? The file is kept and the removal can be undone.</p>'
+
+
+def removal_report(removal: Removal | None, problem: str | None = None, undo: bool = False) -> str:
+    """What a removal (or its undo) did, or why it did not happen."""
     if removal is None:
-        return f'<p class="removal problem">Not removed: {html.escape(problem or "")}.</p>'
+        return f'<p class="removal problem">{"Not restored" if undo else "Not removed"}: {html.escape(problem or "")}.</p>'
     summary = removal.summary()
     return f'<p class="removal">{html.escape(summary[:1].upper() + summary[1:])}.</p>'
 

@@ -10,6 +10,7 @@ from rag.answering.more import sentences_on, without_history
 from rag.query.followup import points_back, resolve
 from rag.query.intents import Read
 from rag.query.more_sentences import said_about
+from rag.query.question_scope import Scopes
 from rag.query.roles import by_role, roles
 from rag.query.span_dates import day_of
 from rag.schema import Answer, Passage
@@ -28,10 +29,10 @@ def answer(intent: Read, asked: Asked, search: Searcher) -> Answer:
         # the conversation's story was not among the passages ("Summarise the earthquake story", then "Was
         # anyone hurt?"): its own passages are read first, and only without an answer there the rest
         own, _ = search.scoped(resolved.search, asked.within(frozenset(resolved.articles)))
-        in_story = read(resolved.read, own, search) if own else None
+        in_story = read(resolved.read, own, search, scopes) if own else None
         found = in_story if in_story is not None and in_story.found else None
     if found is None:
-        found = read(resolved.read, resolved.focus(passages), search)
+        found = read(resolved.read, resolved.focus(passages), search, scopes)
     if not found.found and resolved.search == question:
         searched = replace(asked, scopes=scopes)  # as searched: "applied" is False where nothing matched them
         found = _statements(searched, search) or _by_role(searched, passages, search) or found
@@ -42,10 +43,11 @@ def answer(intent: Read, asked: Asked, search: Searcher) -> Answer:
     return found.model_copy(update=update) if update else found
 
 
-def read(question: str, passages: list[Passage], search: Searcher) -> Answer:
+def read(question: str, passages: list[Passage], search: Searcher, scopes: Scopes | None = None) -> Answer:
     """The reader's answer out of already retrieved passages, cited; under the threshold, "not found"
-    with the passages as related and the withheld answer kept for evaluation."""
-    reading = search.loaded().reader.read(question, passages)
+    with the passages as related and the withheld answer kept for evaluation. With the scopes the
+    search was narrowed by, the reader reads the question without them (`Scopes.as_read`)."""
+    reading = search.loaded().reader.read(scopes.as_read(question) if scopes else question, passages)
     shown = None
     if reading.evidence:
         chosen = search.citer.supporting(reading.evidence, passages, search.threshold)

@@ -74,7 +74,7 @@ class LexicalHits:
 
 def lexical_terms(article: Article, chunk: Chunk, title_in_chunks: bool) -> list[str]:
     """What BM25 indexes for a chunk: the terms of its article's title (when chunks carry it) and of the chunk."""
-    return terms(article.title + " " + chunk.text if title_in_chunks else chunk.text)
+    return terms(article.headline + " " + chunk.text if title_in_chunks else chunk.text)
 
 
 class SearchIndex(Protocol):

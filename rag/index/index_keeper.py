@@ -20,7 +20,7 @@ from rag.index.backend import IndexBackend, SearchIndex
 from rag.index.indexing import ChunkEncoder, IndexBuilder, IndexReport
 from rag.index.ingest import ArticleLoader, CorpusLoad
 from rag.index.library import Library
-from rag.index.removal import RemovalError, remove_file
+from rag.index.removal import RemovalError, remove_file, restore_file
 from rag.index.store import IndexStore, IndexStoreError, IndexUnwritable
 from rag.query.answer_type import AnswerTypeCheck
 from rag.query.question_scope import QuestionScoper
@@ -73,9 +73,13 @@ class Removal(BaseModel):
     kept: str
     report: IndexReport
 
+    restored: bool = False  # True: the file was moved back and its articles indexed again
+
     def summary(self) -> str:
         what = f"“{self.titles[0]}”" if len(self.titles) == 1 else f"its {len(self.titles)} articles"
-        return f"removed {self.path} ({what}) from the index; the file is kept in {self.kept}: move it back to restore it"
+        if self.restored:
+            return f"restored {self.path} ({what}) to the index"
+        return f"removed {self.path} ({what}) from the index; the file is kept in {self.kept} and can be restored"
 
 
 class IndexStatus(BaseModel):
@@ -166,6 +170,14 @@ class IndexKeeper:
         # An update that finds no article keeps the old index (a folder gone missing must not empty it);
         # after removing the last file, empty is what was asked for.
         return Removal(path=relative, titles=[a.title for a in articles], kept=str(kept), report=self.index(rebuild=emptied))
+
+    def restore(self, relative: str) -> Removal:
+        """Undo a removal: the file moves back from CORPUS/.removed/ and the index is updated; RemovalError
+        when no such file is kept (or one of its name is in the corpus again)."""
+        restore_file(self.corpus, relative)
+        report = self.index()
+        titles = [a.title for a in self.articles() if a.path == relative]
+        return Removal(path=relative, titles=titles, kept=relative, report=report, restored=True)
 
     def _refresh_library(self) -> None:
         if self.library is not None:

@@ -98,12 +98,12 @@ class IndexReport(BaseModel):
 
 def embedded_text(article: Article, chunk: Chunk, title_in_chunks: bool) -> str:
     """What the encoder reads for a chunk: its article's title on a line of its own, then the chunk."""
-    return (article.title + "\n" if title_in_chunks else "") + chunk.text
+    return (article.headline + "\n" if title_in_chunks and article.headline else "") + chunk.text
 
 
 def embedded_text_hash(article: Article, title_in_chunks: bool) -> str:
     """What the vectors depend on: a change here means the article is embedded again."""
-    key = (article.title if title_in_chunks else "") + "\x00" + article.text
+    key = (article.headline if title_in_chunks else "") + "\x00" + article.text
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 

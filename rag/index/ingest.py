@@ -20,6 +20,7 @@ import yaml
 from dateutil import parser as date_parser
 from pydantic import BaseModel
 
+from rag.index.chunking import dateline, is_dateline, split_sentences
 from rag.index.documents import DocumentError, docx_text, pdf_text
 from rag.schema import Article
 
@@ -30,9 +31,14 @@ _BYLINE = re.compile(r"^\s*By\s+(?P<byline>\S.{0,120})$")
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(?P<yaml>.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
 _MD_HEADING = re.compile(r"^#\s+(?P<title>.+?)\s*#*\s*$", re.MULTILINE)
 _TITLE_MAX_WORDS = 25
+# A title made from an untitled article's lead: its first words, from this much of its text.
+TITLE_FROM_TEXT_WORDS = 12
+_TITLE_FROM_TEXT_CHARS = 2_000
 # Parser limits. json and the YAML composer recurse once per level of nesting: the limit keeps them far
 # below Python's recursion limit, and far above what an article needs.
 MAX_NESTING = 100
+MAX_FILE_BYTES = 20_000_000  # a file's bytes, and the characters of text extracted from a PDF or DOCX (RAG_MAX_FILE_BYTES)
+MAX_REASONS = 100  # bad records of one file listed one by one; the rest are counted
 MAX_FIELD_CHARS = 2_000  # a metadata field (title, author, date, source, url); the text is bounded by the file size
 # A JSON string (skipped whole, brackets inside it are text) or a bracket (counted).
 _JSON_STRING_OR_BRACKET = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
@@ -170,8 +176,37 @@ def _first_nonblank(lines: list[str], start: int) -> int:
 
 
 def _looks_like_title(line: str) -> bool:
+    """A short line that does not end as a sentence does and does not open with a dateline (a wire
+    story's first line, cut by its hard wrap)."""
     stripped = line.strip()
-    return 0 < len(stripped.split()) <= _TITLE_MAX_WORDS and not stripped.endswith((".", "?", "!", ":", ";", ","))
+    return 0 < len(stripped.split()) <= _TITLE_MAX_WORDS and not stripped.endswith((".", "?", "!", ":", ";", ",")) and dateline(stripped) is None
+
+
+def title_from_text(text: str) -> str | None:
+    """A title for an article whose file gives none: its lead sentence (after any dateline), cut after
+    TITLE_FROM_TEXT_WORDS words with an ellipsis; None for a text with no words."""
+    head = text[:_TITLE_FROM_TEXT_CHARS]
+    for start, end in split_sentences(head):
+        if is_dateline(head, start, end):
+            continue
+        words = head[start:end].split()
+        title = " ".join(words[:TITLE_FROM_TEXT_WORDS]).rstrip(",;:-–—.")
+        if any(ch.isalnum() for ch in title):  # a sentence of marks alone ("***") titles nothing
+            return title + ("…" if len(words) > TITLE_FROM_TEXT_WORDS else "")
+    return None
+
+
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def _check_unicode(record: int | None, **fields: object) -> None:
+    """JSON and YAML escapes can spell an unpaired UTF-16 surrogate ("\\udc00"): not a character, and no
+    UTF-8 writer (the index, a reply) can store it; the field is named rather than the file failing later."""
+    for name, value in fields.items():
+        found = _SURROGATE.search(value) if isinstance(value, str) else None
+        if found:
+            escape = f"\\u{ord(found.group()):04x}"
+            raise IngestError(f"field '{name}' holds {escape} at character {found.start():,}, an unpaired surrogate escape and not text", line=record)
 
 
 def _make_article(
@@ -186,12 +221,16 @@ def _make_article(
     **meta: Any,
 ) -> Article:
     """The article, its dates parsed from whatever the source gave, with their time of day when it gave one."""
+    _check_unicode(record, text=text, title=title, byline=byline, source=source, published=published, updated=updated, **meta)
     text = normalize_text(text)
     if not text.strip():
         raise IngestError("no article text", line=record)
+    title = normalize_text(title or "").strip()
+    made = None if title else title_from_text(text)
     return Article(
         id=article_id(rel, record),
-        title=normalize_text(title or "").strip() or Path(rel).stem,
+        title=title or made or Path(rel).stem,
+        title_from_text=not title,
         path=rel,
         record=record,
         text=text,
@@ -349,25 +388,50 @@ def _parse_json(text: str, first_line: int = 1) -> object:
         raise IngestError(f"invalid JSON: {_first_clause(exc)}", line=first_line) from exc
 
 
+class _BadRecords:
+    """The reasons a file's records were refused: the first MAX_REASONS kept, the rest counted in one more
+    line, so a file of millions of bad records costs one counter, not millions of messages to store and show."""
+
+    def __init__(self) -> None:
+        self.kept: list[IngestError] = []
+        self.more = 0
+
+    def add(self, error: IngestError) -> None:
+        if len(self.kept) < MAX_REASONS:
+            self.kept.append(error)
+        else:
+            self.more += 1
+
+    def reasons(self) -> list[IngestError]:
+        if not self.more:
+            return self.kept
+        return [*self.kept, IngestError(f"and {self.more:,} more bad records (the first {MAX_REASONS} are listed)")]
+
+
 def load_json(text: str, rel: str) -> tuple[list[Article], list[IngestError]]:
     data = _parse_json(text)
     if isinstance(data, dict):
         return [_record_article(data, rel, None)], []
     if not isinstance(data, list):
         raise IngestError("JSON must be an article object or a list of them")
-    articles, errors = [], []
+    articles, bad = [], _BadRecords()
     for number, obj in enumerate(data, start=1):
+        if not isinstance(obj, dict):
+            bad.add(IngestError(f"record {number}: not an object but {_json_type(obj)}"))
+            continue
         try:
-            if not isinstance(obj, dict):
-                raise IngestError(f"record {number} is not an object", line=None)
             articles.append(_record_article(obj, rel, number))
         except IngestError as exc:
-            errors.append(IngestError(f"record {number}: {exc.reason}"))
-    return articles, errors
+            bad.add(IngestError(f"record {number}: {exc.reason}"))
+    return articles, bad.reasons()
+
+
+def _json_type(value: object) -> str:
+    return {bool: "true/false", int: "a number", float: "a number", str: "a string", list: "a list"}.get(type(value), "null")
 
 
 def load_jsonl(text: str, rel: str) -> tuple[list[Article], list[IngestError]]:
-    articles, errors = [], []
+    articles, bad = [], _BadRecords()
     # Lines end at "\n" only: a JSON string may hold U+2028, U+2029 or U+0085 raw, where str.splitlines() breaks.
     for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
@@ -375,15 +439,16 @@ def load_jsonl(text: str, rel: str) -> tuple[list[Article], list[IngestError]]:
         try:
             obj = _parse_json(line, number)
         except IngestError as exc:
-            errors.append(exc)
+            bad.add(exc)
             continue
         if not isinstance(obj, dict):
-            errors.append(IngestError("line is not a JSON object", line=number))
+            bad.add(IngestError("line is not a JSON object", line=number))
             continue
         try:
             articles.append(_record_article(obj, rel, number))
         except IngestError as exc:
-            errors.append(IngestError(exc.reason, line=number))
+            bad.add(IngestError(exc.reason, line=number))
+    errors = bad.reasons()
     if not articles and not errors:
         raise IngestError("empty file")
     return articles, errors
@@ -399,17 +464,17 @@ _MULTI = {".json": load_json, ".jsonl": load_jsonl}
 _DOCUMENTS = {".pdf": pdf_text, ".docx": docx_text}
 
 
-def load_document(raw: bytes, rel: str) -> list[Article]:
+def load_document(raw: bytes, rel: str, max_chars: int = MAX_FILE_BYTES) -> list[Article]:
     """A PDF or DOCX file: its extracted text read as a .txt article (a headline line, a byline, a
     `Published:` line where the text has them), the file's metadata filling what the text lacks."""
     try:
-        document = _DOCUMENTS[Path(rel).suffix.lower()](raw)
+        document = _DOCUMENTS[Path(rel).suffix.lower()](raw, max_chars)
     except DocumentError as exc:
         raise IngestError(str(exc)) from exc
     (article,) = load_txt(document.text, rel)
     update: dict[str, object] = {}
-    if article.title == Path(rel).stem and document.title:  # the text had no headline line of its own
-        update["title"] = normalize_text(document.title)
+    if article.title_from_text and document.title:  # the text had no headline line of its own
+        update |= {"title": normalize_text(document.title), "title_from_text": False}
     if article.byline is None and document.author:
         update["byline"] = normalize_text(document.author)
     for field, value in (("published", document.created), ("updated", document.modified)):
@@ -452,10 +517,21 @@ def _stat_readable(path: Path) -> os.stat_result:
     return info
 
 
+def _check_link_inside(path: Path, rel: str) -> None:
+    """A file link is followed only to a file inside the folder being read (`rel` is the file's name within
+    it): a link to /etc/passwd must not become an article anyone can quote."""
+    if not path.is_symlink():
+        return
+    folder = path.parents[len(Path(rel).parts) - 1] if len(Path(rel).parts) <= len(path.parents) else path.parent
+    target = path.resolve()
+    if not target.is_relative_to(folder.resolve()):
+        raise IngestError(f"symbolic link to a file outside the corpus folder ({target}); not followed")
+
+
 class ArticleLoader:
     """Turns a folder (or single files) into Articles; bad files are reported, never fatal."""
 
-    def __init__(self, max_file_bytes: int = 20_000_000, skip_dir_names: tuple[str, ...] = ()):
+    def __init__(self, max_file_bytes: int = MAX_FILE_BYTES, skip_dir_names: tuple[str, ...] = ()):
         self.max_file_bytes = max_file_bytes
         self.skip_dir_names = set(skip_dir_names)
 
@@ -477,21 +553,31 @@ class ArticleLoader:
             else:
                 yield Path(entry.path)
 
-    def fingerprint(self, path: Path) -> str:
+    def fingerprint(self, path: Path, rel: str) -> str:
         """What decides whether a file changed since it was indexed (loaded, skipped or unsupported)."""
-        return self._look(path).fingerprint
+        return self._look(path, rel).fingerprint
 
     def fingerprints(self, folder: Path) -> dict[str, str]:
-        return {path.relative_to(folder).as_posix(): self.fingerprint(path) for path in self.iter_files(folder)}
+        return {rel: self.fingerprint(path, rel) for path, rel in self._named_files(folder)}
+
+    def _named_files(self, folder: Path) -> Iterator[tuple[Path, str]]:
+        """The files below folder with the names they are reported and recorded by: a name that is not
+        UTF-8 (the file system allows any bytes) shows its bad bytes as U+FFFD, and is never indexed."""
+        for path in self.iter_files(folder):
+            rel = path.relative_to(folder).as_posix()
+            yield path, rel.encode("utf-8", "surrogateescape").decode("utf-8", "replace") if _SURROGATE.search(rel) else rel
 
     def _too_big(self, size: int) -> IngestError:
         return IngestError(f"file is {size / 1e6:.1f} MB, over the {self.max_file_bytes / 1e6:.0f} MB limit (raise RAG_MAX_FILE_BYTES or split the file)")
 
-    def _look(self, path: Path) -> _FileBytes:
+    def _look(self, path: Path, rel: str) -> _FileBytes:
         """The bytes of a supported file within the limit, hashed; a file not read is fingerprinted by its size
         and modification time (a rewrite changes them), an unreadable one by the reason."""
         suffix = path.suffix.lower()
         try:
+            if _SURROGATE.search(str(path)):
+                raise IngestError("its name is not valid UTF-8 (the bad bytes show as \ufffd): rename the file to index it")
+            _check_link_inside(path, rel)
             info = _stat_readable(path)
         except IngestError as exc:
             return _FileBytes(f"unreadable:{exc.reason}", problem=exc)
@@ -516,7 +602,7 @@ class ArticleLoader:
         """The articles of one file, or why it was skipped, with the fingerprint of the bytes they came from."""
         suffix = path.suffix.lower()
         notes: list[SkippedFile] = []
-        look = self._look(path)
+        look = self._look(path, rel)
         try:
             if look.problem is not None:
                 raise look.problem
@@ -524,7 +610,7 @@ class ArticleLoader:
             if not raw:
                 raise IngestError("empty file")
             if suffix in _DOCUMENTS:
-                return FileLoad(articles=load_document(raw, rel), fingerprint=look.fingerprint)
+                return FileLoad(articles=load_document(raw, rel, self.max_file_bytes), fingerprint=look.fingerprint)
             text, note = decode_text(raw)
             if note:
                 notes.append(SkippedFile(path=rel, reason=note))
@@ -553,8 +639,7 @@ class ArticleLoader:
         notes: list[SkippedFile] = []
         first_with_text: dict[str, str] = {}
         fingerprints: dict[str, str] = {}
-        for path in self.iter_files(folder):
-            rel = path.relative_to(folder).as_posix()
+        for path, rel in self._named_files(folder):
             loaded = self.load_file(path, rel)
             fingerprints[rel] = loaded.fingerprint
             skipped += loaded.skipped

@@ -152,6 +152,8 @@ def article_fact(field: ArticleField, passages: list[Passage]) -> ArticleFact | 
         author = article.byline or article.source
         return ArticleFact(field="byline", passage=first, answer=f"By {author} (byline)", span=author) if author else None
     if field == "title":
+        if not article.headline:  # a title made from the lead is no headline the article has
+            return None
         return ArticleFact(field=field, passage=first, answer=f"{article.title} (headline)", span=article.title)
     found = dateline(article.text)
     if found is None:

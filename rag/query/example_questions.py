@@ -26,7 +26,7 @@ LATEST_NEWS = "What's the latest news?"
 
 def example_questions(articles: Sequence[Article], count: int = 5) -> list[str]:
     """Up to `count` questions about the articles (newest first, as Pipeline.articles gives them)."""
-    newest = [a for a in articles if a.title.strip()][:HEADLINES_READ]
+    newest = [a for a in articles if a.headline.strip()][:HEADLINES_READ]  # a title made from the lead names no story
     named = [(a, story) for a in newest if (story := story_named(a))]
     questions = [LATEST_NEWS] if sum(a.published is not None for a in newest) > 1 else []
     signed = next(((a, story) for a, story in named if a.byline or a.source), None)
@@ -44,16 +44,16 @@ def example_questions(articles: Sequence[Article], count: int = 5) -> list[str]:
 def story_named(article: Article) -> str | None:
     """The article as a reader names it: "the latest story about <the first name in its headline>", or
     its whole headline when that is short; None when neither is."""
-    names = names_in(article.title, article.text)
+    names = names_in(article.headline, article.text)
     if names:
         return f"the latest story about {names[0]}"
-    title = " ".join(article.title.split())
+    title = " ".join(article.headline.split())
     return f"the story headlined “{title}”" if len(title) <= SHORT_HEADLINE else None
 
 
 def shared_name(articles: Sequence[Article]) -> str | None:
     """The first name in the newest headlines that several of the articles mention, else the first name."""
-    names = [name for article in articles for name in names_in(article.title, article.text)]
+    names = [name for article in articles for name in names_in(article.headline, article.text)]
     for name in dict.fromkeys(names):
         mention = re.compile(rf"(?<!\w){re.escape(name)}(?!\w)")
         if sum(bool(mention.search(f"{a.title}\n{a.text}")) for a in articles) > 1:
@@ -64,7 +64,8 @@ def shared_name(articles: Sequence[Article]) -> str | None:
 def names_in(headline: str, text: str) -> list[str]:
     """The headline's runs of name words with only spaces between them, as the headline writes them.
     In a headline written as a sentence, every capitalised word after the first is a name; the first,
-    and every word of a headline in title case, is one when the text writes it as a name."""
+    and every word of a headline in title case or capitals, is one when the text writes it as a name;
+    a headline in capitals ("SANDOZ PLANS …") gives each name as the text writes it ("Sandoz")."""
     words = list(_WORD.finditer(headline))
     content = [w.group() for w in words if w.group().lower() not in FUNCTION_WORDS]
     title_case = sum(w[0].isupper() for w in content) > len(content) / 2
@@ -78,7 +79,14 @@ def names_in(headline: str, text: str) -> list[str]:
             runs[-1] = (runs[-1][0], found.end())
         else:
             runs.append((found.start(), found.end()))
-    return [headline[start:end] for start, end in runs]
+    shouted = headline.isupper()
+    return [_as_written(headline[start:end], text) if shouted else headline[start:end] for start, end in runs]
+
+
+def _as_written(name: str, text: str) -> str:
+    """The name as the text first writes it, whatever the case; as given where the text lacks it."""
+    found = re.search(rf"(?<!\w){re.escape(name)}(?!\w)", text, re.IGNORECASE)
+    return found.group() if found else name
 
 
 def is_name(word: str, text: str) -> bool:

@@ -8,6 +8,7 @@ may name.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -15,6 +16,10 @@ from rag.query.question_source import SourceNames, SourceScope, source_names
 from rag.query.question_time import QuestionTime, TimeScope
 from rag.query.retrieve import Filters
 from rag.schema import Article
+
+# what a phrase's removal leaves: "… at Bayline , ?" reads "… at Bayline?"
+_LOOSE_END = re.compile(r"[\s,;]+([?.!])")
+_SPACE_BEFORE_COMMA = re.compile(r"\s+,")
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,18 @@ class Scopes:
         """The question without the words that named its time and its source: "the latest stories from Reuters" asks for the latest stories."""
         question = self.without_time(question)
         return question.replace(self.source.text, " ") if self.source and self.source.text else question
+
+    def as_read(self, question: str) -> str:
+        """The question as the reader reads it once its scopes narrowed the search: without the time and
+        source words the search applied (`TimeScope.as_read`, `SourceScope.as_read`), which the
+        article's date and source fields say and its text seldom repeats ("What was the water level at
+        Lake Varden in 2020?" reads as "What was the water level at Lake Varden?")."""
+        read = self.time.as_read(question) if self.time else question
+        read = self.source.as_read(read) if self.source else read
+        if read == question:
+            return question
+        read = _SPACE_BEFORE_COMMA.sub(",", _LOOSE_END.sub(r"\1", " ".join(read.split()))).strip(" ,;")
+        return read[:1].upper() + read[1:] if read else question
 
     def answer_fields(self) -> dict:
         return {name: scope for name, scope in (("time_scope", self.time), ("source_scope", self.source)) if scope}

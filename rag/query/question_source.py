@@ -16,6 +16,9 @@ from pydantic import BaseModel
 
 _BEFORE_NAME = r"(?:according\s+to|did|does|do|from|by|in)\s+(?:the\s+)?"
 _AFTER_NAME = r"(?:'s?)?\s+(?:say|says|said|report|reports|reported|write|writes|wrote|announce|announces|announced|claim|claims|claimed|publish|published)\b"
+# "How many roads did Coast Daily say were closed?": the source and its verb wrap a question of its own;
+# "What did Coast Daily say about …" has none without them.
+_REPORTED_CLAUSE = r"\s+(?:say|says|said|report|reports|reported|write|writes|wrote|claim|claims|claimed)\s+(?!(?:about|on|of|in|to|regarding)\b)(?=\w)"
 _SPLIT = re.compile(r",|;|/|\band\b|\bfor\b", re.IGNORECASE)
 _BY = re.compile(r"^\s*by\s+", re.IGNORECASE)
 _SHORTEST = 3  # characters: shorter "names" (initials, "AP" aside) match inside too many questions
@@ -32,6 +35,19 @@ class SourceScope(BaseModel):
         if not self.applied:
             return f"no article is from {self.source} with these filters, so every source was searched"
         return f"searched articles from {self.source} (“{self.text}”)"
+
+    def as_read(self, question: str) -> str:
+        """The question without the source's words where they only say whose word it is ("according to
+        Reuters, …"; "How many roads did Coast Daily say were closed?" reads "How many roads were
+        closed?"): the article's source field says it, its text seldom does. A source the question asks
+        about ("What did Harbor Wire say about …") stays."""
+        if not self.applied:
+            return question
+        if self.text.lower().startswith("according to"):
+            return question.replace(self.text, " ")
+        if self.text.lower().startswith(("did ", "does ", "do ")):
+            return re.sub(re.escape(self.text) + _REPORTED_CLAUSE, " ", question, count=1, flags=re.IGNORECASE)
+        return question
 
     def contract(self) -> dict:
         """The `source_filter` key of `rag ask --json` (an extension of the contract)."""

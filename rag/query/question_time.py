@@ -92,6 +92,15 @@ class TimeScope(BaseModel):
     def filters_dates(self) -> bool:
         return self.since is not None or self.until is not None
 
+    def as_read(self, question: str) -> str:
+        """The question without the time words the search already applied: the dates it filtered on
+        ("… at Lake Varden in 2020?") and "latest", which puts the newest first; the article's date says
+        them and its text seldom repeats them. Unapplied dates stay: the reader must see them to say
+        an article of another year does not answer."""
+        if self.applied and self.filters_dates and self.text:
+            question = question.replace(self.text, " ")
+        return _LATEST.sub(" ", question) if self.latest else question
+
     def label(self) -> str:
         """What was understood, as the answer shows it: "searched articles of 1987-03-02", "newest first"."""
         parts = []

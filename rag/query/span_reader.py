@@ -129,7 +129,7 @@ class QuestionCoverage:
         total = sum(asked.values())
         if not total:
             return 1.0
-        held = self.headline_terms(passage.article.title).union(terms(passage.chunk.slice(start, end)))
+        held = self.headline_terms(passage.article.headline).union(terms(passage.chunk.slice(start, end)))
         return sum(weight for term, weight in asked.items() if term in held) / total
 
 

@@ -57,7 +57,7 @@ def test_a_follow_up_reads_the_conversations_story_even_when_its_search_finds_an
     storm = next(a for a in news_pipeline.articles() if a.title == "Storm closes coastal roads")
     earlier = Turn(question="Who is the Foreign Ministry spokesperson?", answer="Hua Chunying", articles=[storm.id])
     answer = news_pipeline.ask("Was anyone rescued?", history=[earlier], k=1)  # its one passage: the 5G story
-    assert answer.query is not None and answer.span == "fishermen" and {p.article.id for p in answer.passages} == {storm.id}
+    assert answer.query is not None and "fishermen" in answer.span and {p.article.id for p in answer.passages} == {storm.id}
 
 
 def test_with_articles_chosen_a_thin_question_is_asked_of_them_not_of_the_chat(bank_pipeline):

@@ -7,7 +7,18 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rag.index.ingest import MAX_FIELD_CHARS, MAX_NESTING, ArticleLoader, decode_text, load_txt, normalize_text, parse_date, parse_time
+from rag.index.ingest import (
+    MAX_FIELD_CHARS,
+    MAX_NESTING,
+    TITLE_FROM_TEXT_WORDS,
+    ArticleLoader,
+    decode_text,
+    load_txt,
+    normalize_text,
+    parse_date,
+    parse_time,
+    title_from_text,
+)
 from tests.helpers import SEED_FILE, SEEDS
 
 
@@ -114,6 +125,29 @@ def test_the_seed_header_keeps_both_times():
     [article] = load_txt("Published: 20:16, February 5, 2020 | Updated: 08:16, June 6, 2023\nA title\nBy Xinhua\n\nBody text.", "x.txt")
     assert (article.published.isoformat(), article.published_time.isoformat()) == ("2020-02-05", "20:16:00")
     assert (article.updated.isoformat(), article.updated_time.isoformat()) == ("2023-06-06", "08:16:00")
+
+
+def test_wire_copy_without_a_headline_is_titled_by_its_lead_not_its_file_name():
+    # the first line is cut by the hard wrap and opens with a dateline: no headline, the lead's start is the title
+    text = "NEW YORK, March 9 - USAir Group Inc said Piedmont Aviation\nInc has agreed to be acquired for 69 dlrs per share.\n"
+    [article] = load_txt(text, "wire/abc_000.txt")
+    assert article.title == "USAir Group Inc said Piedmont Aviation Inc has agreed to be acquired…"
+    assert article.title_from_text and article.headline == "" and article.text == text
+    [short] = load_txt("Heavy rain closed 14 roads. More rain is due.", "abc_001.txt")
+    assert short.title == "Heavy rain closed 14 roads" and short.title_from_text
+    [titled] = load_txt("Qantas picks engines\n\nSYDNEY, March 9 - Qantas said it chose.\n", "q.txt")
+    assert (titled.title, titled.title_from_text, titled.headline) == ("Qantas picks engines", False, "Qantas picks engines")
+
+
+@settings(max_examples=100, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=600))
+def test_a_title_made_from_the_text_is_short_and_its_words_come_from_the_text(text):
+    title = title_from_text(text)
+    if title is None:
+        return
+    words = title.removesuffix("…").split()
+    assert 0 < len(words) <= TITLE_FROM_TEXT_WORDS and "\n" not in title
+    assert all(word in text for word in words[:-1])  # the last may have lost a trailing stop
 
 
 @settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])

@@ -87,8 +87,14 @@ def test_removing_a_file_takes_its_articles_out_keeps_the_file_and_a_shipped_one
 
     removal = pipeline.remove("uploads/harbour.txt")
     assert removal.titles == ["Harbour reopens"] and pipeline.status().articles == 1
-    assert (pipeline.corpus / ".removed" / "uploads" / "harbour.txt").is_file() and "move it back" in removal.summary()
+    assert (pipeline.corpus / ".removed" / "uploads" / "harbour.txt").is_file() and "can be restored" in removal.summary()
     assert not pipeline.ask("When did the harbour reopen?").found or "harbour" not in pipeline.ask("When did the harbour reopen?").answer
+
+    restored = pipeline.restore("uploads/harbour.txt")  # the undo: the file back, its article indexed again
+    assert restored.restored and restored.titles == ["Harbour reopens"] and pipeline.status().articles == 2
+    assert restored.summary() == "restored uploads/harbour.txt (“Harbour reopens”) to the index"
+    assert "Monday" in (pipeline.ask("When did the harbour reopen?").answer or "")
+    pipeline.remove("uploads/harbour.txt")
 
     pipeline.remove(f"seeds/{SEED_FILE}")
     assert pipeline.status().articles == 0
@@ -103,6 +109,21 @@ def test_removing_what_is_not_an_indexed_file_is_one_line_naming_it(news_pipelin
 
     with pytest.raises(RemovalError, match=message):
         news_pipeline.remove(path)
+
+
+def test_restoring_is_refused_where_nothing_was_removed_or_a_new_file_took_the_name(tmp_path):
+    from rag.index.removal import RemovalError, remove_file, restore_file
+
+    (tmp_path / "a.txt").write_text("Old.", encoding="utf-8")
+    with pytest.raises(RemovalError, match="no removed file 'a.txt' is kept"):
+        restore_file(tmp_path, "a.txt")
+    remove_file(tmp_path, "a.txt")
+    (tmp_path / "a.txt").write_text("New.", encoding="utf-8")
+    with pytest.raises(RemovalError, match="a file 'a.txt' is in the corpus again"):
+        restore_file(tmp_path, "a.txt")
+    assert (tmp_path / "a.txt").read_text() == "New." and (tmp_path / ".removed" / "a.txt").read_text() == "Old."
+    with pytest.raises(RemovalError, match="is not a file of the corpus"):
+        restore_file(tmp_path, "../a.txt")
 
 
 @pytest.mark.parametrize("relative", ["../outside.txt", "/etc/passwd", ".removed/a.txt", "", "missing.txt"])

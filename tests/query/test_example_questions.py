@@ -23,6 +23,13 @@ def test_names_are_runs_of_capitalised_words_the_text_writes_as_names():
     assert names_in("Brennock County Home Prices Hit Record", text + " Home prices fell.") == ["Brennock County"]
     assert names_in("China calls for open environment for 5G technology", "On Wednesday China called for 5G rules.") == ["China", "5G"]
     assert names_in("Rates held", "Rates held. The bank kept rates.") == []
+    # a wire headline in capitals: its names as the story writes them, not shouted
+    assert names_in("SANDOZ PLANS WEEDKILLER JOINT VENTURE IN USSR", "Sandoz AG plans a venture in the USSR. It is the first for Sandoz.") == ["Sandoz", "USSR"]
+
+
+def test_a_title_made_from_the_lead_names_no_story_in_the_examples():
+    made = Article(id="0", title="Heavy rain closed 14 roads", title_from_text=True, path="abc_000.txt", text="Heavy rain closed 14 roads.")
+    assert not any("headlined" in q or "Heavy" in q for q in example_questions([made, made.model_copy(update={"id": "1"})]))
 
 
 def test_the_shared_name_is_the_newest_headlines_name_that_several_articles_mention():

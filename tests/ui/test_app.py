@@ -8,10 +8,11 @@ from hypothesis import strategies as st
 
 from eval.concurrency import ask_concurrently, free_port
 from rag.pipeline import Pipeline, QuestionError
+from rag.query.followup import Turn
 from rag.schema import Answer, Citation
 from tests.helpers import make_docx, make_pdf, write_bank_stories
 from ui import render
-from ui.app import ask, build_app, chat_turn, scope_chips, serve
+from ui.app import KEPT_TURNS, ask, build_app, chat_turn, kept_conversation, restored_conversation, scope_chips, serve
 from ui.uploads import add_uploads
 
 EVIL = """---
@@ -23,7 +24,7 @@ The harbour upgrade will cost <script>window.pwned = 1</script> 40 million euros
 Mayor Ilse *Brandt* said the [works](javascript:alert(1)) would start in <img src=x onerror="alert(2)"> September.
 """
 # Every tag the renderer writes; an article's markup must never add one.
-RENDERED_TAGS = {"div", "p", "strong", "mark", "a", "em", "article", "h2", "h3", "span", "blockquote", "button", "ul", "li"}
+RENDERED_TAGS = {"div", "p", "strong", "mark", "a", "em", "article", "h2", "h3", "span", "blockquote", "button", "ul", "li", "details", "summary"}
 
 
 class _Tags(HTMLParser):
@@ -154,15 +155,28 @@ def test_highlight_marks_the_sentence_and_bolds_the_span():
 
 def test_a_not_found_just_under_the_bar_does_not_read_as_the_bar():
     answer = Answer(question="q", found=False, score=0.1396)
-    assert "confidence 0.140</span> (answers need 0.142)" in render.answer_message(answer, 0.142)
-    assert "confidence 0.09</span> (answers need 0.14)" in render.answer_message(answer.model_copy(update={"score": 0.09}), 0.14)
+    assert "confidence 0.140; answers need 0.142" in render.answer_message(answer, 0.142)
+    assert "confidence 0.09; answers need 0.14" in render.answer_message(answer.model_copy(update={"score": 0.09}), 0.14)
 
 
-@pytest.mark.parametrize("score, level", [(0.95, "high"), (0.7, "high"), (0.6996, "high"), (0.55, "medium"), (0.4, "medium"), (0.394, "low"), (0.2, "low")])
-def test_an_answer_says_its_confidence_in_words_beside_the_number(news_pipeline, score, level):
+@pytest.mark.parametrize(
+    "score, level, words",
+    [
+        (0.95, "high", "likely right"),
+        (0.7, "high", "likely right"),
+        (0.6996, "high", "likely right"),
+        (0.55, "medium", "may be right: check the quote"),
+        (0.4, "medium", "may be right: check the quote"),
+        (0.394, "low", "unsure: read the passage before using it"),
+        (0.2, "low", "unsure: read the passage before using it"),
+    ],
+)
+def test_an_answer_says_how_far_to_trust_it_in_words_with_the_numbers_a_click_away(news_pipeline, score, level, words):
     answer = news_pipeline.ask("How many coastal roads did the rain close?").model_copy(update={"score": score})
     message = render.answer_message(answer, 0.16)
-    assert f'<span class="level level-{level}">{level}</span> <span class="confidence">confidence {score:.2f}</span> (answers need 0.16)' in message
+    assert f'<span class="level level-{level}">{words}</span> <details class="numbers"><summary>why?</summary>' in message
+    assert f"confidence {score:.2f}; answers need 0.16</span></details>" in message
+    assert message.index(words) < message.index("confidence")  # the words first; the jargon behind a click
 
 
 def test_citation_text_names_quote_title_date_and_place(news_pipeline):
@@ -274,6 +288,28 @@ def test_follow_up_in_the_chat_uses_the_history_and_a_chip_asks_it_on_its_own(ne
     _, chat, turns, _ = last(chat_turn(news_pipeline, "When did she say that?", chat, turns, *settings, alone=True))
     assert "(on its own)" in chat[-2]["content"] and "follow-up" not in chat[-1]["content"]
     assert not scope_chips(turns)[2]["visible"]
+
+
+def test_a_kept_conversation_comes_back_whole_and_a_follow_up_still_points_back(news_pipeline):
+    settings = (5, "hybrid", None, None, "")
+    _, chat, turns, panel = last(chat_turn(news_pipeline, "Who is the Foreign Ministry spokesperson?", [], [], *settings))
+    kept = json.loads(json.dumps(kept_conversation(chat, turns, panel)))  # as the browser stores it: JSON
+    chat_back, turns_back, panel_back = restored_conversation(kept)
+    assert (chat_back, turns_back, panel_back) == (chat, turns, panel)
+    _, chat, _, _ = last(chat_turn(news_pipeline, "When did she say that?", chat_back, turns_back, *settings))
+    assert "<strong>Wednesday</strong>" in chat[-1]["content"] and "follow-up to" in chat[-1]["content"]
+
+
+@pytest.mark.parametrize("kept", [None, {}, {"chat": "x"}, {"chat": [{"role": "user"}], "turns": []}, {"chat": [], "turns": [{"question": 3}]}, [1, 2]])
+def test_a_kept_conversation_this_page_cannot_read_starts_an_empty_one(kept):
+    assert restored_conversation(kept) == ([], [], render.sources_panel(None))
+
+
+def test_only_the_newest_turns_are_kept():
+    turns = [Turn(question=f"q{n}") for n in range(KEPT_TURNS + 5)]
+    chat = [{"role": role, "content": f"{role} {n}"} for n in range(KEPT_TURNS + 5) for role in ("user", "assistant")]
+    kept = kept_conversation(chat, turns, None)
+    assert len(kept["turns"]) == KEPT_TURNS and kept["turns"][0]["question"] == "q5" and kept["chat"][0]["content"] == "user 5"
 
 
 # ---- uploads ----------------------------------------------------------------------------------------

@@ -40,7 +40,7 @@ title: "<script>window.titleRan = 1</script> Harbour <b>upgrade</b> plan"
 date: 2021-05-04
 source: Port Gazette
 ---
-The harbour upgrade will cost <script>window.bodyRan = 1</script> 40 million euros, the port authority said on Monday.
+The harbour upgrade will cost 40 million euros <script>window.bodyRan = 1</script>, the port authority said on Monday.
 Mayor Ilse Brandt said the works would start in <img src=x onerror="window.imgRan = 1"> September.
 """
 
@@ -235,6 +235,29 @@ def test_an_example_question_is_drawn_from_the_library_and_asked_with_one_click(
     assert "5 February 2020, 20:16" in page.locator("#chat .answer").last.inner_text()
 
 
+def test_a_reload_keeps_the_conversation_and_its_follow_ups(page_and_requests):
+    page, _, _ = page_and_requests
+    ask(page, "Who is the Foreign Ministry spokesperson?")
+    answers = page.locator("#chat .answer").count()
+    page.reload()
+    wait_for(page, f"document.querySelectorAll('#chat .answer').length === {answers}", "the conversation after a reload")
+    wait_for(page, "document.querySelector('#sources')?.innerText.includes('China calls for open')", "the last sources after a reload")
+    answer = ask(page, "When did she say that?")  # the follow-up still points at the kept conversation
+    assert "Wednesday" in answer and "follow-up to “Who is the Foreign Ministry spokesperson?”" in answer
+    shot(page, "after-reload")
+
+
+def test_an_answer_says_how_far_to_trust_it_and_shows_the_numbers_on_a_click(page_and_requests):
+    page, _, _ = page_and_requests
+    ask(page, "Who is the Foreign Ministry spokesperson?")
+    last = page.locator("#chat .answer").last
+    assert last.locator(".level").inner_text() in ("likely right", "may be right: check the quote", "unsure: read the passage before using it")
+    assert not last.locator(".numbers .confidence").is_visible()
+    last.locator(".numbers summary").click()
+    assert "answers need" in last.locator(".numbers .confidence").inner_text()
+    shot(page, "trust-in-words")
+
+
 def test_clear_empties_the_chat_and_the_sources(page_and_requests):
     page, _, _ = page_and_requests
     page.click("#clear")
@@ -246,9 +269,13 @@ def test_an_upload_is_listed_asked_about_alone_and_removed_from_the_library(page
     page, _, _ = page_and_requests
     story = tmp_path / "ferry.txt"
     story.write_text("Ferry service resumes\n\nThe island ferry resumed service on Friday after a three-week strike.\n", encoding="utf-8")
+    photo = tmp_path / "photo.png"
+    photo.write_bytes(b"\x89PNG not an article")
     page.get_by_text("Add articles", exact=True).click()
-    page.set_input_files("#upload input[type=file]", str(story))
+    page.set_input_files("#upload input[type=file]", [str(story), str(photo)])
     wait_for(page, "document.querySelector('#upload-result')?.innerText.includes('ferry.txt')", "upload report")
+    # a file the library cannot read stays listed with its reason, not a notice that goes away
+    assert "photo.png not added: unsupported file type" in " ".join(page.inner_text("#upload-result").split())
     page.get_by_text("Library: the indexed articles", exact=True).click()
     wait_for(page, "document.querySelector('#library')?.innerText.includes('Ferry service resumes')", "the upload in the library")
 
@@ -260,12 +287,21 @@ def test_an_upload_is_listed_asked_about_alone_and_removed_from_the_library(page
     shot(page, "library")
 
     page.click("#remove-file input")
-    page.get_by_role("option", name="uploads/ferry.txt").click()
+    page.keyboard.type("ferry")  # typing filters the files, listed by their titles
+    page.get_by_role("option", name="Ferry service resumes · uploads/ferry.txt").click()
     page.click("#remove")
+    wait_for(page, "document.querySelector('#removal-result')?.innerText.includes('Remove “Ferry service resumes”')", "the removal asked first")
+    assert "3 articles" in page.inner_text("#header .status")  # nothing removed before the confirmation
+    page.click("#confirm-remove")
     wait_for(page, "document.querySelector('#removal-result')?.innerText.includes('Removed uploads/ferry.txt')", "removal report")
     wait_for(page, "!document.querySelector('#library').innerText.includes('Ferry service resumes')", "the library without the upload")
     assert "2 articles" in page.inner_text("#header .status")
     shot(page, "removed")
+    page.click("#undo-remove")
+    wait_for(page, "document.querySelector('#removal-result')?.innerText.includes('Restored uploads/ferry.txt')", "the undo's report")
+    wait_for(page, "document.querySelector('#library').innerText.includes('Ferry service resumes')", "the upload back in the library")
+    assert "3 articles" in page.inner_text("#header .status")
+    shot(page, "removal-undone")
 
 
 def test_no_request_leaves_the_machine(page_and_requests):
