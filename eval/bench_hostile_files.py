@@ -55,7 +55,9 @@ def text_operators(count: int) -> bytes:
 
 _END = b"</w:body></w:document>"
 _W = b'<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>'
-_ENTITIES = b"".join(b'<!ENTITY %c "%s">' % (97 + i + 1, b"".join(b"&%c;" % (97 + i) for _ in range(10))) for i in range(6))
+# each entity ten of the one before: "&g;" is ten million characters
+_ENTITIES = b"".join(b'<!ENTITY %c "%s">' % (98 + i, b"&%c;" % (97 + i) * 10) for i in range(6))
+_ENTITY_BOMB = b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY a "aaaaaaaaaa">' + _ENTITIES + b"]>"
 
 
 def docx_with(document_xml: bytes) -> bytes:
@@ -81,7 +83,7 @@ FILES: dict[str, tuple[str, Callable[[], bytes]]] = {
     "docx-zip-bomb": ("zip-bomb.docx", lambda: docx_with(_W + (b"<w:p><w:r><w:t>" + b"word " * 200 + b"</w:t></w:r></w:p>") * 130_000 + _END)),
     "docx-entity-bomb": (
         "entity-bomb.docx",
-        lambda: docx_with(b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY a "aaaaaaaaaa">' + _ENTITIES + b"]>" + _W + b"<w:p><w:r><w:t>&g;</w:t></w:r></w:p>" + _END),
+        lambda: docx_with(_ENTITY_BOMB + _W + b"<w:p><w:r><w:t>&g;</w:t></w:r></w:p>" + _END),
     ),
     "docx-malformed": ("malformed.docx", lambda: docx_with(_W + b"<w:p><w:r><w:t>cut off")),
     "json-zeros": ("zeros.json", lambda: ("[" + ",".join(["0"] * 9_000_000) + "]").encode()),

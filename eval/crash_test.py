@@ -29,7 +29,7 @@ from pydantic import BaseModel
 
 from rag.config import Settings
 from rag.embedding import Encoder
-from rag.index.store import CURRENT, LOCK
+from rag.index.store import CURRENT, LOCK, MARKER
 from rag.pipeline import Pipeline
 
 RAG = str(Path(sys.executable).parent / "rag")
@@ -105,7 +105,7 @@ class KillRun(BaseModel):
     target: int  # the corpus version being indexed
     killed: bool  # False: the run had ended before the kill
     stage: str  # where the run was when it died, read from the index folder
-    leftovers: list[str]  # index folder entries besides CURRENT, lock and the live generation
+    leftovers: list[str]  # index folder entries besides CURRENT, lock, the marker and the live generation
     state: Literal["before", "after"] | None  # the complete index it equals; None: neither (a failure)
     error: str | None = None
 
@@ -150,7 +150,7 @@ def _live(index_dir: Path) -> str | None:
 
 
 def _leftovers(index_dir: Path) -> list[str]:
-    return sorted(set(os.listdir(index_dir)) - {CURRENT, LOCK, _live(index_dir)})
+    return sorted(set(os.listdir(index_dir)) - {CURRENT, LOCK, MARKER, _live(index_dir)})
 
 
 def wait_until(proc: subprocess.Popen, condition: Callable[[], bool]) -> None:

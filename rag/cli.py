@@ -9,6 +9,7 @@ import logging
 import os
 import socket
 import sys
+import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn, TextIO, get_args
@@ -191,7 +192,7 @@ def _pipeline(args: argparse.Namespace, settings: Settings | None = None) -> Pip
 
 def _print_index_report(report: IndexReport, stream: TextIO) -> None:
     for line in report.summary_lines():
-        print(line, file=stream)
+        print(_terminal_line(line), file=stream)
 
 
 def _ensure_index(pipeline: Pipeline) -> None:
@@ -222,13 +223,27 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return 0
 
 
+# Where _highlight puts the bold: private-use characters, turned into the terminal's codes (or **) only
+# after _terminal_line has written the article's own control characters as escapes.
+_BOLD, _PLAIN = "\ue000", "\ue001"
+_UNSAFE = {"Cc", "Zl", "Zp"}  # control characters, line and paragraph separators
+
+
 def _highlight(text: str, span: tuple[int, int] | None, offset: int) -> str:
-    """The text with the span (offsets of a text that starts at `offset`) in bold."""
+    """The text with the span (offsets of a text that starts at `offset`) marked bold."""
     if span is None:
         return text
     start, end = span[0] - offset, span[1] - offset
+    return text[:start] + _BOLD + text[start:end] + _PLAIN + text[end:]
+
+
+def _terminal_line(line: str) -> str:
+    """One line of output with the control characters an article, title or file name may hold written as
+    escapes ("\\x1b", "\\n"): an escape code in a title cannot clear the screen, a newline in a file name
+    cannot forge a line of the report. Then the bold _highlight marked."""
+    safe = "".join(ch.encode("unicode_escape").decode("ascii") if unicodedata.category(ch) in _UNSAFE else ch for ch in line)
     bold, plain = ("\033[1m", "\033[0m") if sys.stdout.isatty() else ("**", "**")
-    return text[:start] + bold + text[start:end] + plain + text[end:]
+    return safe.replace(_BOLD, bold).replace(_PLAIN, plain)
 
 
 def format_answer(answer: Answer) -> str:
@@ -272,7 +287,7 @@ def format_answer(answer: Answer) -> str:
         lines.append("    " + " ".join(_highlight(c.passage, c.span, c.passage_start).split()))
         if c.also_in:
             lines.append("    also in: " + "; ".join(c.also_in))
-    return "\n".join(lines)
+    return "\n".join(_terminal_line(line) for line in lines)
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -300,8 +315,11 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def _check_port_free(host: str, port: int) -> None:
-    """A busy port is one line before any indexing, not the web server's traceback after it."""
+    """A busy port is one line before any indexing, not the web server's traceback after it. Busy: another
+    socket listens on it; the TIME-WAIT connections a stopped or crashed server leaves for a minute do not
+    stop uvicorn (it sets SO_REUSEADDR), so they do not stop this probe either."""
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError as exc:
@@ -388,14 +406,14 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141  # 128 + SIGPIPE, the shell's status for a writer whose pipe closed
     except CliError as exc:
-        print(f"rag: error: {exc}", file=sys.stderr)
+        print(_terminal_line(f"rag: error: {exc}"), file=sys.stderr)
         return 2
     except _USER_ERRORS as exc:
         message = first_line(exc)
         if isinstance(exc, ValidationError):
             problem = exc.errors()[0]
             message = f"setting {'.'.join(str(p) for p in problem['loc'])}: {problem['msg']}"
-        print(f"rag: error: {message}", file=sys.stderr)
+        print(_terminal_line(f"rag: error: {message}"), file=sys.stderr)
         return 1
     except Exception as exc:
         if args.debug:

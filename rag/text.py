@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from functools import lru_cache
 
 import Stemmer
@@ -10,6 +11,16 @@ import Stemmer
 from rag.index.lexical import FUNCTION_WORDS, STOPWORDS, TOKEN_PATTERN
 
 _stemmer = Stemmer.Stemmer("english")
+# Invisible characters that split a word for search and show nothing: zero-width space, non-joiner and
+# joiner, word joiner, byte-order mark, soft hyphen.
+_ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
+
+
+def normalize_text(text: str) -> str:
+    """Zero-width characters removed, then NFKC. Every article field passes here once, at load, so the
+    stored text is the normalised text: what is searched is what is shown, and offsets point into it.
+    A question passes here too, so "Mini\u00adstry" in either finds "Ministry" in the other."""
+    return unicodedata.normalize("NFKC", text.translate(_ZERO_WIDTH))
 
 
 @lru_cache(maxsize=200_000)

@@ -11,8 +11,12 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
 
 # The fewest context tokens a window adds beyond the stride it shares with the window before.
 MIN_CONTEXT_TOKENS = 32
@@ -62,19 +66,38 @@ class TokenBatch:
 
 class WordPieces:
     """Tokenises single texts (the encoder) and question/context pairs in overlapping windows (the
-    reader), as transformers' fast tokenizer does with truncation, stride and padding."""
+    reader), as transformers' fast tokenizer does with truncation, stride and padding.
+
+    The library keeps truncation on the tokenizer, not on the call: set for one call, it stays for the
+    next (a long question measured alone under a pair's "only_second" failed with "Second sequence not
+    provided" on `rag serve`'s second question). So each kind of call has a tokenizer of its own, set up
+    once and never changed after: no call's settings reach another, whatever their order, and threads
+    share them (changing a tokenizer another thread is encoding with fails too)."""
 
     def __init__(self, folder: Path):
         from tokenizers import Tokenizer
 
         path = Path(folder) / "tokenizer.json"
         try:
-            self._tokenizer = Tokenizer.from_file(str(path))
+            self._plain = Tokenizer.from_file(str(path))
         except Exception as exc:  # the Rust library raises a bare Exception for a missing or bad file
             raise TokenizerError(f"cannot read the tokenizer {path} ({exc})") from exc
-        # The file may carry its own truncation and padding settings; each call sets what it needs.
-        self._tokenizer.no_padding()
-        self._tokenizer.no_truncation()
+        # The file may carry its own truncation and padding settings; none are wanted here.
+        self._plain.no_padding()
+        self._plain.no_truncation()
+        self._truncating: dict[tuple[int, int, str], Tokenizer] = {}
+
+    def _truncating_at(self, max_length: int, stride: int = 0, strategy: str = "longest_first") -> Tokenizer:
+        """A tokenizer of its own that truncates so, made on the first call that asks for these settings
+        (two threads at once may both make one: they are the same, either is kept)."""
+        key = (max_length, stride, strategy)
+        if key not in self._truncating:
+            from tokenizers import Tokenizer
+
+            tokenizer = Tokenizer.from_str(self._plain.to_str())
+            tokenizer.enable_truncation(max_length, stride=stride, strategy=strategy)
+            self._truncating[key] = tokenizer  # set up before it is shared, never changed after
+        return self._truncating[key]
 
     @staticmethod
     def max_length_of(folder: Path, default: int = 512) -> int:
@@ -88,8 +111,7 @@ class WordPieces:
         return default
 
     def texts(self, texts: Sequence[str], max_length: int) -> TokenBatch:
-        self._tokenizer.enable_truncation(max_length)
-        encodings = self._tokenizer.encode_batch(list(texts))
+        encodings = self._truncating_at(max_length).encode_batch(list(texts))
         return TokenBatch(encodings, range(len(encodings)))
 
     def pairs(self, question: str, contexts: Sequence[str], max_length: int, stride: int) -> TokenBatch:
@@ -100,12 +122,12 @@ class WordPieces:
         room = max_length - stride - 3 - MIN_CONTEXT_TOKENS  # 3: [CLS] and two [SEP]
         if room < 1:
             raise ValueError(f"max_length {max_length} leaves no room for a question beside stride {stride}")
-        pieces = self._tokenizer.encode(question, add_special_tokens=False)
+        pieces = self._plain.encode(question, add_special_tokens=False)  # all of them: measured untruncated
         if len(pieces.ids) > room:
             question = question[: pieces.offsets[room - 1][1]]
-        self._tokenizer.enable_truncation(max_length, stride=stride, strategy="only_second")
         windows, pair_of_window = [], []
-        for pair, encoding in enumerate(self._tokenizer.encode_batch([(question, context) for context in contexts])):
+        tokenizer = self._truncating_at(max_length, stride, "only_second")
+        for pair, encoding in enumerate(tokenizer.encode_batch([(question, context) for context in contexts])):
             for window in [encoding, *encoding.overflowing]:
                 windows.append(window)
                 pair_of_window.append(pair)

@@ -37,6 +37,8 @@ K = "the number of passages (k)"
         ({"until": 20200101}, "the to date (until) 20200101 is not a date as YYYY-MM-DD"),
         ({"since": "2022-01-01", "until": "2021-01-01"}, "the from date (since) 2022-01-01 is after the to date (until) 2021-01-01"),
         ({"source": "x" * 300}, "the source is at most 200 characters long, not 'xxxxxxxxxxxx...xxxxxxxxxxxxx'"),
+        ({"k": True}, f"{K} must be a whole number from 1 to {MAX_K}, not true"),  # it was taken as 1
+        ({"until": "9" * 1_000_000}, "the to date (until) '999999999999...9999999999999' is not a date as YYYY-MM-DD"),  # echoed whole
     ],
     ids=lambda value: str(value)[:40],
 )
@@ -64,6 +66,10 @@ def test_the_page_and_api_values_that_are_fine_still_answer(news_pipeline):
         ("..\\..\\evil.txt", "evil.txt"),
         ("a\x1b[2Jb.md", "a[2Jb.md"),
         ("é" * 300 + ".txt", "é" * 100 + ".txt"),
+        ("..txt", "upload.txt"),  # a name that is all suffix kept it, so it is indexed (it lost it, and was not)
+        (" .txt", "upload.txt"),
+        ("...json", "upload.json"),
+        ("report.tar.txt", "report.tar.txt"),
     ],
 )
 def test_an_upload_is_stored_under_a_name_the_indexer_reads(client_name, stored):

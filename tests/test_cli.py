@@ -16,8 +16,8 @@ import pytest
 import ui.app
 from rag.cli import main
 from rag.index.ingest import normalize_text
-from rag.index.store import IndexStore
-from tests.helpers import ROOT, SEED_FILE, SEEDS, write_bank_stories
+from rag.index.store import MARKER, IndexStore
+from tests.helpers import ROOT, SEED_FILE, SEEDS, make_corpus, write_bank_stories
 
 RAG = str(Path(sys.executable).parent / "rag")
 
@@ -142,6 +142,18 @@ def _refused(error: OSError):
     return write
 
 
+def test_a_removal_the_index_cannot_take_puts_the_file_back_and_says_so(workdir, capsys, monkeypatch):
+    """On a full disk the file was moved aside and the message said only that the index was kept."""
+    assert main(["index", "seeds"]) == 0
+    (workdir / "seeds" / "new.txt").write_text("Bridge reopens\n\nThe old bridge reopened on Monday.", encoding="utf-8")
+    assert main(["index", "seeds"]) == 0
+    capsys.readouterr()
+    monkeypatch.setattr("rag.index.store._write", _refused(OSError(errno.ENOSPC, "No space left on device")))
+    assert main(["remove", "new.txt", "--corpus", "seeds"]) == 1
+    assert "rag: error: new.txt was not removed: the index could not be updated (disk full" in capsys.readouterr().err
+    assert (workdir / "seeds" / "new.txt").is_file() and not (workdir / "seeds" / ".removed" / "new.txt").exists()
+
+
 @pytest.mark.parametrize(
     "refusal, cause",
     [
@@ -219,6 +231,20 @@ def test_ask_only_about_chosen_articles(capsys, tmp_path):
     assert "no indexed article has the id or file 'nowhere.md'" in capsys.readouterr().err
 
 
+def test_control_characters_of_titles_and_file_names_are_printed_as_escapes(capsys, tmp_path):
+    """A title's escape code cleared the screen of whoever ran `rag ask`; a newline in a file name forged a line."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "tram.json").write_text(json.dumps({"title": "\x1b[2JTram\nline", "text": "The new tram line to Eastfield opened on Friday."}), encoding="utf-8")
+    (corpus / "bad\nskipped: all.txt").write_bytes(b"")
+    assert main(["index", str(corpus)]) == 0
+    report = capsys.readouterr()
+    assert "bad\\nskipped: all.txt: empty file" in report.out + report.err and "\nskipped: all.txt" not in report.out + report.err
+    assert main(["ask", "When did the tram line to Eastfield open?", "--corpus", str(corpus)]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "[1] \\x1b[2JTram\\nline — undated — " in out and "**Friday**" in out
+
+
 def test_tell_me_more_about_a_subject_quotes_sentences(workdir, capsys):
     assert main(["ask", "Tell me more about the 5G security report", "--corpus", "seeds"]) == 0
     out = capsys.readouterr().out
@@ -242,3 +268,75 @@ def test_a_closed_pipe_ends_the_answer_quietly(workdir):
     result = subprocess.run(["bash", "-c", command], cwd=workdir, capture_output=True, text=True, timeout=300)
     assert "BrokenPipe" not in result.stderr and "a bug" not in result.stderr and "Exception" not in result.stderr, result.stderr
     assert result.stdout.strip() == "141"
+
+
+def _contents(folder: Path) -> dict[str, bytes | None]:
+    """Every file and folder below folder, with each file's bytes: what a refused run must leave as it was."""
+    return {p.relative_to(folder).as_posix(): p.read_bytes() if p.is_file() else None for p in sorted(folder.rglob("*"))}
+
+
+def _link_into(corpus: Path) -> Path:
+    (corpus / "sub").mkdir()
+    (corpus.parent / "link").symlink_to(corpus / "sub")
+    return corpus.parent / "link"
+
+
+@pytest.mark.parametrize(
+    "index_of, says",
+    [
+        (lambda corpus: corpus, "is the corpus folder"),
+        (lambda corpus: corpus.parent, "holds the corpus folder {corpus}"),
+        (_link_into, "is {corpus}/sub, inside the corpus folder {corpus}"),  # a folder the loader reads
+    ],
+    ids=["the corpus itself", "a folder holding the corpus", "a link into the corpus"],
+)
+def test_an_index_folder_that_is_or_holds_the_corpus_is_refused_and_nothing_is_deleted(tmp_path, capsys, index_of, says):
+    corpus = make_corpus(tmp_path / "C", extra=False)
+    (corpus / "gen-report.txt").write_text("Annual report\n\nThe harbour board met on Monday.", encoding="utf-8")  # named like a generation
+    index = index_of(corpus)
+    before = _contents(tmp_path)
+    assert main(["index", str(corpus), "--index", str(index)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"rag: error: the index folder {index} {says.format(corpus=corpus)}") and err.count("\n") == 1
+    assert "nothing was changed. Choose another folder with --index" in err
+    assert _contents(tmp_path) == before
+
+
+def test_a_folder_of_other_files_is_refused_as_the_index_and_left_as_it_was(tmp_path, capsys):
+    corpus = make_corpus(tmp_path / "corpus", extra=False)
+    folder = tmp_path / "papers"
+    (folder / "gen-2020").mkdir(parents=True)  # each named like a generation or a save's leftover
+    (folder / "gen-2020" / "notes.txt").write_text("minutes", encoding="utf-8")
+    (folder / ".tmp-draft").write_text("draft", encoding="utf-8")
+    (folder / "gen-report.txt").write_text("report", encoding="utf-8")
+    before = _contents(folder)
+    assert main(["index", str(corpus), "--index", str(folder)]) == 1
+    assert capsys.readouterr().err == (
+        f"rag: error: the index folder {folder} holds files but is not a rag index; nothing in it was changed. Choose an empty or new folder with --index\n"
+    )
+    assert _contents(folder) == before
+
+
+@pytest.mark.parametrize("present", [True, False], ids=["an empty folder", "a missing folder"])
+def test_an_empty_or_missing_folder_becomes_the_index(tmp_path, capsys, present):
+    corpus = make_corpus(tmp_path / "corpus", extra=False)
+    index = tmp_path / "index"
+    if present:
+        index.mkdir()
+    assert main(["index", str(corpus), "--index", str(index)]) == 0
+    assert main(["ask", "Who is the Foreign Ministry spokesperson?", "--corpus", str(corpus), "--index", str(index)]) == 0
+    assert "**Hua Chunying**" in capsys.readouterr().out
+    assert (index / MARKER).is_file()
+
+
+def test_an_index_built_before_the_marker_still_opens_and_updates(tmp_path, capsys):
+    corpus = make_corpus(tmp_path / "corpus", extra=False)
+    assert main(["index", str(corpus)]) == 0
+    index = corpus / ".rag-index"
+    (index / MARKER).unlink()  # as an earlier version left it: CURRENT naming its generation
+    assert main(["ask", "Who is the Foreign Ministry spokesperson?", "--corpus", str(corpus)]) == 0
+    assert "**Hua Chunying**" in capsys.readouterr().out
+    (corpus / "new.txt").write_text("Bridge reopens\n\nThe old bridge reopened on Monday.", encoding="utf-8")
+    assert main(["index", str(corpus)]) == 0
+    assert "indexed 2 articles" in capsys.readouterr().out
+    assert (index / MARKER).is_file() and len(list(index.glob("gen-*"))) == 1  # claimed, and its old generation removed

@@ -68,3 +68,34 @@ def test_a_question_too_long_for_its_windows_is_cut_not_fatal(both):
     for window in range(len(batch)):
         in_context = [s == 1 for s in batch.sequence_ids(window)]
         assert sum(in_context) >= 32 + 1  # every window still reads context
+
+
+# Over 256 word pieces, within the 1,000 characters a question may have.
+LONG_QUESTION = " ".join(["why is it so"] * 75) + "?"
+PASSAGES = ["Huawei said on Wednesday that the report was published. " * 8, "Short."]
+CALLS = {
+    "pairs": lambda pieces: pieces.pairs("Who published the report?", PASSAGES, max_length=256, stride=96),
+    "long question pairs": lambda pieces: pieces.pairs(LONG_QUESTION, PASSAGES, max_length=256, stride=96),
+    "narrow pairs": lambda pieces: pieces.pairs(LONG_QUESTION, PASSAGES, max_length=96, stride=16),
+    "long text": lambda pieces: pieces.texts([LONG_QUESTION], max_length=256),
+    "texts": lambda pieces: pieces.texts(PASSAGES, max_length=64),
+}
+
+
+@pytest.fixture(scope="module")
+def each_alone():
+    """What each call returns from a tokenizer that made no call before it."""
+    return {name: call(WordPieces(packaged_model_path())) for name, call in CALLS.items()}
+
+
+@settings(max_examples=25, deadline=None)
+@given(order=st.lists(st.sampled_from(sorted(CALLS)), min_size=2, max_size=6))
+def test_no_call_changes_what_the_next_returns_whatever_their_order(each_alone, order):
+    """Issue: after a question/passage pair, a question over 256 word pieces failed with "Truncation error:
+    Second sequence not provided" (`rag serve`'s second question; the CLI asks one)."""
+    pieces = WordPieces(packaged_model_path())
+    for name in order:
+        batch, alone = CALLS[name](pieces), each_alone[name]
+        for key in KEYS:
+            assert np.array_equal(batch[key], alone[key]), (name, key)
+        assert [batch.sequence_ids(w) for w in range(len(batch))] == [alone.sequence_ids(w) for w in range(len(alone))]

@@ -7,10 +7,13 @@ are off, and the chat renders no LaTeX (KaTeX would be its only other asset).
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
 import reprlib
+import shutil
+import signal
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -33,7 +36,8 @@ from rag.query.reader_model import ReaderModelError
 from rag.query.request import AskRequest, RequestError
 from rag.schema import Answer, Article
 from ui import render
-from ui.sessions import ReleaseRestSessions
+from ui.guard import RequestGuard, allowed_hosts, shown
+from ui.sessions import SESSIONS_KEPT, ReleaseSessions
 from ui.uploads import add_uploads
 
 log = logging.getLogger(__name__)
@@ -42,6 +46,7 @@ _LOGGED.maxstring = 120
 HERE = Path(__file__).resolve().parent
 TITLE = "Ask the news"
 UPLOAD_COPIES_KEPT_S = 3600
+UPLOAD_COPIES = "upload-copies"  # in the data folder: Gradio's copies of uploads, a folder per server process
 NOT_INDEXED_YET = "the articles are still being indexed (the progress is at the top of the page); ask again in a moment"
 # No index to answer from until the run started with the server ends: none yet, or one built with
 # another model, chunking or precision, which that run rebuilds.
@@ -92,6 +97,10 @@ def ask(
         answer = pipeline.ask(request)
     except (QuestionError, RequestError) as exc:
         log.info("refused %s: %s", _LOGGED.repr(question), exc)  # the user's mistake, told to them: one line here
+        raise
+    except IndexStoreError as exc:
+        if not isinstance(exc, NO_INDEX_YET):  # the index cannot answer now (Milvus gone): one line a question, no traceback
+            log.error("failed %s: %s", _LOGGED.repr(question), exc)
         raise
     log.info(
         "asked %s: %s (confidence %.2f) in %.0f ms",
@@ -151,6 +160,9 @@ def chat_turn(
     except NO_INDEX_YET:
         yield message, [*chat, {"role": "assistant", "content": render.wait_message(NOT_INDEXED_YET)}], turns, gr.skip()
         return
+    except IndexStoreError as exc:  # logged by ask(); said to the asker, the question kept in the box
+        yield message, [*chat, {"role": "assistant", "content": render.error_message(str(exc))}], turns, gr.skip()
+        return
     reply = {"role": "assistant", "content": render.answer_message(answer, pipeline.threshold)}
     yield "", [*chat, reply], [*turns, Turn.of(answer)], render.sources_panel(answer)
 
@@ -181,10 +193,16 @@ def scope_chips(turns: list[Turn]) -> tuple[dict, dict, dict]:
     time = turns[-1].time_scope if turns else None
     source = turns[-1].source_scope if turns else None
     follow_up_chip = gr.update(visible=True) if turns and turns[-1].follow_up else gr.update(visible=False)
+    # in a person's words ("✕ only articles of 3 March 1987 · search every date"), not the scope's label
+    # with the question's words in it ("searched articles of 1987-03-03 (“on March 3 about”)")
     time_chip = (
-        gr.update(visible=True, value=f"✕ {time.label()} · search every date") if time and time.filters_dates and time.applied else gr.update(visible=False)
+        gr.update(visible=True, value=f"✕ only articles {time.spoken()} · search every date")
+        if time and time.filters_dates and time.applied
+        else gr.update(visible=False)
     )
-    source_chip = gr.update(visible=True, value=f"✕ {source.label()} · search every source") if source and source.applied else gr.update(visible=False)
+    source_chip = (
+        gr.update(visible=True, value=f"✕ only articles from {source.source} · search every source") if source and source.applied else gr.update(visible=False)
+    )
     return time_chip, source_chip, follow_up_chip
 
 
@@ -300,6 +318,8 @@ def build_app(pipeline: Pipeline, updating: threading.Thread | None = None) -> g
             raise gr.Error(str(exc), print_exception=False) from exc
         except NO_INDEX_YET as exc:
             raise gr.Error(NOT_INDEXED_YET, print_exception=False) from exc
+        except IndexStoreError as exc:  # logged by ask()
+            raise gr.Error(str(exc), print_exception=False) from exc
 
     def ask_api(
         question: str,
@@ -503,11 +523,64 @@ def theme() -> gr.themes.Base:
     )
 
 
+def upload_copies_folder(data_dir: Path) -> Path:
+    """Where Gradio keeps this process's copies of uploads (GRADIO_TEMP_DIR): a folder of its own in the data
+    folder, not the /tmp/gradio every user's Gradio shares, removed when the process exits. A folder left by a
+    process that ended without removing its own (killed, crashed) is removed here."""
+    root = data_dir / UPLOAD_COPIES
+    for folder in root.glob("*"):
+        if folder.name.isdigit() and not _running(int(folder.name)):
+            shutil.rmtree(folder, ignore_errors=True)
+    own = root / str(os.getpid())
+    if not own.is_dir():  # else an earlier server of this process made it, and it is removed at exit already
+        own.mkdir(parents=True)
+        atexit.register(shutil.rmtree, own, ignore_errors=True)
+    return own
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # no signal sent: only whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's
+        return True
+    return True
+
+
+def _serve_until_stopped(app: gr.Blocks) -> None:
+    """Serve until Ctrl+C or SIGTERM (kill, systemd, docker stop), which ended the process at once and left
+    Gradio's copies of uploads behind; either closes the server as Gradio closes it, which removes them."""
+    before = signal.signal(signal.SIGTERM, signal.default_int_handler)  # raises KeyboardInterrupt, as Ctrl+C does
+    try:
+        while app.is_running:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        print("stopping the server", flush=True)
+    finally:
+        app.close(verbose=False)  # its heartbeat streams ended first, so the web server stops at once
+        signal.signal(signal.SIGTERM, before)
+
+
 def serve(pipeline: Pipeline, host: str = "127.0.0.1", port: int = 7860, block: bool = True, update_index: bool = False) -> gr.Blocks:
     """Serve the page and the API; with block=False return the running app (close it with .close()).
     update_index: bring the index up to date in the background, its progress in the page; until a first
-    index exists, questions are told to wait."""
+    index exists, questions are told to wait. Only requests addressed to HOST (or a name the settings'
+    allowed_hosts list) are answered, and only the page itself may send questions and files from a browser
+    (ui/guard.py)."""
+    settings = pipeline.settings
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+    # read by Gradio as the page is built, when it starts, and on each upload
+    os.environ["GRADIO_TEMP_DIR"] = str(upload_copies_folder(settings.data_dir))
+    hosts = allowed_hosts(host, settings.allowed_hosts)
+    if hosts is None:
+        log.warning(
+            "serving on every interface (%s): requests under any host name are answered, so a page on another site can read the "
+            "answers through DNS rebinding; pass --host with this machine's address to answer only requests addressed to it",
+            host,
+        )
+    else:
+        log.info("answering requests addressed to %s", shown(hosts))
     updating = None
     if update_index:
         updating = threading.Thread(target=_update_index, args=(pipeline,), name="index-at-start", daemon=True)
@@ -519,13 +592,20 @@ def serve(pipeline: Pipeline, host: str = "127.0.0.1", port: int = 7860, block: 
         theme=theme(),
         css=CSS,
         show_error=True,
-        max_file_size=UPLOAD_CEILING * pipeline.settings.max_file_bytes,  # a far bigger one is refused while it arrives
+        max_file_size=UPLOAD_CEILING * settings.max_file_bytes,  # a far bigger one is refused while it arrives
         footer_links=["api"],
         prevent_thread_lock=True,
         quiet=True,  # Gradio's own banner suggests share=True, a public link: never, for an offline tool
-        app_kwargs={"middleware": [Middleware(ReleaseRestSessions, blocks=app)]},  # REST calls leave no session behind
+        state_session_capacity=SESSIONS_KEPT,
+        app_kwargs={
+            "middleware": [
+                # inside only Gradio's compression and CORS headers: before any of its routes
+                Middleware(RequestGuard, hosts=hosts, trusted=settings.allowed_hosts),
+                Middleware(ReleaseSessions, blocks=app),  # REST calls and gone clients leave no session behind
+            ]
+        },
     )
     if block:
         print(f"serving the chat on {app.local_url} (Ctrl+C stops it)", flush=True)
-        app.block_thread()
+        _serve_until_stopped(app)
     return app

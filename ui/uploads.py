@@ -43,9 +43,10 @@ def safe_name(name: str) -> str:
     """The client's file name as one the indexer reads: its last path part, without the leading dots that
     would hide it or control characters, short enough for any file system ("upload" when nothing is left)."""
     base = re.split(r"[\\/]", name)[-1]
-    base = "".join(ch for ch in base if ch.isprintable()).lstrip(". ")
-    stem, suffix = os.path.splitext(base)
-    stem = stem.encode("utf-8")[:_MAX_STEM_BYTES].decode("utf-8", errors="ignore").strip()
+    base = "".join(ch for ch in base if ch.isprintable())
+    # The suffix first: "..txt" or " .txt" is a .txt whose stem is only dots or spaces ("upload.txt").
+    stem, suffix = os.path.splitext("x" + base)
+    stem = stem[1:].lstrip(". ").encode("utf-8")[:_MAX_STEM_BYTES].decode("utf-8", errors="ignore").strip()
     return (stem or "upload") + suffix
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from rag.answering.context import Asked, Searcher
 from rag.query.intents import NewestArticles
 from rag.query.more_sentences import lead_sentences
+from rag.query.question_scope import Scopes
 from rag.query.retrieve import Filters
 from rag.schema import Answer, Passage
 
@@ -26,14 +27,25 @@ def answer(intent: NewestArticles, asked: Asked, search: Searcher) -> Answer:
         # the article's passage that best matches its headline: its top, where the lead is
         stories = search.one_per_story([*stories, *search.retrieve(article.title, 1, "hybrid", Filters(articles=frozenset([article.id])))])
     citations = [search.citer.citation(n, p, *(lead_sentences(p) or [(p.chunk.start, p.chunk.end)])[0], None) for n, p in enumerate(stories, start=1)]
-    heading = "The newest article" if len(stories) == 1 else f"The {len(stories)} newest articles"
     return Answer(
         question=asked.question,
         kind="newest",
         found=bool(stories),
-        answer=heading if stories else None,
+        answer=heading(len(stories), len(newest), scopes) if stories else None,
         score=1.0 if stories else 0.0,
         citations=citations,
         passages=stories,
         **scopes.answer_fields(),
     )
+
+
+def heading(shown: int, matching: int, scopes: Scopes) -> str:
+    """What the list is, in the question's own terms: "The 3 articles from Reuters of 1 March 1987", "The
+    5 newest of 12 articles of 1 March 1987", "The 5 newest articles" (no dates asked: the newest of all)."""
+    source = f" from {scopes.source.source}" if scopes.source and scopes.source.applied else ""
+    time = scopes.time
+    if not (time and time.applied and time.filters_dates):
+        return f"The newest article{source}" if shown == 1 else f"The {shown} newest articles{source}"
+    articles = "article" if matching == 1 else "articles"
+    count = f"{shown} newest of {matching}" if matching > shown else ("" if matching == 1 else str(matching))
+    return " ".join(f"The {count} {articles}{source} {time.spoken()}".split())

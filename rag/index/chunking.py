@@ -11,6 +11,9 @@ Sentences are found in two steps, both linear in the length of the text:
 2. sentencex (Wikimedia's rule-based segmenter) splits each block at sentence punctuation and
    returns character offsets. It was measured against syntok, pysbd, blingfire, nupunkt and
    spaCy's sentencizer on wrapped and unwrapped news text (eval/RESULTS.md, "Sentence splitter").
+
+A sentence longer than a chunk may be (in words or in characters) is cut into runs that fit, at word
+boundaries; a word longer than that (a base64 data URI pasted into an article) is cut inside.
 """
 
 from __future__ import annotations
@@ -50,6 +53,12 @@ _TEASER = re.compile(r"\s*(?:also read|read more|read also|see also|related|more
 _DATELINE_MAX_CHARS = 80  # the dateline pattern only looks this far into a block
 _SENTENCE_ENDS = (".", "!", "?", "…")
 _CLOSING = "\"'”’)]»"
+# The most characters in a chunk, and so in a sentence. Both networks read 256 word pieces at a time (the
+# encoder's max_seq_length, the reader's max_length): about 1,100 characters of prose, or 500 of base64.
+# A chunk of 120 words of news or Wikipedia is at most ~1,200 characters and a sentence ~900 (measured on
+# reuters-dev, SQuAD dev and SciFact), so only text without spaces reaches this: there it keeps the reader
+# to a few windows a passage and every quote and reply to kilobytes.
+MAX_CHUNK_CHARS = 2_000
 _WORD = re.compile(r"\S+")
 _SPACES = re.compile(r"\s*")
 
@@ -237,28 +246,39 @@ def _trimmed(text: str, start: int, end: int) -> tuple[int, int] | None:
     return (start, end) if start < end else None
 
 
-def _split_long(text: str, start: int, end: int, max_words: int) -> list[tuple[int, int]]:
-    """The span (trimmed), cut at word boundaries into runs of at most max_words words."""
-    if (end - start + 1) // 2 <= max_words:  # too short to hold more words: skip counting them
+def _split_long(text: str, start: int, end: int, max_words: int, max_chars: int) -> list[tuple[int, int]]:
+    """The span (trimmed), cut at word boundaries into runs of at most max_words words and max_chars
+    characters. A word longer than max_chars is cut into pieces of max_chars (the last one shorter),
+    each a run of its own: the words after it start a run, so a sentence there is not quoted with it."""
+    if end - start <= max_chars and (end - start + 1) // 2 <= max_words:  # too short to hold more: skip counting
         return [(start, end)]
     runs: list[tuple[int, int]] = []
-    for number, word in enumerate(_WORD.finditer(text, start, end)):
-        if number % max_words == 0:
-            runs.append((word.start(), word.end()))
+    room = 0  # words the last run can still take
+    for word in _WORD.finditer(text, start, end):
+        word_start, word_end = word.span()
+        if word_end - word_start > max_chars:
+            runs.extend((at, min(at + max_chars, word_end)) for at in range(word_start, word_end, max_chars))
+            room = 0
+        elif room and word_end - runs[-1][0] <= max_chars:
+            runs[-1] = (runs[-1][0], word_end)
+            room -= 1
         else:
-            runs[-1] = (runs[-1][0], word.end())
+            runs.append((word_start, word_end))
+            room = max_words - 1
     return runs
 
 
-def split_sentences(text: str, max_words: int = 10_000) -> list[tuple[int, int]]:
-    """Sentence spans (start, end) into text, no surrounding whitespace, none over max_words words."""
+def split_sentences(text: str, max_words: int = 10_000, max_chars: int = MAX_CHUNK_CHARS) -> list[tuple[int, int]]:
+    """Sentence spans (start, end) into text, no surrounding whitespace, none over max_words words or max_chars characters."""
+    if max_chars < 1:
+        raise ValueError("max_chars must be positive")
     spans: list[tuple[int, int]] = []
     for block in _blocks(text):
         for start, end in _without_dateline(text, *block):
             for sentence in sentencex.get_sentence_boundaries("en", text[start:end]):
                 span = _trimmed(text, start + sentence["start_index"], start + sentence["end_index"])
                 if span:
-                    spans.extend(_split_long(text, *span, max_words))
+                    spans.extend(_split_long(text, *span, max_words, max_chars))
     return spans
 
 
@@ -267,23 +287,25 @@ def _word_count(text: str, span: tuple[int, int]) -> int:
 
 
 class Chunker:
-    """Groups consecutive sentences into chunks of at most `max_words` words, overlapping by sentences."""
+    """Groups consecutive sentences into chunks of at most `max_words` words and `max_chars` characters,
+    overlapping by sentences."""
 
-    def __init__(self, max_words: int = 120, overlap_sentences: int = 1):
-        if max_words < 1 or overlap_sentences < 0:
-            raise ValueError("max_words must be positive and overlap_sentences not negative")
+    def __init__(self, max_words: int = 120, overlap_sentences: int = 1, max_chars: int = MAX_CHUNK_CHARS):
+        if max_words < 1 or overlap_sentences < 0 or max_chars < 1:
+            raise ValueError("max_words and max_chars must be positive and overlap_sentences not negative")
         self.max_words = max_words
         self.overlap_sentences = overlap_sentences
+        self.max_chars = max_chars
 
     def split(self, article: Article) -> list[Chunk]:
         text = article.text
-        sentences = split_sentences(text, self.max_words)
+        sentences = split_sentences(text, self.max_words, self.max_chars)
         counts = [_word_count(text, s) for s in sentences]
         chunks: list[Chunk] = []
         first = 0
         while first < len(sentences):
             last, words = first, counts[first]
-            while last + 1 < len(sentences) and words + counts[last + 1] <= self.max_words:
+            while last + 1 < len(sentences) and words + counts[last + 1] <= self.max_words and sentences[last + 1][1] - sentences[first][0] <= self.max_chars:
                 last += 1
                 words += counts[last]
             start, end = sentences[first][0], sentences[last][1]

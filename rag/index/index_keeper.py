@@ -21,7 +21,7 @@ from rag.index.indexing import ChunkEncoder, IndexBuilder, IndexReport
 from rag.index.ingest import ArticleLoader, CorpusLoad
 from rag.index.library import Library
 from rag.index.removal import RemovalError, remove_file, restore_file
-from rag.index.store import IndexStore, IndexStoreError, IndexUnwritable
+from rag.index.store import IndexStore, IndexStoreError, IndexUnwritable, check_apart
 from rag.query.answer_type import AnswerTypeCheck
 from rag.query.question_scope import QuestionScoper
 from rag.query.reader import Reader, SentenceReader
@@ -116,6 +116,7 @@ class IndexKeeper:
         else:
             self.corpus = Path(settings.corpus)
         self.store = index_backend(settings, self.corpus)
+        check_apart(self.store.path, self.corpus)  # before anything is read or written: NotAnIndexFolder
         # An encoder may be shared between pipelines (tests, benchmarks): the model loads once.
         self.encoder = encoder or Encoder.from_settings(settings)
         self.loader = ArticleLoader(settings.max_file_bytes, skip_dir_names=(self.store.path.name,))
@@ -167,9 +168,14 @@ class IndexKeeper:
             raise RemovalError(f"no indexed article comes from the file '{relative}'")
         emptied = len(articles) == len(self.loaded().data.articles)
         kept = remove_file(self.corpus, relative)
-        # An update that finds no article keeps the old index (a folder gone missing must not empty it);
-        # after removing the last file, empty is what was asked for.
-        return Removal(path=relative, titles=[a.title for a in articles], kept=str(kept), report=self.index(rebuild=emptied))
+        try:
+            # An update that finds no article keeps the old index (a folder gone missing must not empty it);
+            # after removing the last file, empty is what was asked for.
+            report = self.index(rebuild=emptied)
+        except IndexStoreError as exc:  # a full disk, another writer: the file goes back, so the library and index agree
+            restore_file(self.corpus, relative)
+            raise RemovalError(f"{relative} was not removed: the index could not be updated ({exc}); the file is where it was") from exc
+        return Removal(path=relative, titles=[a.title for a in articles], kept=str(kept), report=report)
 
     def restore(self, relative: str) -> Removal:
         """Undo a removal: the file moves back from CORPUS/.removed/ and the index is updated; RemovalError

@@ -10,7 +10,6 @@ import json
 import os
 import re
 import stat
-import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from pydantic import BaseModel
 from rag.index.chunking import dateline, is_dateline, split_sentences
 from rag.index.documents import DocumentError, docx_text, pdf_text
 from rag.schema import Article
+from rag.text import normalize_text
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".json", ".jsonl", ".pdf", ".docx")
 _BINARY_MAGIC = (b"\x89PNG", b"%PDF", b"\xff\xd8\xff", b"GIF8", b"PK\x03\x04", b"\x7fELF")
@@ -31,6 +31,7 @@ _BYLINE = re.compile(r"^\s*By\s+(?P<byline>\S.{0,120})$")
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(?P<yaml>.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
 _MD_HEADING = re.compile(r"^#\s+(?P<title>.+?)\s*#*\s*$", re.MULTILINE)
 _TITLE_MAX_WORDS = 25
+TITLE_MAX_CHARS = 300  # a title line's, and a title made from the text's (a word without spaces can be megabytes)
 # A title made from an untitled article's lead: its first words, from this much of its text.
 TITLE_FROM_TEXT_WORDS = 12
 _TITLE_FROM_TEXT_CHARS = 2_000
@@ -39,12 +40,13 @@ _TITLE_FROM_TEXT_CHARS = 2_000
 MAX_NESTING = 100
 MAX_FILE_BYTES = 20_000_000  # a file's bytes, and the characters of text extracted from a PDF or DOCX (RAG_MAX_FILE_BYTES)
 MAX_REASONS = 100  # bad records of one file listed one by one; the rest are counted
+# trafilatura's time grows faster than the page (8 MB took 27 s, ~2.5 times more per doubling); a news
+# page is well under a million characters
+MAX_HTML_CHARS = 5_000_000
+MAX_FRONT_MATTER_CHARS = 100_000  # a .md file's YAML header: its fields, each within MAX_FIELD_CHARS
 MAX_FIELD_CHARS = 2_000  # a metadata field (title, author, date, source, url); the text is bounded by the file size
 # A JSON string (skipped whole, brackets inside it are text) or a bracket (counted).
 _JSON_STRING_OR_BRACKET = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
-# Invisible characters that split a word for search and show nothing: zero-width space, non-joiner and
-# joiner, word joiner, byte-order mark, soft hyphen.
-_ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
 
 
 class IngestError(ValueError):
@@ -103,18 +105,28 @@ def article_id(rel_path: str, record: int | None = None) -> str:
     return hashlib.sha1(key.encode("utf-8")).hexdigest()[:16]
 
 
+_DATE_PROBES = (dt.datetime(1904, 1, 1), dt.datetime(1908, 2, 2))  # two defaults no part of a real date shares
+_PLAUSIBLE_YEARS = range(1800, 2201)  # a PDF's CreationDate "D:99999999" is no year 9999
+
+
 def parse_date(value: object) -> dt.date | None:
     """A date from whatever a header or field holds; None when it is not one."""
     if value is None or value == "":
         return None
     if isinstance(value, dt.datetime):
-        return value.date()
+        value = value.date()
     if isinstance(value, dt.date):
-        return value
+        return value if value.year in _PLAUSIBLE_YEARS else None
     try:
-        return date_parser.parse(str(value), fuzzy=True).date()
+        first, second = (date_parser.parse(str(value), fuzzy=True, default=probe) for probe in _DATE_PROBES)
     except (ValueError, OverflowError):
         return None
+    # A date is only what the text itself gives: a year and a month at least (both probes agree on them),
+    # the day where it gives one. The parser fills the rest from a default, which must not become a date:
+    # "Version 3" is no 3rd of a month, "Route 66 closure" no 2066.
+    if (first.year, first.month) != (second.year, second.month) or first.year not in _PLAUSIBLE_YEARS:
+        return None
+    return first.date() if first.day == second.day else first.date().replace(day=1)
 
 
 # Two defaults far apart: a time of day the text gives comes out the same under both.
@@ -136,23 +148,27 @@ def parse_time(value: object) -> dt.time | None:
     return dt.time(first.hour, first.minute, first.second if first.second == second.second else 0)
 
 
-def normalize_text(text: str) -> str:
-    """Zero-width characters removed, then NFKC. Every article field passes here once, at load, so the
-    stored text is the normalised text: what is searched is what is shown, and offsets point into it."""
-    return unicodedata.normalize("NFKC", text.translate(_ZERO_WIDTH))
-
-
 def decode_text(raw: bytes) -> tuple[str, str | None]:
     """Bytes to text, with a note when it was not UTF-8. Raises IngestError for binary data."""
     if raw.startswith(codecs.BOM_UTF8):
         return raw[len(codecs.BOM_UTF8) :].decode("utf-8", errors="strict"), None
+    if raw.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):  # before UTF-16's: FF FE starts both
+        try:
+            return raw.decode("utf-32"), "decoded as UTF-32 (byte-order mark)"
+        except UnicodeDecodeError as exc:
+            raise IngestError(f"UTF-32 byte-order mark but invalid UTF-32 at byte {exc.start}") from exc
     if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         try:
             return raw.decode("utf-16"), "decoded as UTF-16 (byte-order mark)"
         except UnicodeDecodeError as exc:
             raise IngestError(f"UTF-16 byte-order mark but invalid UTF-16 at byte {exc.start}") from exc
-    if raw.startswith(_BINARY_MAGIC) or b"\x00" in raw[:8192]:
+    if raw.startswith(_BINARY_MAGIC):
         raise IngestError("binary file, not text (e.g. an image or PDF renamed)")
+    if b"\x00" in raw[:8192]:
+        utf16 = _utf16_without_bom(raw)
+        if utf16 is None:
+            raise IngestError("binary file, not text (e.g. an image or PDF renamed)")
+        return utf16
     try:
         return raw.decode("utf-8"), None
     except UnicodeDecodeError as exc:
@@ -162,6 +178,24 @@ def decode_text(raw: bytes) -> tuple[str, str | None]:
     if "\ufffd" not in text and all(ch.isprintable() or ch in "\r\n\t\f" for ch in text):
         return text, "not UTF-8; decoded as Latin-1 (cp1252)"
     raise IngestError(f"not valid UTF-8 (bad byte 0x{raw[utf8_error.start]:02x} at offset {utf8_error.start}) and not Latin-1 text; re-save the file as UTF-8")
+
+
+def _utf16_without_bom(raw: bytes) -> tuple[str, str] | None:
+    """UTF-16 saved without its byte-order mark (Windows tools do): in text of mostly Latin letters every
+    other byte is NUL, on the odd bytes for little-endian, the even ones for big-endian. None when the
+    bytes do not decode to printable text that way."""
+    sample = raw[:8192]
+    if len(raw) % 2:
+        return None
+    for encoding, high_bytes in (("utf-16-le", sample[1::2]), ("utf-16-be", sample[0::2])):
+        if high_bytes.count(0) >= 0.6 * len(high_bytes):
+            try:
+                text = raw.decode(encoding)
+            except UnicodeDecodeError:
+                return None
+            if all(ch.isprintable() or ch in "\r\n\t\f" for ch in text):
+                return text, f"decoded as {encoding.upper()} (no byte-order mark)"
+    return None
 
 
 def _first_clause(exc: ValueError) -> str:
@@ -179,7 +213,8 @@ def _looks_like_title(line: str) -> bool:
     """A short line that does not end as a sentence does and does not open with a dateline (a wire
     story's first line, cut by its hard wrap)."""
     stripped = line.strip()
-    return 0 < len(stripped.split()) <= _TITLE_MAX_WORDS and not stripped.endswith((".", "?", "!", ":", ";", ",")) and dateline(stripped) is None
+    short = 0 < len(stripped.split()) <= _TITLE_MAX_WORDS and len(stripped) <= TITLE_MAX_CHARS  # one 100 KB "word" is no title
+    return short and not stripped.endswith((".", "?", "!", ":", ";", ",")) and dateline(stripped) is None
 
 
 def title_from_text(text: str) -> str | None:
@@ -190,10 +225,22 @@ def title_from_text(text: str) -> str | None:
         if is_dateline(head, start, end):
             continue
         words = head[start:end].split()
-        title = " ".join(words[:TITLE_FROM_TEXT_WORDS]).rstrip(",;:-–—.")
+        title = " ".join(words[:TITLE_FROM_TEXT_WORDS])
+        cut = len(words) > TITLE_FROM_TEXT_WORDS or len(title) > TITLE_MAX_CHARS
+        title = title[:TITLE_MAX_CHARS].rstrip(",;:-–—.")
         if any(ch.isalnum() for ch in title):  # a sentence of marks alone ("***") titles nothing
-            return title + ("…" if len(words) > TITLE_FROM_TEXT_WORDS else "")
+            return title + ("…" if cut else "")
     return None
+
+
+# Bidirectional overrides and isolates: in a title or name "\u202etxt.exe" shows as "exe.txt", a spoofed
+# library list; in a metadata field they have no use a reader sees.
+_DIRECTION_MARKS = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
+
+
+def _shown_field(text: str) -> str:
+    """A title, byline or source as the library shows it: normalised as the text is, without direction marks."""
+    return normalize_text(text).translate(_DIRECTION_MARKS)
 
 
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
@@ -225,7 +272,7 @@ def _make_article(
     text = normalize_text(text)
     if not text.strip():
         raise IngestError("no article text", line=record)
-    title = normalize_text(title or "").strip()
+    title = _shown_field(title or "").strip()
     made = None if title else title_from_text(text)
     return Article(
         id=article_id(rel, record),
@@ -234,8 +281,8 @@ def _make_article(
         path=rel,
         record=record,
         text=text,
-        byline=normalize_text(byline) if byline else None,
-        source=normalize_text(source) if source else None,
+        byline=_shown_field(byline) if byline else None,
+        source=_shown_field(source) if source else None,
         published=parse_date(published),
         published_time=parse_time(published),
         updated=parse_date(updated),
@@ -291,6 +338,8 @@ def load_md(text: str, rel: str) -> list[Article]:
     body = text
     front = _FRONT_MATTER.match(text)
     if front:
+        if len(front["yaml"]) > MAX_FRONT_MATTER_CHARS:  # YAML parses ~0.3 MB a second: 16.8 MB took 50 s and 1.6 GB
+            raise IngestError(f"YAML front matter is {len(front['yaml']):,} characters long; the limit is {MAX_FRONT_MATTER_CHARS:,}", line=2)
         try:
             meta = yaml.load(front["yaml"], Loader=_FrontMatterLoader) or {}
         except yaml.YAMLError as exc:
@@ -310,6 +359,10 @@ def load_md(text: str, rel: str) -> list[Article]:
 def load_html(text: str, rel: str) -> list[Article]:
     import trafilatura  # heavy import, only when there is HTML to read
     from trafilatura.settings import Document
+
+    if len(text) > MAX_HTML_CHARS:
+        size, limit = len(text) / 1e6, MAX_HTML_CHARS / 1e6
+        raise IngestError(f"HTML page of {size:.1f} million characters; the limit for HTML is {limit:.0f} million (save the article's text instead)")
 
     doc = trafilatura.bare_extraction(text, with_metadata=True, include_comments=False, favor_recall=True)
     body = doc.text if isinstance(doc, Document) else None  # a Document unless asked for a dict; None when it found nothing
@@ -334,7 +387,9 @@ def _field(obj: dict, record: int | None, *names: str) -> str | None:
     name = next((name for name in names if name in obj), None)
     if name is None or obj[name] is None or obj[name] == "":
         return None
-    value = str(obj[name])
+    if isinstance(obj[name], (list, dict, bool)):  # str() would make "['a', {'b': 2}]" a source
+        raise IngestError(f"field '{name}' must be text, not {_json_type(obj[name]) if not isinstance(obj[name], dict) else 'an object'}", line=record)
+    value = str(obj[name])  # a number (YAML `title: 2020`) or a date reads as its text
     if len(value) > MAX_FIELD_CHARS:
         raise IngestError(f"field '{name}' is {len(value)} characters long; the limit is {MAX_FIELD_CHARS}", line=record)
     return value
@@ -347,9 +402,6 @@ def _record_article(obj: dict, rel: str, record: int | None, *, body: str | None
             raise IngestError("missing field 'text' (or 'body')", line=record)
     if not isinstance(body, str):
         raise IngestError(f"field 'text' must be a string, not {type(body).__name__}", line=record)
-    title = obj.get("title")
-    if title is not None and not isinstance(title, str):
-        raise IngestError(f"field 'title' must be a string, not {type(title).__name__}", line=record)
     return _make_article(
         rel,
         record,
@@ -474,9 +526,9 @@ def load_document(raw: bytes, rel: str, max_chars: int = MAX_FILE_BYTES) -> list
     (article,) = load_txt(document.text, rel)
     update: dict[str, object] = {}
     if article.title_from_text and document.title:  # the text had no headline line of its own
-        update |= {"title": normalize_text(document.title), "title_from_text": False}
+        update |= {"title": _shown_field(document.title), "title_from_text": False}
     if article.byline is None and document.author:
-        update["byline"] = normalize_text(document.author)
+        update["byline"] = _shown_field(document.author)
     for field, value in (("published", document.created), ("updated", document.modified)):
         if getattr(article, field) is None and value is not None:
             update |= {field: parse_date(value), f"{field}_time": parse_time(value)}
@@ -537,21 +589,35 @@ class ArticleLoader:
 
     def iter_files(self, folder: Path) -> Iterator[Path]:
         """Files below folder, sorted; also the folder links and unreadable folders, for load_file to report.
-        Hidden files and folders (the index among them) are left out."""
-        try:
-            with os.scandir(folder) as listing:
-                entries = sorted(listing, key=lambda entry: entry.name)
-        except OSError:
+        Hidden files and folders (the index among them) are left out. A walk with its own stack, not
+        recursion: a tree 1,200 folders deep is read like any other."""
+        top = self._sorted_entries(folder)
+        if top is None:
             yield folder  # load_file names the error
             return
-        for entry in entries:
-            if entry.name.startswith("."):
+        stack = [top]  # one sorted listing per open folder, the deepest last
+        while stack:
+            entry = next(stack[-1], None)
+            if entry is None:
+                stack.pop()
+            elif entry.name.startswith("."):
                 continue
-            if entry.is_dir(follow_symlinks=False):
-                if entry.name not in self.skip_dir_names:
-                    yield from self.iter_files(Path(entry.path))
-            else:
+            elif not entry.is_dir(follow_symlinks=False):
                 yield Path(entry.path)
+            elif entry.name not in self.skip_dir_names:
+                below = self._sorted_entries(Path(entry.path))
+                if below is None:
+                    yield Path(entry.path)  # load_file names the error
+                else:
+                    stack.append(below)
+
+    @staticmethod
+    def _sorted_entries(folder: Path) -> Iterator[os.DirEntry[str]] | None:
+        try:
+            with os.scandir(folder) as listing:
+                return iter(sorted(listing, key=lambda entry: entry.name))
+        except OSError:
+            return None
 
     def fingerprint(self, path: Path, rel: str) -> str:
         """What decides whether a file changed since it was indexed (loaded, skipped or unsupported)."""
@@ -577,8 +643,8 @@ class ArticleLoader:
         try:
             if _SURROGATE.search(str(path)):
                 raise IngestError("its name is not valid UTF-8 (the bad bytes show as \ufffd): rename the file to index it")
+            info = _stat_readable(path)  # first: it names loops and broken links
             _check_link_inside(path, rel)
-            info = _stat_readable(path)
         except IngestError as exc:
             return _FileBytes(f"unreadable:{exc.reason}", problem=exc)
         if suffix not in SUPPORTED_SUFFIXES or info.st_size > self.max_file_bytes:

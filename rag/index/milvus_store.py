@@ -59,6 +59,12 @@ GRPC_OPTIONS = {"grpc.keepalive_time_ms": 300_000}
 HNSW = {"M": HNSW_NEIGHBOURS, "efConstruction": 200}  # above the exact-search limit, as the embedded store
 # Plain text a source filter can pass to LIKE as it is; anything else is matched here and sent as article ids.
 _PLAIN_SOURCE = re.compile(r"[0-9a-z .,'&-]+")
+# Milvus's codes for a collection that is not loaded, or not wholly: what every search meets after the server
+# restarted (Milvus Lite loads no collection again by itself) or after someone released the collection.
+NOT_LOADED = (101, 103)
+
+log = logging.getLogger(__name__)
+Result = TypeVar("Result")
 
 
 class MilvusUnavailable(IndexStoreError):
@@ -129,6 +135,36 @@ class MilvusStore:
             yield
         except MilvusException as exc:
             raise MilvusUnavailable(f"Milvus at {self.uri} failed while {doing}: {exc.message}") from exc
+
+    def _reading(self, collection: str, doing: str, read: Callable[[], Result]) -> Result:
+        """read(), a call that reads the collection. When Milvus says the collection is not loaded, its
+        generation is loaded again and read() tried once more, so that a restarted server serves the index
+        without `rag index --rebuild`; MilvusUnavailable, in a line, when that does not help either."""
+        from pymilvus.exceptions import MilvusException
+
+        with self._calls(doing):
+            try:
+                return read()
+            except MilvusException as exc:
+                if exc.code not in NOT_LOADED:
+                    raise
+            self._load_again(collection)
+            try:
+                return read()
+            except MilvusException as exc:
+                if exc.code not in NOT_LOADED:
+                    raise
+                raise MilvusUnavailable(
+                    f"Milvus at {self.uri} failed while {doing}: {collection} is not loaded, and loading it again did not help "
+                    f"({exc.message}); see the server's log"
+                ) from exc
+
+    def _load_again(self, collection: str) -> None:
+        """Load the three collections of the collection's generation: after a restart none of them is loaded."""
+        generation = collection.rsplit("_", 1)[0]
+        log.warning("the index %s in Milvus at %s was not loaded (has the server restarted?): loading it again", generation, self.uri)
+        for suffix in ("chunks", "sentences", "records"):
+            self.client.load_collection(f"{generation}_{suffix}")
 
     # ---- the served generation ------------------------------------------------------------------
 
@@ -335,8 +371,11 @@ class MilvusStore:
     # ---- reading --------------------------------------------------------------------------------
 
     def _iterate(self, collection: str, expression: str, fields: list[str]) -> Iterator[dict]:
-        with self._calls(f"reading {collection}"):
-            cursor = self.client.query_iterator(collection, batch_size=QUERY_BATCH, filter=expression, output_fields=fields)
+        doing = f"reading {collection}"
+        cursor = self._reading(
+            collection, doing, lambda: self.client.query_iterator(collection, batch_size=QUERY_BATCH, filter=expression, output_fields=fields)
+        )
+        with self._calls(doing):
             try:
                 while batch := cursor.next():
                     yield from batch
@@ -364,12 +403,14 @@ class MilvusStore:
         return next(iter(self._records(generation, kind)), None)
 
     def query(self, collection: str, expression: str, fields: list[str]) -> list[dict]:
-        with self._calls("answering"):
-            return self.client.query(collection, filter=expression, output_fields=fields)
+        return self._reading(collection, "answering", lambda: self.client.query(collection, filter=expression, output_fields=fields))
 
     def search(self, collection: str, data: list, field: str, limit: int, expression: str, params: dict) -> list[tuple[int, float]]:
-        with self._calls("answering"):
-            hits = self.client.search(collection, data=data, anns_field=field, limit=limit, filter=expression, output_fields=["row"], search_params=params)
+        hits = self._reading(
+            collection,
+            "answering",
+            lambda: self.client.search(collection, data=data, anns_field=field, limit=limit, filter=expression, output_fields=["row"], search_params=params),
+        )
         return [(int(hit["row"]), float(hit["distance"])) for hit in hits[0]]
 
 

@@ -6,6 +6,11 @@ moment leaves either the old or the new index loadable (eval/crash_test.py kills
 Nothing is unpickled: JSON, .npy without pickle, FAISS's own format and bm25s's JSON/.npy files. The
 manifest holds each file's sha256, checked before the file is parsed, so a damaged file is named
 (never a FAISS or numpy error, never vectors silently wrong).
+
+A save deletes what it takes for its own old generations and leftovers (gen-*, .tmp-*), so it writes only
+into a folder it knows for an index: INDEX/RAG_INDEX marks one (IndexStore.claim). Any other folder that
+holds files is refused, and so is an index folder where indexing would read its files as articles
+(check_apart).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -30,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from rag.config import INDEX_FORMAT_VERSION, Settings
 from rag.index.backend import Filters, LexicalHits, Rows, lexical_terms
 from rag.index.dense import DenseIndex
+from rag.index.journal import PREFIX as JOURNAL_PREFIX
 from rag.index.lexical import LexicalIndex
 from rag.index.sentence_table import SentenceTable
 from rag.schema import Article, Chunk
@@ -39,6 +46,8 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 
 CURRENT = "CURRENT"
 LOCK = "lock"
+MARKER = "RAG_INDEX"  # written when the store first takes the folder: only a folder holding it is written into
+MARKER_TEXT = "This folder is a rag index: `rag index` rewrites and deletes what is in it. Delete the whole folder to drop the index.\n"
 MANIFEST = "manifest.json"
 # Every generation holds these (bm25s writes several files into its folder); each is checksummed in the manifest.
 DATA_FILES = ("articles.jsonl", "chunks.jsonl", "chunk_vectors.npy", "sentence_vectors.npy", "dense.faiss")
@@ -73,6 +82,11 @@ class IndexUnwritable(IndexStoreError):
 
 class IndexLocked(IndexUnwritable):
     pass
+
+
+class NotAnIndexFolder(IndexStoreError):
+    """The folder named as the index is not one to keep an index in (another's files, the corpus itself);
+    nothing in it was touched."""
 
 
 class IndexIncompatible(IndexStoreError):
@@ -303,8 +317,29 @@ def _write(path: Path, write: Callable[[BinaryIO], object]) -> None:
         os.fsync(handle.fileno())
 
 
+def check_apart(index: Path, corpus: Path) -> None:
+    """NotAnIndexFolder unless the index folder is apart from the corpus folder it indexes: not the corpus itself,
+    not a folder holding it (a save would delete articles named like its leftovers), and not inside it where
+    the loader would read the index's files as articles. Inside the corpus the loader skips hidden folders
+    (the default CORPUS/.rag-index) and folders of the index folder's name (rag/index/index_keeper.py)."""
+    index_at, corpus_at = Path(index).resolve(), Path(corpus).resolve()
+    if index_at == corpus_at or index_at in corpus_at.parents:
+        what = "is the corpus folder" if index_at == corpus_at else f"holds the corpus folder {corpus}"
+        raise NotAnIndexFolder(
+            f"the index folder {index} {what}: indexing would read the index's own files as articles and updating "
+            f"it could delete articles; nothing was changed. Choose another folder with --index (default: CORPUS/.rag-index)"
+        )
+    if corpus_at in index_at.parents:
+        inside = index_at.relative_to(corpus_at).parts
+        if not any(part.startswith(".") or part == Path(index).name for part in inside):
+            raise NotAnIndexFolder(
+                f"the index folder {index} is {index_at}, inside the corpus folder {corpus} where indexing would read "
+                f"the index's own files as articles; nothing was changed. Choose another folder with --index (default: CORPUS/.rag-index)"
+            )
+
+
 class IndexStore:
-    """Reads and writes the index folder; one writer at a time (see `lock`)."""
+    """Reads and writes the index folder; one writer at a time (see `lock`), into a folder it claimed (see `claim`)."""
 
     def __init__(self, path: Path):
         self.path = Path(path)
@@ -417,10 +452,47 @@ class IndexStore:
             if actual != expected:
                 raise IndexCorrupt(_damaged(path, ValueError("its checksum does not match the manifest")))
 
+    def claim(self) -> None:
+        """Make sure the folder is an index's before anything in it is written or removed. A missing or empty folder
+        gets the marker, and so does an index an earlier version wrote, from before the marker; any other folder is
+        refused (NotAnIndexFolder) and left as it is: a save deletes what is named gen-* or .tmp-*."""
+        try:
+            if (self.path / MARKER).is_file():
+                return
+            if self.path.exists() and not self.path.is_dir():
+                raise NotAnIndexFolder(f"the index folder {self.path} is a file, not a folder; nothing was changed. Choose a folder with --index")
+            if self.path.is_dir() and any(self.path.iterdir()) and not self._built_before_the_marker():
+                raise NotAnIndexFolder(
+                    f"the index folder {self.path} holds files but is not a rag index; nothing in it was changed. Choose an empty or new folder with --index"
+                )
+            self.path.mkdir(parents=True, exist_ok=True)
+            _write(self.path / MARKER, lambda f: f.write(MARKER_TEXT.encode()))
+        except OSError as exc:
+            cause = _unwritable_cause(self.path, exc)
+            raise IndexUnwritable(f"{cause}; put the index elsewhere with --index PATH", cause) from exc
+
+    def _built_before_the_marker(self) -> bool:
+        """Whether the folder is an index an earlier version wrote: an embedded index (its CURRENT names a
+        generation), or only the writer's lock and unfinished embedding progress (all a Milvus index keeps
+        here, or what a first run that did not finish left)."""
+        try:
+            self.current_generation()
+            return True
+        except IndexStoreError:
+            pass
+        for entry in self.path.iterdir():
+            if entry.name == LOCK and entry.is_file() and entry.stat().st_size <= 32 and re.fullmatch(rb"\d*\n?", entry.read_bytes()):
+                continue  # the pid of its last writer
+            if entry.is_dir() and re.fullmatch(rf"{re.escape(JOURNAL_PREFIX)}[0-9a-f]{{16}}", entry.name):
+                continue
+            return False
+        return True
+
     def save(self, data: IndexContents) -> str:
         """Write a new generation and switch CURRENT to it; the old one stays valid until the switch."""
         if not isinstance(data, IndexData):
             raise TypeError("the embedded store saves what its prepare() returns: an IndexData, with its FAISS and BM25 indexes")
+        self.claim()
         staging = self.path / f".tmp-{uuid.uuid4().hex}"
         try:
             staging.mkdir(parents=True)
@@ -457,6 +529,7 @@ class IndexStore:
         """Delete old generations and leftovers of interrupted saves (call with the lock held)."""
         if not self.path.is_dir():
             return
+        self.claim()
         try:
             live = keep or self.current_generation()
         except IndexStoreError:
@@ -473,8 +546,8 @@ class IndexStore:
     @contextmanager
     def lock(self) -> Iterator[None]:
         """Exclusive writer lock. The kernel drops it when its process dies, so a stale lock file is harmless."""
+        self.claim()
         try:
-            self.path.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
             cause = _unwritable_cause(self.path, exc)

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
+from rag.text import spoken_date
+
 # A word with its place in the question; trailing punctuation is not part of a date.
 _WORD = re.compile(r"[^\s,;:?!()\"“”]+")
 _POINT = {"on", "in", "during"}  # the period itself ("of" and "for" are content: "the forecast for 2020")
@@ -41,6 +43,7 @@ _MONTHS = {
 }
 _YEAR = re.compile(r"(1[89]|20|21)\d\d")
 _ISO = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DAY_OR_YEAR = re.compile(r"\d{1,4}(?:st|nd|rd|th)?\.?")  # "3", "3rd", "1987", "3."
 _PERIOD_UNITS = {"day", "days", "week", "weeks", "month", "months", "year", "years"}
 _LONGEST = 5  # words in one date: "the 2nd of March 1987" is the longest form worth trying
 
@@ -100,6 +103,16 @@ class TimeScope(BaseModel):
         if self.applied and self.filters_dates and self.text:
             question = question.replace(self.text, " ")
         return _LATEST.sub(" ", question) if self.latest else question
+
+    def spoken(self) -> str:
+        """The dates as a sentence says them: "of 3 March 1987", "from 1 February 2020 to 29 February
+        2020", "since 2 March 1987", "up to 3 March 1987"; "" when it filters no dates."""
+        since, until = (spoken_date(day) if day else None for day in (self.since, self.until))
+        if since and since == until:
+            return f"of {since}"
+        if since and until:
+            return f"from {since} to {until}"
+        return f"since {since}" if since else f"up to {until}" if until else ""
 
     def label(self) -> str:
         """What was understood, as the answer shows it: "searched articles of 1987-03-02", "newest first"."""
@@ -189,7 +202,7 @@ class QuestionTime:
         """The longest run of words from words[i] that dateparser reads as a month, year, date or relative period."""
         for n in range(min(_LONGEST, len(words) - i), 0, -1):
             run = [w.lower() for w, _, _ in words[i : i + n]]
-            if any(w in stop for w in run) or not _names_a_time(run):
+            if any(w in stop for w in run) or not _names_a_time(run) or not _ends_a_time(run[-1]):
                 continue
             if run[0] == "the" and not set(run) & (_MONTHS | _RELATIVE | _PERIOD_UNITS):
                 continue  # "the 2020 Olympics": a name, not a time ("the 2nd of March" is one)
@@ -221,6 +234,12 @@ class QuestionTime:
         if period == "year":
             return date.replace(month=1, day=1), date.replace(month=12, day=31)
         return None  # a time of day alone is not a date
+
+
+def _ends_a_time(word: str) -> bool:
+    """Whether a time can end at this word: dateparser skips words it does not know ("March 3 about"),
+    so without this the question's next words would count as the time's and be taken out with it."""
+    return word in _MONTHS | _RELATIVE | _PERIOD_UNITS or bool(_DAY_OR_YEAR.fullmatch(word) or _ISO.fullmatch(word))
 
 
 def _names_a_time(run: list[str]) -> bool:

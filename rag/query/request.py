@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from rag.config import MAX_K, RetrieverMode
 from rag.query.followup import Turn
 from rag.query.retrieve import Filters
+from rag.text import normalize_text
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 MAX_SOURCE_CHARS = 200
@@ -60,7 +61,7 @@ def iso_date(value: str) -> dt.date:
             return dt.date.fromisoformat(value)
     except ValueError:
         pass
-    raise ValueError(f"'{value}' is not a date as YYYY-MM-DD")
+    raise ValueError(f"{reprlib.repr(value)} is not a date as YYYY-MM-DD")  # shortened: a 1 MB value is not echoed whole
 
 
 class AskRequest(BaseModel):
@@ -86,6 +87,13 @@ class AskRequest(BaseModel):
             return cls.model_validate(fields, context={"labels": labels})
         except ValidationError as exc:
             raise RequestError(_one_line(exc, labels)) from exc
+
+    @field_validator("k", mode="before")
+    @classmethod
+    def _k_not_a_flag(cls, value: object) -> object:
+        if isinstance(value, bool):  # pydantic would take true as 1
+            raise ValueError(f"must be a whole number from 1 to {MAX_K}, not {str(value).lower()}")
+        return value
 
     @field_validator("retriever", "source", mode="before")
     @classmethod
@@ -132,10 +140,11 @@ def _one_line(exc: ValidationError, labels: dict[str, str]) -> str:
 
 
 def clean_question(question: str, max_chars: int) -> str:
-    """Control characters become spaces and runs of white space one; errors name what is wrong."""
+    """Normalised as article text is (invisible characters dropped, NFKC), then control characters
+    become spaces and runs of white space one; errors name what is wrong."""
     if question is None:
         raise QuestionError("the question is empty")
-    cleaned = "".join(" " if unicodedata.category(ch).startswith("C") else ch for ch in question)
+    cleaned = "".join(" " if unicodedata.category(ch).startswith("C") else ch for ch in normalize_text(question))
     cleaned = " ".join(cleaned.split())
     if not cleaned:
         raise QuestionError("the question is empty")

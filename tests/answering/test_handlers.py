@@ -1,8 +1,14 @@
 """The handlers through the pipeline, over small real corpora: each intent answered as a user reads it."""
 
+import datetime as dt
+
 import pytest
 
+from rag.answering.newest import heading
 from rag.query.followup import Turn
+from rag.query.question_scope import Scopes
+from rag.query.question_source import SourceScope
+from rag.query.question_time import TimeScope
 from rag.query.request import AskRequest, QuestionError
 
 
@@ -66,3 +72,13 @@ def test_with_articles_chosen_a_thin_question_is_asked_of_them_not_of_the_chat(b
     chosen = bank_pipeline.ask("What growth?", history=[earlier], articles=["boe-0303.md"])
     assert chosen.query is None and {p.article.path for p in chosen.passages} == {"boe-0303.md"}
     assert bank_pipeline.ask("What growth?", history=[earlier]).query is not None  # without a choice, a follow-up
+
+
+def test_a_list_of_the_newest_is_headed_in_the_questions_own_terms():
+    day = TimeScope(since=dt.date(1987, 3, 1), until=dt.date(1987, 3, 1), text="on March 1")
+    reuters = SourceScope(source="Reuters", text="did Reuters")
+    assert heading(5, 12, Scopes(day, reuters)) == "The 5 newest of 12 articles from Reuters of 1 March 1987"
+    assert heading(3, 3, Scopes(day)) == "The 3 articles of 1 March 1987"
+    assert heading(5, 40, Scopes()) == "The 5 newest articles"
+    unmatched = Scopes(day.model_copy(update={"applied": False}), reuters.model_copy(update={"applied": False}))
+    assert heading(5, 40, unmatched) == "The 5 newest articles"  # no article was of that day: the newest of all

@@ -4,8 +4,10 @@ import datetime as dt
 import os
 import re
 import subprocess
+import uuid
 
 import pytest
+from pymilvus import MilvusClient
 
 from eval.crash_test import RAG
 from rag.index.backend import Filters
@@ -13,6 +15,7 @@ from rag.index.milvus_store import MilvusStore, MilvusUnavailable
 from rag.index.store import IndexCorrupt, IndexMissing
 from rag.pipeline import Pipeline
 from tests.helpers import SEED_FILE, start_milvus_lite
+from ui.app import ask, chat_turn
 
 QUESTIONS = [
     "Who published the 5G security report?",
@@ -158,6 +161,50 @@ def test_a_milvus_that_dies_mid_question_is_one_clear_error(tmp_path, fresh_pipe
         server.wait(timeout=30)
     with pytest.raises(MilvusUnavailable, match=f"^Milvus at {uri} failed while [^\n]*server unavailable$"):
         pipeline.ask(QUESTIONS[1])
+
+
+def _release(uri: str, generation: str) -> None:
+    """What a restarted Milvus (Lite) leaves: every collection of the index there, none loaded."""
+    client = MilvusClient(uri=uri)
+    for suffix in ("chunks", "sentences", "records"):
+        client.release_collection(f"{generation}_{suffix}")
+
+
+def test_after_milvus_restarts_the_index_is_loaded_again_and_answers(fresh_pipeline, milvus_uri, caplog):
+    pipeline = fresh_pipeline(backend="milvus", milvus_uri=milvus_uri, milvus_collection=f"test_released_{uuid.uuid4().hex[:8]}")
+    pipeline.index()
+    before = pipeline.ask(QUESTIONS[0])
+    generation = pipeline.store.live_generation()
+    _release(milvus_uri, generation)
+    pipeline.loaded().data.clear_cache()  # the chunks and sentences are fetched again, not read from the cache
+    caplog.set_level("INFO", logger="rag.index.milvus_store")
+    again = pipeline.ask(QUESTIONS[0])
+    assert (again.found, again.answer, again.span, again.score) == (before.found, before.answer, before.span, before.score)
+    reloads = [r.getMessage() for r in caplog.records if r.name == "rag.index.milvus_store"]
+    assert reloads == [f"the index {generation} in Milvus at {milvus_uri} was not loaded (has the server restarted?): loading it again"]
+    _release(milvus_uri, generation)  # and a server started after the restart opens it (its records are read first)
+    started = Pipeline(pipeline.settings, corpus=pipeline.corpus, encoder=pipeline.encoder)
+    assert started.ask(QUESTIONS[0]).answer == before.answer
+
+
+def test_a_collection_that_will_not_load_is_one_clear_error_and_one_log_line_a_question(fresh_pipeline, milvus_uri, monkeypatch, caplog):
+    pipeline = fresh_pipeline(backend="milvus", milvus_uri=milvus_uri, milvus_collection=f"test_unloadable_{uuid.uuid4().hex[:8]}")
+    pipeline.index()
+    pipeline.loaded()
+    generation = pipeline.store.live_generation()
+    _release(milvus_uri, generation)
+    monkeypatch.setattr(pipeline.store.client, "load_collection", lambda name, **kwargs: None)  # as a server that cannot load it
+    said = f"^Milvus at {milvus_uri} failed while answering: {generation}_chunks is not loaded, and loading it again did not help"
+    with pytest.raises(MilvusUnavailable, match=said):
+        pipeline.ask(QUESTIONS[0])
+    caplog.set_level("INFO", logger="ui.app")
+    _, chat, _, _ = list(chat_turn(pipeline, QUESTIONS[0], [], [], 5, "hybrid", None, None, ""))[-1]
+    assert "loading it again did not help" in chat[-1]["content"]
+    with pytest.raises(MilvusUnavailable):
+        ask(pipeline, QUESTIONS[1])
+    failed = [r for r in caplog.records if r.name == "ui.app"]
+    assert [r.getMessage().split(": ", 1)[0] for r in failed] == [f"failed {QUESTIONS[0]!r}", f"failed {QUESTIONS[1]!r}"]
+    assert all(r.levelname == "ERROR" and r.exc_info is None and "\n" not in r.getMessage() for r in failed)
 
 
 @pytest.mark.skipif(not os.environ.get("RAG_MILVUS_TEST_URI"), reason="set RAG_MILVUS_TEST_URI to a Milvus server (Standalone or cluster) to run")

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rag.index import chunking
-from rag.index.chunking import Chunker, dateline, is_dateline, is_teaser, split_sentences
+from rag.index.chunking import MAX_CHUNK_CHARS, Chunker, dateline, is_dateline, is_teaser, split_sentences
 from rag.schema import Article
 from tests.helpers import ROOT, SEED_FILE, SEEDS, SHARED_DATA
 
@@ -204,6 +204,23 @@ def test_a_sentence_longer_than_a_chunk_is_cut_at_words():
     assert [len(c.text.split()) for c in chunks] == [100, 100, 50]
 
 
+def test_a_sentence_longer_than_a_chunks_characters_is_cut_at_words_and_a_longer_word_inside():
+    text = "one two three " + "x" * 250 + " four five."
+    spans = split_sentences(text, max_chars=10)
+    assert [text[s:e] for s, e in spans] == ["one two", "three", *["x" * 10] * 25, "four five."]
+
+
+def test_a_data_uri_in_an_article_becomes_chunks_no_longer_than_the_bound():
+    """Issue: a 19 MB base64 image in an article was one chunk and one sentence, quoted whole in every reply."""
+    uri = "data:image/png;base64," + "iVBORw0KGgoAAAANSUhEUgAA+/" * 2_000  # 52 KB without a space
+    text = f"The council published its flood map on Tuesday. It attached {uri} The wall will cost 4 million dollars."
+    chunks = Chunker().split(article(text))
+    assert max(len(c.text) for c in chunks) <= MAX_CHUNK_CHARS
+    assert max(e - s for c in chunks for s, e in c.sentences) <= MAX_CHUNK_CHARS
+    assert text[slice(*chunks[0].sentences[0])] == "The council published its flood map on Tuesday."
+    assert text[slice(*chunks[-1].sentences[-1])] == "The wall will cost 4 million dollars."
+
+
 text_strategy = st.text(
     alphabet=st.sampled_from(list("abcXYZ .!?\n\t'\"—é5")) | st.characters(blacklist_categories=("Cs",)),
     max_size=600,
@@ -216,38 +233,60 @@ layout_strategy = st.lists(
     max_size=300,
 ).map("".join)
 
+# Words and sentences with runs of characters without a space among them (a URL, base64, a table rule),
+# longer than the bounds the tests draw.
+long_run_strategy = st.lists(
+    st.sampled_from(["word", "Word.", "Mr.", "?", " ", "  ", "\n", "\n\n", "\t", "data:image/png;base64,"])
+    | st.text(alphabet=st.sampled_from(list("AZaz09+/=.é日—")), min_size=1, max_size=400),
+    max_size=40,
+).map("".join)
+
 
 @settings(max_examples=300)
-@given(text=text_strategy, max_words=st.integers(3, 40), overlap=st.integers(0, 2))
-def test_chunk_offsets_always_index_the_article(text, max_words, overlap):
+@given(text=text_strategy | long_run_strategy, max_words=st.integers(3, 40), overlap=st.integers(0, 2), max_chars=st.integers(1, 300))
+def test_chunk_offsets_always_index_the_article(text, max_words, overlap, max_chars):
     source = article(text)
-    chunks = Chunker(max_words=max_words, overlap_sentences=overlap).split(source)
+    chunks = Chunker(max_words=max_words, overlap_sentences=overlap, max_chars=max_chars).split(source)
     covered = set()
     for chunk in chunks:
         assert text[chunk.start : chunk.end] == chunk.text
         assert chunk.text and chunk.text == chunk.text.strip()
+        assert len(chunk.text) <= max_chars
         for start, end in chunk.sentences:
             assert chunk.start <= start < end <= chunk.end
             covered.add((start, end))
     # every sentence of the text lands in some chunk; nothing but white space is left out
-    assert covered == set(split_sentences(text, max_words))
+    assert covered == set(split_sentences(text, max_words, max_chars))
     kept = "".join(text[s:e] for s, e in sorted(covered))
     assert "".join(kept.split()) == "".join(text.split())
 
 
 @settings(max_examples=500)
-@given(text=text_strategy | layout_strategy, max_words=st.integers(1, 50))
-def test_sentence_spans_index_the_text_in_order_and_leave_out_only_white_space(text, max_words):
-    spans = split_sentences(text, max_words)
+@given(text=text_strategy | layout_strategy | long_run_strategy, max_words=st.integers(1, 50), max_chars=st.integers(1, 300))
+def test_sentence_spans_index_the_text_in_order_and_leave_out_only_white_space(text, max_words, max_chars):
+    spans = split_sentences(text, max_words, max_chars)
     previous_end = 0
     for start, end in spans:
         assert previous_end <= start < end <= len(text)
         sentence = text[start:end]
         assert sentence == sentence.strip()
         assert len(sentence.split()) <= max_words
+        assert len(sentence) <= max_chars
         assert not text[previous_end:start].strip()
         previous_end = end
     assert not text[previous_end:].strip()
+
+
+@settings(max_examples=200)
+@given(text=long_run_strategy, max_chars=st.integers(1, 300))
+def test_a_sentence_is_cut_inside_a_word_only_where_the_word_is_longer_than_the_bound(text, max_chars):
+    """Where the character bound cuts, it cuts between words; inside one only when the word alone is longer."""
+    sentence_edges = {at for span in split_sentences(text, max_chars=len(text) + 1) for at in span}
+    for span in split_sentences(text, max_chars=max_chars):
+        for at in set(span) - sentence_edges:  # a cut the bound made: at a word's edge, or inside a word longer than the bound
+            if not text[at - 1].isspace() and not text[at].isspace():
+                word = re.search(r"\S*\Z", text[:at]).group() + re.match(r"\S*", text[at:]).group()
+                assert len(word) > max_chars
 
 
 class CountingText(str):

@@ -1,5 +1,6 @@
 import datetime as dt
 import json
+import os
 import unicodedata
 from pathlib import Path
 
@@ -10,8 +11,11 @@ from hypothesis import strategies as st
 from rag.index.ingest import (
     MAX_FIELD_CHARS,
     MAX_NESTING,
+    MAX_REASONS,
     TITLE_FROM_TEXT_WORDS,
+    TITLE_MAX_CHARS,
     ArticleLoader,
+    IngestError,
     decode_text,
     load_txt,
     normalize_text,
@@ -86,6 +90,123 @@ def test_json_list_and_jsonl_with_bad_line(tmp_path):
     assert "missing field 'text'" in reasons[("feed.jsonl", 3)]
 
 
+def test_a_lone_surrogate_escape_is_refused_by_field_and_the_rest_of_the_file_loads(tmp_path):
+    """It passed upload and then broke every index run ("UnicodeEncodeError" writing the index)."""
+    (tmp_path / "feed.jsonl").write_text(
+        '{"title": "Good", "text": "Alpha text."}\n{"title": "Bad", "text": "Beta \\udc00 text."}\n{"title": "T\\ud800", "text": "Gamma."}\n', encoding="utf-8"
+    )
+    (tmp_path / "one.json").write_text('{"title": "One", "text": "x", "source": "\\udfff"}', encoding="utf-8")
+    result = load(tmp_path)
+    assert [a.title for a in result.articles] == ["Good"]
+    reasons = {(s.path, s.line): s.reason for s in result.skipped}
+    assert reasons[("feed.jsonl", 2)] == "field 'text' holds \\udc00 at character 5, an unpaired surrogate escape and not text"
+    assert reasons[("feed.jsonl", 3)].startswith("field 'title' holds \\ud800") and reasons[("one.json", None)].startswith("field 'source'")
+    json.dumps([a.model_dump(mode="json") for a in result.articles]).encode("utf-8")  # what the index writes
+
+
+def test_millions_of_bad_records_keep_a_bounded_list_of_reasons(tmp_path):
+    """18 MB of [0,0,…] kept 9 million reasons (8.4 GB) and crashed the browser tab drawing them."""
+    (tmp_path / "zeros.json").write_text("[" + ",".join(["0"] * 5_000) + "]", encoding="utf-8")
+    (tmp_path / "bad.jsonl").write_text('{"title": 1}\n' * 3_000 + '{"text": "The one good line."}\n', encoding="utf-8")
+    result = load(tmp_path)
+    assert [a.text for a in result.articles] == ["The one good line."]
+    zeros = [s.reason for s in result.skipped if s.path == "zeros.json"]
+    assert len(zeros) == MAX_REASONS + 1 and zeros[0] == "record 1: not an object but a number"
+    assert zeros[-1] == f"and {5_000 - MAX_REASONS:,} more bad records (the first {MAX_REASONS} are listed)"
+    assert [s.reason for s in result.skipped if s.path == "bad.jsonl"][-1].startswith("and 2,900 more bad records")
+
+
+def test_a_file_name_that_is_not_utf8_is_reported_and_the_rest_indexed(tmp_path):
+    bad = tmp_path / os.fsdecode(b"junk\xff\xfe.txt")
+    bad.write_text("Title\n\nBody of the junk file.", encoding="utf-8")
+    (tmp_path / "a.txt").write_text("Title\n\nBody.", encoding="utf-8")
+    result = load(tmp_path)
+    assert [a.path for a in result.articles] == ["a.txt"]
+    (skipped,) = result.skipped
+    assert skipped.path == "junk\ufffd\ufffd.txt" and "not valid UTF-8" in skipped.reason
+    json.dumps(result.model_dump(mode="json")).encode("utf-8")  # the run's report and fingerprints are writable
+    assert "junk\ufffd\ufffd.txt" in ArticleLoader().fingerprints(tmp_path)
+
+
+def test_a_file_link_is_followed_inside_the_corpus_only(tmp_path):
+    """`ln -s /etc/passwd corpus/passwd.txt` made the chat quote /etc/passwd."""
+    outside, corpus = tmp_path / "outside", tmp_path / "corpus"
+    (corpus / "sub").mkdir(parents=True)
+    outside.mkdir()
+    (outside / "secret.txt").write_text("Secret\n\nNot for the library.", encoding="utf-8")
+    (corpus / "a.txt").write_text("Title\n\nBody of a.", encoding="utf-8")
+    (corpus / "sub" / "secret.txt").symlink_to(outside / "secret.txt")
+    (corpus / "sub" / "same.txt").symlink_to(corpus / "a.txt")
+    result = load(corpus)
+    assert [a.path for a in result.articles] == ["a.txt"]
+    reasons = {s.path: s.reason for s in result.skipped}
+    assert reasons["sub/secret.txt"] == f"symbolic link to a file outside the corpus folder ({outside / 'secret.txt'}); not followed"
+    assert reasons["sub/same.txt"] == "same text as a.txt; indexed once"  # a link inside is read
+
+
+def test_a_folder_tree_1200_deep_is_read_in_order(tmp_path):
+    """The walk recursed once per level: RecursionError stopped the run."""
+    deep = tmp_path
+    for level in range(1_200):
+        deep = deep / "d"
+        deep.mkdir()
+        if level == 600:
+            (deep / "middle.txt").write_text("Middle\n\nHalfway down.", encoding="utf-8")
+    (deep / "bottom.txt").write_text("Bottom\n\nAt the bottom.", encoding="utf-8")
+    (tmp_path / "top.txt").write_text("Top\n\nAt the top.", encoding="utf-8")
+    try:
+        assert [a.title for a in load(tmp_path).articles] == ["Bottom", "Middle", "Top"]  # sorted: "d" before "middle.txt"
+    finally:  # from the bottom up: pytest's own clean-up (shutil.rmtree) recurses once per level too
+        while deep != tmp_path:
+            for file in deep.glob("*.txt"):
+                file.unlink()
+            deep.rmdir()
+            deep = deep.parent
+
+
+def test_utf32_with_its_byte_order_mark_is_read_as_utf32():
+    """It was read as UTF-16 (the first two bytes of its mark), NULs and all."""
+    assert decode_text("Café\n".encode("utf-32")) == ("Café\n", "decoded as UTF-32 (byte-order mark)")
+    assert decode_text("Café".encode("utf-16")) == ("Café", "decoded as UTF-16 (byte-order mark)")
+
+
+def test_metadata_fields_are_text_a_number_reads_as_text_and_a_list_is_refused_by_name(tmp_path):
+    (tmp_path / "year.md").write_text("---\ntitle: 2020\n---\nThe year in review.\n", encoding="utf-8")  # refused as "not int"
+    (tmp_path / "list.json").write_text('{"text": "Body.", "source": ["a", {"b": 2}]}', encoding="utf-8")  # was "['a', {'b': 2}]"
+    (tmp_path / "flag.json").write_text('{"text": "Other body.", "author": true}', encoding="utf-8")
+    result = load(tmp_path)
+    assert [a.title for a in result.articles] == ["2020"]
+    reasons = {s.path: s.reason for s in result.skipped}
+    assert reasons == {"list.json": "field 'source' must be text, not a list", "flag.json": "field 'author' must be text, not true/false"}
+
+
+def test_direction_overrides_are_taken_out_of_titles_bylines_and_sources(tmp_path):
+    """U+202E made "report\u202etxt.exe" show as "reportexe.txt" in the library list."""
+    (tmp_path / "a.json").write_text('{"title": "report\\u202etxt.exe", "text": "Body.", "source": "\\u2066Wire\\u2069"}', encoding="utf-8")
+    (article,) = load(tmp_path).articles
+    assert (article.title, article.source) == ("reporttxt.exe", "Wire")
+
+
+def test_a_front_matter_over_its_size_limit_is_refused_before_it_is_parsed(tmp_path):
+    (tmp_path / "huge.md").write_text("---\n" + "tag: x\n" * 20_000 + "---\nBody.\n", encoding="utf-8")
+    (skipped,) = load(tmp_path).skipped
+    assert skipped.reason == "YAML front matter is 139,999 characters long; the limit is 100,000" and skipped.line == 2
+
+
+def test_utf16_without_its_byte_order_mark_is_read_not_called_binary():
+    """It was called "binary file … an image or PDF renamed"."""
+    assert decode_text("Café reopens\n".encode("utf-16-le")) == ("Café reopens\n", "decoded as UTF-16-LE (no byte-order mark)")
+    assert decode_text("Café reopens\n".encode("utf-16-be"))[1] == "decoded as UTF-16-BE (no byte-order mark)"
+    with pytest.raises(IngestError, match="binary file"):
+        decode_text(b"\x00\x01\x02\x03" * 100)
+
+
+def test_an_html_page_over_its_size_limit_is_refused_before_it_is_parsed(tmp_path):
+    (tmp_path / "big.html").write_text("<html><body>" + "<p>The council met.</p>" * 300_000 + "</body></html>", encoding="utf-8")
+    (skipped,) = load(tmp_path).skipped
+    assert skipped.reason == "HTML page of 6.9 million characters; the limit for HTML is 5 million (save the article's text instead)"
+
+
 def test_hidden_folders_and_the_index_are_not_read(tmp_path):
     (tmp_path / ".rag-index").mkdir()
     (tmp_path / ".rag-index" / "x.txt").write_text("Hidden\n\nnot an article", encoding="utf-8")
@@ -98,6 +219,14 @@ def test_parse_date_forms():
     assert parse_date("2021-03-17T10:00:00Z").isoformat() == "2021-03-17"
     assert parse_date("not a date") is None
     assert parse_date(None) is None
+    assert parse_date("March 1987") == dt.date(1987, 3, 1)  # a month without a day: its first, never today's day
+
+
+@pytest.mark.parametrize("value", ["Route 66 closure", "Version 3", "12", "March 3", "1987", "D:99999999", dt.datetime(9999, 9, 9)])
+def test_a_field_that_is_not_a_date_is_not_made_one_from_the_clock(value):
+    """They were: 2066-12-06, the 3rd of this month, the 12th, this year's March 3, 9999-09-09 (which then
+    headed "What's the latest news?")."""
+    assert parse_date(value) is None
 
 
 @pytest.mark.parametrize(
@@ -146,8 +275,14 @@ def test_a_title_made_from_the_text_is_short_and_its_words_come_from_the_text(te
     if title is None:
         return
     words = title.removesuffix("…").split()
-    assert 0 < len(words) <= TITLE_FROM_TEXT_WORDS and "\n" not in title
-    assert all(word in text for word in words[:-1])  # the last may have lost a trailing stop
+    assert 0 < len(words) <= TITLE_FROM_TEXT_WORDS and "\n" not in title and len(title) <= TITLE_MAX_CHARS + 1
+    assert all(word in text for word in words[:-1])  # the last may have lost a trailing stop or been cut
+
+
+def test_a_first_line_of_one_huge_word_is_no_title_and_a_title_made_of_it_is_cut(tmp_path):
+    """A 100 KB first line became a 100 KB title, in every citation and embedded with every chunk."""
+    (article,) = load_txt("x" * 100_000 + "\n\nThe council met on Monday.\n", "blob.txt")
+    assert article.title_from_text and article.title == "x" * TITLE_MAX_CHARS + "…"
 
 
 @settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
@@ -198,7 +333,7 @@ NESTING_ERROR = f"nested more than {MAX_NESTING} levels deep (the limit)"
     [
         ("d.json", '{"text": "x",\n "y": ' + deep(100_000) + "}", ("d.json", 2), f"JSON {NESTING_ERROR}"),
         ("d.jsonl", '{"title": "Tram", "text": "The tram line opened."}\n{"text": "x", "y": ' + deep(100_000) + "}\n", ("d.jsonl", 2), f"JSON {NESTING_ERROR}"),
-        ("d.md", "---\ny: " + deep(100_000) + "\n---\nBody.\n", ("d.md", 2), f"invalid YAML front matter: {NESTING_ERROR}"),
+        ("d.md", "---\ny: " + deep(40_000) + "\n---\nBody.\n", ("d.md", 2), f"invalid YAML front matter: {NESTING_ERROR}"),  # within its size limit
         (
             "b.md",
             "---\na0: &a0 [lol, lol]\na1: &a1 [*a0, *a0]\nauthor: *a1\n---\nBody.\n",

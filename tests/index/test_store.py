@@ -21,7 +21,9 @@ from rag.index.lexical import LexicalIndex
 from rag.index.store import (
     CURRENT,
     DATA_FILES,
+    LOCK,
     MANIFEST,
+    MARKER,
     IndexCorrupt,
     IndexData,
     IndexIncompatible,
@@ -30,6 +32,7 @@ from rag.index.store import (
     IndexStore,
     IndexUnwritable,
     Manifest,
+    NotAnIndexFolder,
 )
 from rag.pipeline import Pipeline
 from rag.schema import Article, Chunk
@@ -99,6 +102,54 @@ def test_whatever_characters_an_article_holds_survive_a_save_and_a_load(text, ti
     assert loaded.articles == saved.articles and loaded.chunks == saved.chunks
 
 
+ARTICLE = Article(id="a0", title="Harbour", path="a.txt", text="The harbour reopened on Monday.")
+
+
+def _locked(store: IndexStore) -> None:
+    with store.lock():
+        pass
+
+
+def test_a_store_writes_into_no_folder_of_other_files_and_removes_nothing_there(tmp_path):
+    folder = tmp_path / "papers"
+    (folder / "gen-2020").mkdir(parents=True)  # named like a generation and like a save's leftover
+    (folder / "gen-2020" / "notes.txt").write_text("minutes", encoding="utf-8")
+    (folder / ".tmp-draft").write_text("draft", encoding="utf-8")
+    store = IndexStore(folder)
+    for write in (lambda: store.save(one_article_index(ARTICLE)), store.remove_stale, lambda: _locked(store)):
+        with pytest.raises(NotAnIndexFolder, match=f"^the index folder {re.escape(str(folder))} holds files but is not a rag index; nothing in it was changed"):
+            write()
+    assert sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")) == [".tmp-draft", "gen-2020", "gen-2020/notes.txt"]
+    (tmp_path / "a-file").write_text("text", encoding="utf-8")
+    with pytest.raises(NotAnIndexFolder, match="is a file, not a folder"):
+        IndexStore(tmp_path / "a-file").save(one_article_index(ARTICLE))
+
+
+def test_an_index_saved_before_the_marker_existed_is_claimed_and_updated(tmp_path):
+    store = IndexStore(tmp_path / "index")
+    first = store.save(one_article_index(ARTICLE))
+    (store.path / MARKER).unlink()  # as an earlier version left it
+    assert store.load().articles == {"a0": ARTICLE}
+    second = store.save(one_article_index(ARTICLE.model_copy(update={"text": "The harbour closed on Tuesday."})))
+    assert sorted(p.name for p in store.path.iterdir()) == sorted([CURRENT, MARKER, second]) and first != second
+    assert store.load().articles["a0"].text == "The harbour closed on Tuesday."
+
+
+@pytest.mark.parametrize("lock, ours", [(b"4242\n", True), (b"my notes", False)], ids=["an earlier writer's lock", "a file named lock"])
+def test_a_folder_of_an_earlier_writers_lock_and_progress_only_is_claimed(tmp_path, lock, ours):
+    """All a Milvus index keeps in its folder, or what a first run that never saved left: no CURRENT to tell it by."""
+    folder = tmp_path / "index"
+    (folder / ".partial-0123456789abcdef").mkdir(parents=True)
+    (folder / LOCK).write_bytes(lock)
+    if ours:
+        _locked(IndexStore(folder))
+        assert (folder / MARKER).is_file()
+    else:
+        with pytest.raises(NotAnIndexFolder, match="holds files but is not a rag index"):
+            _locked(IndexStore(folder))
+        assert sorted(p.name for p in folder.iterdir()) == [".partial-0123456789abcdef", LOCK] and (folder / LOCK).read_bytes() == lock
+
+
 def test_save_is_a_new_generation_and_leaves_no_temporary_files(fresh_pipeline):
     pipeline = fresh_pipeline(extra=False)
     pipeline.index()
@@ -108,7 +159,7 @@ def test_save_is_a_new_generation_and_leaves_no_temporary_files(fresh_pipeline):
     second = pipeline.store.current_generation()
     assert first != second and not first.exists()
     names = sorted(p.name for p in pipeline.store.path.iterdir())
-    assert names == sorted([CURRENT, "lock", second.name])
+    assert names == sorted([CURRENT, MARKER, "lock", second.name])
 
 
 @pytest.fixture(scope="module")

@@ -174,3 +174,17 @@ def test_the_period_of_a_figure_is_no_publication_date(question):
 def test_a_publication_date_after_the_period_of_a_figure_still_filters():
     found = QuestionTime().scope("What was the trade deficit in 1986, as reported on March 3?", dt.date(1987, 3, 9))
     assert found.text == "on March 3" and found.since == found.until == dt.date(1987, 3, 3)
+
+
+@pytest.mark.parametrize(
+    "question, text",
+    [
+        ("What did Reuters report on March 3 about oil?", "on March 3"),
+        ("What did OPEC say on March 3, 1987 about prices?", "on March 3, 1987"),
+        ("Who spoke in February 2020 on 5G?", "in February 2020"),
+    ],
+)
+def test_the_time_ends_at_its_last_date_word_not_at_the_words_after_it(question, text):
+    """The parser skips words it does not know: "on March 3 about" was the time, and the reader then
+    read "What did Reuters report oil?"; the chip said "on March 3 about"."""
+    assert QuestionTime().scope(question, dt.date(2020, 3, 10)).text == text

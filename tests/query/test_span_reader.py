@@ -272,3 +272,22 @@ def test_only_the_best_ranked_passages_are_read():
     assert {e.passage for e in both.read(question, [off_topic, passage()]).evidence} == {0, 1}
     assert {e.passage for e in first.read(question, [off_topic, passage()]).evidence} == {0}
     assert first.read(question, [passage(), off_topic]).evidence[0].span == (TEXT.index("1.5"), TEXT.index("1.5") + len("1.5 percent"))
+
+
+# Over 256 word pieces, within the 1,000 characters a question may have.
+LONG_QUESTION = " ".join(["why is it so"] * 75) + "?"
+
+
+def test_a_question_over_256_word_pieces_reads_after_any_other_and_changes_none():
+    """Issue: `rag serve` failed on such a question after any other ("Truncation error: Second sequence not
+    provided"); the CLI, one question a process, did not."""
+    reader = SpanReader(SHIPPED_READER, packaged_model_path(), threshold=0.0, similarity=no_similarity, coverage=full_coverage, answer_types=ANSWER_TYPES)
+    question = "At what rate did the bank keep its rate?"
+    readings = [reader.read(q, [passage()]) for q in (question, LONG_QUESTION, question, LONG_QUESTION)]
+    assert readings[0] == readings[2] and readings[1] == readings[3]
+
+
+def test_a_question_over_256_word_pieces_is_answered_after_others_in_either_order(span_pipeline):
+    question = "Who is the spokesperson of the Foreign Ministry?"
+    answers = [span_pipeline.ask(q).contract() for q in (question, LONG_QUESTION, question, LONG_QUESTION)]  # found or not, never an error
+    assert answers[0] == answers[2] and answers[1] == answers[3]

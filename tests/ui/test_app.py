@@ -352,7 +352,7 @@ def test_a_pdf_and_a_docx_upload_are_answered_from_and_an_encrypted_pdf_gets_its
     outcomes, _ = add_uploads(pipeline, sorted(incoming.iterdir()))
     by_name = {o.name: o for o in outcomes}
     assert by_name["ferry.pdf"].stored and by_name["tram.docx"].stored
-    assert by_name["locked.pdf"].problems == ["encrypted PDF: save an unprotected copy to index it"]
+    assert by_name["locked.pdf"].problems == ["encrypted PDF that needs a password: save an unprotected copy to index it"]
     answer = pipeline.ask("How much did the tram line to Eastfield cost?")
     assert answer.found and answer.span == "40 million euros" and answer.citations[0].title == "Tram line opens"
     c = pipeline.ask("When did the island ferry resume service?").citations[0]
@@ -431,7 +431,7 @@ def test_a_time_in_the_question_shows_as_a_chip_that_asks_again_over_every_date(
     assert "searched articles of 1987-03-03 (“on March 3”)" in chat[-1]["content"] and "3.1 percent" in chat[-1]["content"]
     chip, no_source, no_follow_up = scope_chips(turns)
     assert not no_source["visible"] and not no_follow_up["visible"] and chip["visible"]
-    assert chip["value"] == "✕ searched articles of 1987-03-03 (“on March 3”) · search every date"
+    assert chip["value"] == "✕ only articles of 3 March 1987 · search every date"  # a person's words, not the scope's label
     _, chat, turns, _ = last(chat_turn(pipeline, question, chat, turns, 5, "hybrid", None, None, "", time_filter=False))
     assert "(every date)" in chat[-2]["content"] and "searched articles" not in chat[-1]["content"]
     hidden = {"__type__": "update", "visible": False}
