@@ -6,6 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 7860
+SERVE_FLAGS ?=
 
 .PHONY: install index run lint test clean
 
@@ -24,7 +25,7 @@ index: install
 
 # The page comes up at once; `rag serve` indexes the library behind it and shows the progress there.
 run: install
-	$(VENV)/bin/rag serve --host $(HOST) --port $(PORT)
+	$(VENV)/bin/rag serve --host $(HOST) --port $(PORT) $(SERVE_FLAGS)
 
 # ruff (lint and format) and mypy, their settings in pyproject.toml; `make test` runs them first.
 lint: install

@@ -19,6 +19,13 @@ or when memory grew more than 5 MB (issue 9).
 
     .venv/bin/python -m eval.load_test --rest 5000
 
+`--api SECONDS` loads the JSON API instead (ui/api.py): --clients asyncio clients over httpx, each asking
+the gold questions one after another through POST /api/ask for SECONDS, then as many calling GET /api/status,
+a route that does no work, for as long, on the same server: the floor that the server and the clients set.
+p50 / p95 / p99 of each, requests a second, errors by status; exits 1 on any error.
+
+    .venv/bin/python -m eval.load_test --api 30 --clients 50
+
 `--threads N` and `--concurrency N` start the server with RAG_RUNTIME_THREADS=N (threads per network
 call) and RAG_SERVE_CONCURRENCY=N (questions answered at once); `--busy N` keeps N other processes
 spinning on the CPU during the burst, as on a machine doing other work:
@@ -30,6 +37,7 @@ spinning on the CPU during the burst, as on a machine doing other work:
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import multiprocessing
 import os
@@ -44,6 +52,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 from gradio_client import Client
 from pydantic import BaseModel
 
@@ -277,6 +286,89 @@ def busy_cores(count: int) -> Iterator[None]:
             process.join()
 
 
+class ApiPhase(BaseModel):
+    """One route under load for a bounded time: every call's latency from send to the whole response."""
+
+    route: str
+    calls: int
+    errors: dict[str, int]  # by status ("503") or by exception name
+    latency_ms: dict[str, float]  # p50, p95, p99, max
+    seconds: float
+    server_cpu_s: float
+
+    def row(self, clients: int, label: str = "") -> str:
+        latency, errors = self.latency_ms, ", ".join(f"{n} × {what}" for what, n in self.errors.items()) or "0"
+        return (
+            f"| {self.route}{label} | {clients} | {self.calls} | {self.calls / self.seconds:.1f} | {latency['p50']:.0f} ms | {latency['p95']:.0f} ms "
+            f"| {latency['p99']:.0f} ms | {latency['max']:.0f} ms | {errors} | {self.server_cpu_s:.1f} s |"
+        )
+
+
+class ApiLoadReport(BaseModel):
+    clients: int
+    errors: list[str]
+    ask: ApiPhase
+    floor: ApiPhase  # GET /api/status on the same server, the same clients, as long
+
+    def markdown(self) -> str:
+        return "\n".join(
+            [
+                "| route | clients | calls | calls/s | p50 | p95 | p99 | max | errors | server CPU |",
+                "|---|---|---|---|---|---|---|---|---|---|",
+                self.ask.row(self.clients),
+                self.floor.row(self.clients, " (zero-work floor)"),
+            ]
+        )
+
+
+async def api_phase(url: str, route: str, bodies: list[dict] | None, clients: int, seconds: float, pid: int, errors: list[str]) -> ApiPhase:
+    """CLIENTS callers, each calling ROUTE again as soon as it has its answer until SECONDS have passed (POST with
+    the next of BODIES, GET without); a call not answered 200 with the route's object goes to errors."""
+    times_ms: list[float] = []
+    failed: dict[str, int] = {}
+    loop = asyncio.get_running_loop()
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=url, timeout=300, limits=limits) as http:
+
+        async def caller(n: int) -> None:
+            call = n
+            while loop.time() < deadline:
+                body = bodies[call % len(bodies)] if bodies else None
+                call += clients
+                began = time.perf_counter()
+                try:
+                    response = await (http.post(route, json=body) if body is not None else http.get(route))
+                    problem = None if response.status_code == 200 else str(response.status_code)
+                    if problem is None and bodies and not is_contract_object(response.json()):
+                        problem = "not the `rag ask --json` object"
+                except (httpx.HTTPError, ValueError) as exc:  # no answer, or a body that is no JSON
+                    problem = type(exc).__name__
+                times_ms.append((time.perf_counter() - began) * 1000)
+                if problem is not None:
+                    failed[problem] = failed.get(problem, 0) + 1
+                    errors.append(f"{route} {body or ''}: {problem}")
+
+        server_before, started = cpu_seconds(pid), time.perf_counter()
+        deadline = loop.time() + seconds
+        await asyncio.gather(*(caller(n) for n in range(clients)))
+        elapsed = time.perf_counter() - started
+    latency = {f"p{q}": percentile(times_ms, q) for q in (50, 95, 99)} | {"max": max(times_ms, default=0.0)}
+    return ApiPhase(route=route, calls=len(times_ms), errors=failed, latency_ms=latency, seconds=elapsed, server_cpu_s=cpu_seconds(pid) - server_before)
+
+
+def run_api_load_test(corpus: Path, questions: list[str], work: Path, clients: int, seconds: float) -> ApiLoadReport:
+    shutil.copytree(corpus, work / "corpus", ignore=shutil.ignore_patterns(".rag-index"))
+    port = free_port()
+    errors: list[str] = []
+    with running_server(work / "corpus", port) as url:
+        httpx.post(f"{url}api/ask", json={"question": WARM_UP}, timeout=300).raise_for_status()  # the models load before anything is timed
+        pid = server_pid(port)
+        bodies = [{"question": q} for q in questions]
+        ask = asyncio.run(api_phase(url, "/api/ask", bodies, clients, seconds, pid, errors))
+        floor = asyncio.run(api_phase(url, "/api/status", None, clients, seconds, pid, errors))
+    return ApiLoadReport(clients=clients, errors=errors, ask=ask, floor=floor)
+
+
 def run_load_test(corpus: Path, questions: list[str], work: Path, busy: int = 0) -> LoadReport:
     shutil.copytree(corpus, work / "corpus", ignore=shutil.ignore_patterns(".rag-index"))
     port = free_port()
@@ -306,6 +398,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=50, help="questions asked at the same moment")
     parser.add_argument("--rest", type=int, default=None, metavar="N", help="instead: N REST calls one by one, memory before and after")
+    parser.add_argument("--api", type=float, default=None, metavar="SECONDS", help="instead: --clients callers of /api/ask for SECONDS, then of /api/status")
     parser.add_argument("--corpus", type=Path, default=ROOT / "seeds")
     parser.add_argument("--gold", type=Path, default=ROOT / "eval" / "gold" / "seeds.jsonl", help="where the questions come from")
     parser.add_argument("--threads", type=int, default=None, help="the server's RAG_RUNTIME_THREADS (default: its own)")
@@ -318,8 +411,16 @@ def main(argv: list[str] | None = None) -> int:
     gold = [item.question for item in read_gold(args.gold)]
     calls = args.rest if args.rest is not None else args.clients
     questions = [gold[i % len(gold)] for i in range(calls)]
+    load_before = os.getloadavg()[0]
+    report: LoadReport | RestReport | ApiLoadReport
     with tempfile.TemporaryDirectory(prefix="rag-load-") as tmp:
-        report = run_rest_test(args.corpus, questions, Path(tmp)) if args.rest is not None else run_load_test(args.corpus, questions, Path(tmp), args.busy)
+        if args.api is not None:
+            report = run_api_load_test(args.corpus, gold, Path(tmp), args.clients, args.api)
+        elif args.rest is not None:
+            report = run_rest_test(args.corpus, questions, Path(tmp))
+        else:
+            report = run_load_test(args.corpus, questions, Path(tmp), args.busy)
+    print(f"machine: {os.cpu_count()} cores, load average {load_before:.2f} before the run")
     print(
         f"server: RAG_RUNTIME_THREADS={os.environ.get('RAG_RUNTIME_THREADS', 'its default')}, "
         f"RAG_SERVE_CONCURRENCY={os.environ.get('RAG_SERVE_CONCURRENCY', 'its default')}, "

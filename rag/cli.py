@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import ipaddress
 import json
 import logging
 import os
@@ -155,6 +156,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_corpus_options(serve)
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=_whole_number(), default=7860)
+    serve.add_argument(
+        "--no-auth",
+        action="store_true",
+        help="serve on a --host other machines reach without RAG_API_TOKEN: anyone who reaches the port can add and remove articles",
+    )
 
     evaluate = commands.add_parser("eval", parents=[common], help="score answers against a gold file or a public benchmark")
     _add_corpus_options(evaluate)
@@ -332,9 +338,22 @@ def _check_port_free(host: str, port: int) -> None:
 SERVE_THREADS_PER_CALL = 1
 
 
+def _is_loopback(host: str) -> bool:
+    try:
+        return host == "localhost" or ipaddress.ip_address(host.removeprefix("[").removesuffix("]")).is_loopback
+    except ValueError:  # a host name: other machines may reach it
+        return False
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
-    _check_port_free(args.host, args.port)
     settings = Settings()
+    # Beyond this machine, the JSON API (ui/api.py) would let anyone who reaches the port add and remove articles.
+    if not _is_loopback(args.host) and settings.api_token is None and not args.no_auth:
+        raise CliError(
+            f"--host {args.host} lets other machines reach the server: set RAG_API_TOKEN (the API's library changes then need it), "
+            "or pass --no-auth to serve without a token"
+        )
+    _check_port_free(args.host, args.port)
     if settings.runtime_threads is None:
         settings = settings.model_copy(update={"runtime_threads": SERVE_THREADS_PER_CALL})
     pipeline = _pipeline(args, settings)

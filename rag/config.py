@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated, Literal, get_args
 
 import platformdirs
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from rag.runtime import Precision, RuntimeName, RuntimeOptions, default_cache_dir
@@ -144,6 +144,11 @@ class Settings(BaseSettings):
     # [::1]) or to one of these names, whose pages may also send questions and files: a LAN name, a proxy's
     # (ui/guard.py, DNS rebinding). From the environment: comma-separated, RAG_ALLOWED_HOSTS=mybox.lan,192.168.1.5.
     allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list, description="more host names rag serve answers to")
+    # rag serve's JSON API (ui/api.py) beyond this machine: with a token, the routes that change the library need
+    # `Authorization: Bearer TOKEN`, every /api/ route with api_auth_all; `rag serve --host 0.0.0.0` refuses to start
+    # without one unless told --no-auth. A secret: never shown in a repr or a log.
+    api_token: SecretStr | None = Field(None, description="the bearer token the API's library changes need (RAG_API_TOKEN)")
+    api_auth_all: bool = Field(False, description="every /api/ route needs the token, questions and reads too (RAG_API_AUTH_ALL)")
 
     # Input limits
     max_question_chars: int = Field(1000, ge=1)
@@ -158,6 +163,12 @@ class Settings(BaseSettings):
     @classmethod
     def _split_commas(cls, value: object) -> object:
         return [name.strip() for name in value.split(",") if name.strip()] if isinstance(value, str) else value
+
+    @field_validator("api_token", mode="before")
+    @classmethod
+    def _blank_token_is_none(cls, value: object) -> object:
+        # RAG_API_TOKEN= left empty is no token, never one that an empty header matches
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("allowed_hosts")
     @classmethod

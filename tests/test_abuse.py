@@ -4,6 +4,7 @@ field or file, and nothing is lost or left behind."""
 from __future__ import annotations
 
 import errno
+import json
 import time
 from pathlib import Path
 
@@ -53,6 +54,13 @@ def test_the_page_and_api_values_that_are_fine_still_answer(news_pipeline):
     answer = ask(news_pipeline, GOOD["question"], k=5.0, retriever="hybrid", since="", until="2030-01-01", source=" ")
     assert answer.span == "Hua Chunying"
     assert len(ask(news_pipeline, "What happened?", k=MAX_K).related or []) <= MAX_K
+
+
+def test_a_lone_surrogate_in_a_question_is_dropped_and_the_answer_encodes(news_pipeline):
+    """A "\\ud800" in a question sent through the API came back as a raw UnicodeEncodeError."""
+    answer = ask(news_pipeline, question="Who is the Foreign Ministry \ud800spokesperson?")
+    assert answer.span == "Hua Chunying" and answer.question == "Who is the Foreign Ministry spokesperson?"
+    assert json.dumps(answer.contract(), ensure_ascii=False).encode("utf-8")
 
 
 # ---- uploads ------------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from starlette.middleware import Middleware
 from rag.config import RETRIEVER_MODES, RetrieverMode
 from rag.index.ingest import SUPPORTED_SUFFIXES
 from rag.index.removal import RemovalError
-from rag.index.store import IndexIncompatible, IndexMissing, IndexStoreError
+from rag.index.store import IndexStoreError
 from rag.pipeline import Pipeline, QuestionError
 from rag.query.example_questions import example_questions
 from rag.query.followup import Turn
@@ -36,6 +36,7 @@ from rag.query.reader_model import ReaderModelError
 from rag.query.request import AskRequest, RequestError
 from rag.schema import Answer, Article
 from ui import render
+from ui.api import DOCS_URL, NO_INDEX_YET, OPENAPI_URL, Api
 from ui.guard import RequestGuard, allowed_hosts, shown
 from ui.sessions import SESSIONS_KEPT, ReleaseSessions
 from ui.uploads import add_uploads
@@ -48,9 +49,6 @@ TITLE = "Ask the news"
 UPLOAD_COPIES_KEPT_S = 3600
 UPLOAD_COPIES = "upload-copies"  # in the data folder: Gradio's copies of uploads, a folder per server process
 NOT_INDEXED_YET = "the articles are still being indexed (the progress is at the top of the page); ask again in a moment"
-# No index to answer from until the run started with the server ends: none yet, or one built with
-# another model, chunking or precision, which that run rebuilds.
-NO_INDEX_YET = (IndexMissing, IndexIncompatible)
 INDEX_READY = "index ready: questions are answered from it"  # the server's log line scripts wait for
 PROGRESS_POLL_S = 2.0  # how often the page shows how far the index run started with the server got
 UPLOAD_POLL_S = 0.5  # how often an upload's progress bar is moved on
@@ -170,15 +168,25 @@ def chat_turn(
 def kept_conversation(chat: list[dict], turns: list[Turn], sources: str | None) -> dict:
     """What the browser keeps of the conversation: the chat's messages (HTML this page made), its
     turns as JSON, and the sources panel of the last answer; the newest KEPT_TURNS turns."""
-    messages = chat[-2 * KEPT_TURNS :]
+    messages = [{"role": m["role"], "content": _message_text(m["content"])} for m in chat[-2 * KEPT_TURNS :]]
     return {"chat": messages, "turns": [t.model_dump(mode="json") for t in turns[-KEPT_TURNS:]], "sources": sources}
+
+
+def _message_text(content: Any) -> str:
+    """A chat message's HTML: Gradio 6 hands the chatbot's messages back with their content as parts
+    ([{"text": …, "type": "text"}]), which str() would show as that list around the message."""
+    if isinstance(content, list):
+        return "".join(_message_text(part) for part in content)
+    if isinstance(content, dict):
+        return str(content.get("text", "")) if content.get("type", "text") == "text" else ""
+    return str(content)
 
 
 def restored_conversation(kept: Any) -> tuple[list[dict], list[Turn], str]:
     """The kept conversation back as (chat, turns, sources); an empty one for nothing kept or for what
     this version cannot read (kept by another version of the page)."""
     try:
-        chat = [{"role": m["role"], "content": str(m["content"])} for m in kept["chat"] if m["role"] in ("user", "assistant")]
+        chat = [{"role": m["role"], "content": _message_text(m["content"])} for m in kept["chat"] if m["role"] in ("user", "assistant")]
         turns = [Turn.model_validate(t) for t in kept["turns"]]
         sources = kept["sources"] if isinstance(kept.get("sources"), str) else render.sources_panel(None)
     except (TypeError, KeyError, AttributeError, ValueError):  # pydantic's ValidationError is a ValueError
@@ -197,7 +205,7 @@ def scope_chips(turns: list[Turn]) -> tuple[dict, dict, dict]:
     # with the question's words in it ("searched articles of 1987-03-03 (“on March 3 about”)")
     time_chip = (
         gr.update(visible=True, value=f"✕ only articles {time.spoken()} · search every date")
-        if time and time.filters_dates and time.applied
+        if time and time.filters_dates and time.applied and not turns[-1].listed  # a day's list without its day lists nothing
         else gr.update(visible=False)
     )
     source_chip = (
@@ -563,15 +571,16 @@ def _serve_until_stopped(app: gr.Blocks) -> None:
 
 
 def serve(pipeline: Pipeline, host: str = "127.0.0.1", port: int = 7860, block: bool = True, update_index: bool = False) -> gr.Blocks:
-    """Serve the page and the API; with block=False return the running app (close it with .close()).
-    update_index: bring the index up to date in the background, its progress in the page; until a first
-    index exists, questions are told to wait. Only requests addressed to HOST (or a name the settings'
+    """Serve the page, its Gradio API and the JSON API (ui/api.py: /api/, documented at /docs); with block=False
+    return the running app (close it with .close()). update_index: bring the index up to date in the background,
+    its progress in the page; until a first index exists, questions are told to wait. Only requests addressed to HOST (or a name the settings'
     allowed_hosts list) are answered, and only the page itself may send questions and files from a browser
     (ui/guard.py)."""
     settings = pipeline.settings
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
     # read by Gradio as the page is built, when it starts, and on each upload
-    os.environ["GRADIO_TEMP_DIR"] = str(upload_copies_folder(settings.data_dir))
+    copies = upload_copies_folder(settings.data_dir)
+    os.environ["GRADIO_TEMP_DIR"] = str(copies)
     hosts = allowed_hosts(host, settings.allowed_hosts)
     if hosts is None:
         log.warning(
@@ -585,26 +594,31 @@ def serve(pipeline: Pipeline, host: str = "127.0.0.1", port: int = 7860, block: 
     if update_index:
         updating = threading.Thread(target=_update_index, args=(pipeline,), name="index-at-start", daemon=True)
         updating.start()
+    upload_limit = UPLOAD_CEILING * settings.max_file_bytes  # a far bigger upload is refused while it arrives
+    api = Api(pipeline, copies, ask, upload_limit)  # questions asked and logged as the page's
     app = build_app(pipeline, updating)
-    app.queue(default_concurrency_limit=1).launch(
+    server, _, _ = app.queue(default_concurrency_limit=1).launch(
         server_name=host,
         server_port=port,
         theme=theme(),
         css=CSS,
         show_error=True,
-        max_file_size=UPLOAD_CEILING * settings.max_file_bytes,  # a far bigger one is refused while it arrives
+        max_file_size=upload_limit,
         footer_links=["api"],
         prevent_thread_lock=True,
         quiet=True,  # Gradio's own banner suggests share=True, a public link: never, for an offline tool
         state_session_capacity=SESSIONS_KEPT,
         app_kwargs={
+            "docs_url": DOCS_URL,  # the JSON API's (ui/api.py), FastAPI's own page
+            "openapi_url": OPENAPI_URL,
             "middleware": [
                 # inside only Gradio's compression and CORS headers: before any of its routes
                 Middleware(RequestGuard, hosts=hosts, trusted=settings.allowed_hosts),
                 Middleware(ReleaseSessions, blocks=app),  # REST calls and gone clients leave no session behind
-            ]
+            ],
         },
     )
+    api.mount(server)  # /api/ beside the page, behind the same middleware
     if block:
         print(f"serving the chat on {app.local_url} (Ctrl+C stops it)", flush=True)
         _serve_until_stopped(app)

@@ -49,6 +49,7 @@ _PATTERNS: list[tuple[ArticleField, str]] = [
     ("published", rf"\bwhen\s+did\s+{_SELF}\s+(?:first\s+)?(?:come\s+out|appear|run|go\s+online){_END}"),
     ("published", rf"\bwhat\s+(?:date|day|time)\s+(?:was|is)\s+{_SELF}\s+(?:first\s+)?(?:published|posted|released|written|dated){_END}"),
     ("published", rf"\b(?:publication|publishing|release)\s+(?:date|time)(?:\s+of\s+{_SELF})?{_END}"),
+    ("published", rf"\bwhat(?:'s|\s+is|\s+was)\s+the\s+(?:date|day)\s+(?:of|on)\s+{_SELF}{_END}"),
     ("byline", rf"\bwho\s+(?:wrote|authored|filed|reported|penned|published|is\s+behind)\s+{_SELF}{_END}"),
     ("byline", rf"\bwho(?:'s|\s+is|\s+was)\s+the\s+(?:author|writer|reporter)(?:\s+of\s+{_SELF})?{_END}"),
     (

@@ -41,11 +41,20 @@ class RoutedQuestion:
     @property
     def refers_back(self) -> bool:
         """Whether its "it" or "this" is what the previous answer was about, rather than an article: the
-        previous answer read a fact out of a story, and this question leans on it."""
+        previous answer read a fact out of a story about a thing that is itself written or published ("Who
+        published the 5G security report?" → "When was it published?": the report), and this question
+        leans on it. After "What was Piedmont's February load factor?", "When was it published?" can only
+        mean the story."""
         if not self.history or not leans_on_history(self.text):
             return False
         previous = self.history[-1]
-        return not (previous.listed or previous.about_article)
+        return not (previous.listed or previous.about_article) and bool(set(terms(previous.question)) & _DOCUMENT_WORDS)
+
+
+# Things that are written and published themselves, so that "it" after a question about one may be it.
+_DOCUMENT_WORDS = frozenset(
+    terms("report study survey paper letter statement book plan document proposal analysis review memo filing prospectus bulletin white paper")
+)
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,9 @@ def routed(question: str, history: tuple[Turn, ...] = ()) -> RoutedQuestion:
         ("Who wrote this article?", (), "article field"),
         ("Who wrote it?", (), "article field"),
         ("When was it published?", (LISTED,), "article field"),
+        # after a fact read out of a story about no document, "it" can only be the story (it had been "read": not found)
+        ("When was it published?", (Turn(question="What was Piedmont's February load factor?", answer="55.5 pct", articles=["p"]),), "article field"),
+        ("What is the date of this article?", (ANSWERED,), "article field"),
         ("From which city was the story filed?", (ANSWERED,), "article field"),
         ("From which city was the report on Zambia's copper output datelined?", (), "article field"),
         ("On what date did Reuters publish the story about the coffee talks?", (), "article field"),

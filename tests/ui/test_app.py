@@ -298,6 +298,10 @@ def test_a_kept_conversation_comes_back_whole_and_a_follow_up_still_points_back(
     assert (chat_back, turns_back, panel_back) == (chat, turns, panel)
     _, chat, _, _ = last(chat_turn(news_pipeline, "When did she say that?", chat_back, turns_back, *settings))
     assert "<strong>Wednesday</strong>" in chat[-1]["content"] and "follow-up to" in chat[-1]["content"]
+    # the chatbot's value as Gradio 6 hands it back, each content a list of parts: kept and restored as the
+    # message itself (a reload showed "[{'text': '…', 'type': 'text'}]" around every message)
+    as_parts = [{**m, "content": [{"text": m["content"], "type": "text"}]} for m in chat]
+    assert restored_conversation(json.loads(json.dumps(kept_conversation(as_parts, turns, panel))))[0] == chat
 
 
 @pytest.mark.parametrize("kept", [None, {}, {"chat": "x"}, {"chat": [{"role": "user"}], "turns": []}, {"chat": [], "turns": [{"question": 3}]}, [1, 2]])
@@ -436,6 +440,9 @@ def test_a_time_in_the_question_shows_as_a_chip_that_asks_again_over_every_date(
     assert "(every date)" in chat[-2]["content"] and "searched articles" not in chat[-1]["content"]
     hidden = {"__type__": "update", "visible": False}
     assert scope_chips(turns) == scope_chips([]) == (hidden, hidden, hidden)
+    # a list of a day's stories offers no "every date": without its day the question asked for nothing
+    _, _, turns, _ = last(chat_turn(pipeline, "What did Example Wire report on March 3?", [], [], 5, "hybrid", None, None, ""))
+    assert turns[-1].listed and not scope_chips(turns)[0]["visible"]
 
 
 def test_a_citation_says_where_else_the_story_ran():

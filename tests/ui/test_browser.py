@@ -242,6 +242,7 @@ def test_a_reload_keeps_the_conversation_and_its_follow_ups(page_and_requests):
     page.reload()
     wait_for(page, f"document.querySelectorAll('#chat .answer').length === {answers}", "the conversation after a reload")
     wait_for(page, "document.querySelector('#sources')?.innerText.includes('China calls for open')", "the last sources after a reload")
+    assert "'type': 'text'" not in page.locator("#chat").inner_text()  # each message as it was, not Gradio's parts list
     answer = ask(page, "When did she say that?")  # the follow-up still points at the kept conversation
     assert "Wednesday" in answer and "follow-up to “Who is the Foreign Ministry spokesperson?”" in answer
     shot(page, "after-reload")
