@@ -177,10 +177,7 @@ def _card(citations: list[Citation], answer_span: str | None) -> str:
     c = citations[0]
     markers = "".join(f'<span class="marker">[{x.n}]</span>' for x in citations)
     meta = [_date(c), c.source, c.path]
-    passages: dict[int, list[Citation]] = {}
-    for x in citations:
-        passages.setdefault(x.passage_start, []).append(x)
-    quotes = "".join(f'<blockquote class="passage">{_passage(group, answer_span)}</blockquote>' for group in passages.values())
+    quotes = "".join(f'<blockquote class="passage">{_passage(group, answer_span)}</blockquote>' for group in _joined_passages(citations))
     copies = ""
     if answer_span is not None:
         copies = "".join(
@@ -194,6 +191,21 @@ def _card(citations: list[Citation], answer_span: str | None) -> str:
         f'<p class="meta">{" · ".join(html.escape(m) for m in meta if m)}</p>'
         f"{quotes}{_also_in(c)}{copies}</article>"
     )
+
+
+def _joined_passages(citations: list[Citation]) -> list[list[Citation]]:
+    """One article's passages in the article's order, overlapping ones joined into one, each with the
+    citations it holds: chunks overlap by a sentence, so two neighbours retrieved together showed it twice."""
+    joined: list[list[Citation]] = []
+    for x in sorted(citations, key=lambda c: c.passage_start):
+        last = joined[-1][0] if joined else None
+        if last is None or x.passage_start >= last.passage_start + len(last.passage):
+            joined.append([x])
+            continue
+        end = last.passage_start + len(last.passage)
+        text = last.passage + x.passage[end - x.passage_start :]
+        joined[-1] = [c.model_copy(update={"passage": text, "passage_start": last.passage_start}) for c in [*joined[-1], x]]
+    return joined
 
 
 def by_article(citations: Sequence[Citation]) -> list[list[Citation]]:

@@ -143,6 +143,19 @@ def test_an_index_built_with_other_settings_waits_for_its_rebuild_instead_of_fai
     assert "Hua Chunying" in chat[-1]["content"]
 
 
+def test_overlapping_passages_of_one_article_are_shown_once_in_its_card():
+    """Chunks overlap by a sentence: two neighbours retrieved for one question showed it twice."""
+    story = "The ferry resumed on Friday. TWA said the offer stands. Talks go on."
+    first, second = story[:55], story[29:]  # "TWA said the offer stands." in both
+    cited = [
+        Citation(n=1, article_id="a", title="Ferry", published=None, path="f.txt", start=29, end=55, passage=second, passage_start=29),
+        Citation(n=2, article_id="a", title="Ferry", published=None, path="f.txt", start=0, end=28, passage=first, passage_start=0),
+    ]
+    panel = render.sources_panel(Answer(question="q", found=False, score=0.1, related=cited))
+    assert panel.count("TWA said the offer stands.") == 1 and panel.count("<blockquote") == 1
+    assert "The ferry resumed on Friday." in panel and "Talks go on." in panel
+
+
 def test_empty_sources_panel_invites_a_question():
     assert "Ask a question" in render.sources_panel(None)
 
