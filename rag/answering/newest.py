@@ -24,8 +24,9 @@ def answer(intent: NewestArticles, asked: Asked, search: Searcher) -> Answer:
     for article in newest:
         if len(stories) == k:
             break
-        # the article's passage that best matches its headline: its top, where the lead is
-        stories = search.one_per_story([*stories, *search.retrieve(article.title, 1, "hybrid", Filters(articles=frozenset([article.id])))])
+        # the earliest of its passages that match its headline: its top, where the lead is (the single best
+        # match was a mid-story passage where a later paragraph repeats the headline's words)
+        stories = search.one_per_story([*stories, *search.top_of(article)[:1]])
     citations = [search.citer.citation(n, p, *(lead_sentences(p) or [(p.chunk.start, p.chunk.end)])[0], None) for n, p in enumerate(stories, start=1)]
     return Answer(
         question=asked.question,

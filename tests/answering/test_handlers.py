@@ -82,3 +82,21 @@ def test_a_list_of_the_newest_is_headed_in_the_questions_own_terms():
     assert heading(5, 40, Scopes()) == "The 5 newest articles"
     unmatched = Scopes(day.model_copy(update={"applied": False}), reuters.model_copy(update={"applied": False}))
     assert heading(5, 40, unmatched) == "The 5 newest articles"  # no article was of that day: the newest of all
+
+
+def test_a_newest_story_is_cited_at_its_lead_even_where_a_later_passage_repeats_its_headline(fresh_pipeline):
+    """The Taiwan story's card highlighted "The Federation asked the government …", a later sentence
+    closer to the headline's words, instead of its lead."""
+    pipeline = fresh_pipeline(extra=False)
+    filler = " ".join(f"Exporters in district {n} reported slower orders this month." for n in range(20))
+    (pipeline.corpus / "rate.md").write_text(
+        "---\ntitle: Taiwan rejects textile makers exchange rate plea\ndate: 2030-03-03\n---\n"
+        f"TAIPEI, March 3 - The central bank governor turned down a request by textile firms.\n\n{filler}\n\n"
+        "The textile makers asked again for the exchange rate plea to be heard, and Taiwan rejected it.\n",
+        encoding="utf-8",
+    )
+    pipeline.index()
+    news = pipeline.ask("What's the latest news?")
+    first = news.contract()["articles"][0]
+    assert first["title"] == "Taiwan rejects textile makers exchange rate plea"
+    assert first["sentence"] == "The central bank governor turned down a request by textile firms."
