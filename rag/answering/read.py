@@ -39,7 +39,7 @@ def answer(intent: Read, asked: Asked, search: Searcher) -> Answer:
     update = scopes.answer_fields()
     if resolved.search != question:
         reworded = resolved.read if not resolved.read.startswith(question) else None  # "What did Jorio Dauster say?"
-        update |= {"question": question, "query": resolved.search, "follows": asked.history[-1].question, "read_question": reworded}
+        update |= {"question": question, "query": resolved.search, "follows": resolved.follows or asked.history[-1].question, "read_question": reworded}
     return found.model_copy(update=update) if update else found
 
 

@@ -155,6 +155,7 @@ class Resolved(BaseModel):
     search: str
     read: str
     articles: list[str] = Field(default_factory=list, description="answer from these when retrieval found them")
+    follows: str | None = Field(None, description="the question whose subject a follow-up took: the first of a chain of follow-ups")
 
     def focus(self, passages: list[Passage]) -> list[Passage]:
         """The passages of the conversation's articles when there are any, else all of them."""
@@ -209,8 +210,10 @@ def resolve(question: str, history: Sequence[Turn]) -> Resolved:
     if not history or not leans_on_history(question):
         return Resolved(search=question, read=question)
     *earlier, previous = history[-_REACH:]
-    # A follow-up of a follow-up keeps the subject the conversation started with.
-    topic = resolve(previous.question, earlier).search
+    # A follow-up of a follow-up keeps the subject the conversation started with, and says it follows that.
+    started = resolve(previous.question, earlier)
+    topic = started.search
+    follows = started.follows or previous.question
     own = {w.lower() for w in TOKEN_PATTERN.findall(question)}
 
     def with_words_of(text: str) -> str:
@@ -222,4 +225,4 @@ def resolve(question: str, history: Sequence[Turn]) -> Resolved:
         question = with_person(question, person)
         own |= {w.lower() for w in TOKEN_PATTERN.findall(person)}
     read = question if subject_words(question) else with_words_of(topic)
-    return Resolved(search=with_words_of(f"{previous.answer or ''} {topic}"), read=read, articles=previous.articles)
+    return Resolved(search=with_words_of(f"{previous.answer or ''} {topic}"), read=read, articles=previous.articles, follows=follows)

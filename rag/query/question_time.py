@@ -180,7 +180,8 @@ class QuestionTime:
                 if second is not None:
                     # "between March 1 and March 5, 1987": the first date takes its year from the second
                     first = self._date_at(words, i + 1, second.last, stop=_RANGE_END) or first
-                    return first.first, second.last, second.end, first.relative or second.relative
+                    if first.first <= second.last:  # a range that ends before it starts is none
+                        return first.first, second.last, second.end, first.relative or second.relative
             if word == "between" or first is None:
                 return None
             return first.first, None, first.end, first.relative

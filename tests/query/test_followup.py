@@ -68,6 +68,8 @@ def test_a_standalone_question_ignores_history():
 def test_a_chain_of_follow_ups_keeps_the_first_subject():
     history = [SPOKESPERSON, Turn(question="When did she say that?", answer="Wednesday")]
     assert "Hua Chunying" in resolve("And how?", history).search
+    # and says it follows the question it took that subject from, not the follow-up just before it
+    assert resolve("And how?", history).follows == SPOKESPERSON.question == resolve("When did she say that?", history[:1]).follows
 
 
 def test_a_long_chain_of_follow_ups_stays_short():

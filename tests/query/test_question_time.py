@@ -188,3 +188,10 @@ def test_the_time_ends_at_its_last_date_word_not_at_the_words_after_it(question,
     """The parser skips words it does not know: "on March 3 about" was the time, and the reader then
     read "What did Reuters report oil?"; the chip said "on March 3 about"."""
     assert QuestionTime().scope(question, dt.date(2020, 3, 10)).text == text
+
+
+def test_a_range_that_ends_before_it_starts_is_no_range():
+    """Found by the property above: "since in in yesterday and yesterday" gave since 5 February, until 4 February."""
+    scope = PARSER.scope("since in in yesterday and yesterday", NEWEST)
+    assert scope.until is None or scope.since <= scope.until
+    assert PARSER.scope("from 2019 to 2018", NEWEST).until is None
