@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import ipaddress
 import json
 import logging
 import os
@@ -338,17 +337,12 @@ def _check_port_free(host: str, port: int) -> None:
 SERVE_THREADS_PER_CALL = 1
 
 
-def _is_loopback(host: str) -> bool:
-    try:
-        return host == "localhost" or ipaddress.ip_address(host.removeprefix("[").removesuffix("]")).is_loopback
-    except ValueError:  # a host name: other machines may reach it
-        return False
-
-
 def cmd_serve(args: argparse.Namespace) -> int:
+    from ui.guard import is_loopback  # the web server's own rule (and its imports) only when serving
+
     settings = Settings()
     # Beyond this machine, the JSON API (ui/api.py) would let anyone who reaches the port add and remove articles.
-    if not _is_loopback(args.host) and settings.api_token is None and not args.no_auth:
+    if not is_loopback(args.host) and settings.api_token is None and not args.no_auth:
         raise CliError(
             f"--host {args.host} lets other machines reach the server: set RAG_API_TOKEN (the API's library changes then need it), "
             "or pass --no-auth to serve without a token"

@@ -43,7 +43,7 @@ def allowed_hosts(bound: str, listed: Iterable[str] = ()) -> frozenset[str] | No
     if host in EVERY_INTERFACE:
         return None
     names = {host, *(bare_host(name) for name in listed)}
-    if _is_loopback(host):
+    if is_loopback(host):
         names |= LOOPBACK_NAMES
     return frozenset(names)
 
@@ -53,7 +53,9 @@ def shown(hosts: Iterable[str]) -> str:
     return ", ".join(f"[{h}]" if ":" in h else h for h in sorted(hosts))
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(name: str) -> bool:
+    """Whether a host name or address (an IPv6 one with or without brackets) is this machine's loopback."""
+    host = bare_host(name)
     try:
         return host == "localhost" or ipaddress.ip_address(host).is_loopback
     except ValueError:  # a host name

@@ -105,8 +105,19 @@ def article_id(rel_path: str, record: int | None = None) -> str:
     return hashlib.sha1(key.encode("utf-8")).hexdigest()[:16]
 
 
-_DATE_PROBES = (dt.datetime(1904, 1, 1), dt.datetime(1908, 2, 2))  # two defaults no part of a real date shares
+# Two parser defaults that differ in every field (both in leap years, so "February 29" parses): a part of
+# a date or time the text gives comes out the same under both, a part the parser made up does not.
+_PROBES = (dt.datetime(1904, 1, 1, 0, 0, 0), dt.datetime(1908, 2, 2, 13, 31, 31))
 _PLAUSIBLE_YEARS = range(1800, 2201)  # a PDF's CreationDate "D:99999999" is no year 9999
+
+
+def _parsed_twice(value: object) -> tuple[dt.datetime, dt.datetime] | None:
+    """The text parsed under each of the two defaults, or None when it is no date or time at all."""
+    try:
+        first, second = (date_parser.parse(str(value), fuzzy=True, default=probe) for probe in _PROBES)
+    except (ValueError, OverflowError):
+        return None
+    return first, second
 
 
 def parse_date(value: object) -> dt.date | None:
@@ -117,20 +128,13 @@ def parse_date(value: object) -> dt.date | None:
         value = value.date()
     if isinstance(value, dt.date):
         return value if value.year in _PLAUSIBLE_YEARS else None
-    try:
-        first, second = (date_parser.parse(str(value), fuzzy=True, default=probe) for probe in _DATE_PROBES)
-    except (ValueError, OverflowError):
-        return None
-    # A date is only what the text itself gives: a year and a month at least (both probes agree on them),
-    # the day where it gives one. The parser fills the rest from a default, which must not become a date:
+    parsed = _parsed_twice(value)
+    # A date is only what the text itself gives: a year and a month at least, the day where it gives one.
     # "Version 3" is no 3rd of a month, "Route 66 closure" no 2066.
-    if (first.year, first.month) != (second.year, second.month) or first.year not in _PLAUSIBLE_YEARS:
+    if parsed is None or (parsed[0].year, parsed[0].month) != (parsed[1].year, parsed[1].month) or parsed[0].year not in _PLAUSIBLE_YEARS:
         return None
+    first, second = parsed
     return first.date() if first.day == second.day else first.date().replace(day=1)
-
-
-# Two defaults far apart: a time of day the text gives comes out the same under both.
-_TIME_PROBES = (dt.datetime(2000, 1, 1, 0, 0, 0), dt.datetime(2000, 1, 1, 13, 31, 31))
 
 
 def parse_time(value: object) -> dt.time | None:
@@ -139,12 +143,10 @@ def parse_time(value: object) -> dt.time | None:
         return value.time().replace(microsecond=0)
     if value is None or value == "" or isinstance(value, dt.date):
         return None
-    try:
-        first, second = (date_parser.parse(str(value), fuzzy=True, default=probe) for probe in _TIME_PROBES)
-    except (ValueError, OverflowError):
+    parsed = _parsed_twice(value)
+    if parsed is None or (parsed[0].hour, parsed[0].minute) != (parsed[1].hour, parsed[1].minute):
         return None
-    if (first.hour, first.minute) != (second.hour, second.minute):
-        return None
+    first, second = parsed
     return dt.time(first.hour, first.minute, first.second if first.second == second.second else 0)
 
 
@@ -162,10 +164,8 @@ def decode_text(raw: bytes) -> tuple[str, str | None]:
             return raw.decode("utf-16"), "decoded as UTF-16 (byte-order mark)"
         except UnicodeDecodeError as exc:
             raise IngestError(f"UTF-16 byte-order mark but invalid UTF-16 at byte {exc.start}") from exc
-    if raw.startswith(_BINARY_MAGIC):
-        raise IngestError("binary file, not text (e.g. an image or PDF renamed)")
-    if b"\x00" in raw[:8192]:
-        utf16 = _utf16_without_bom(raw)
+    if raw.startswith(_BINARY_MAGIC) or b"\x00" in raw[:8192]:
+        utf16 = None if raw.startswith(_BINARY_MAGIC) else _utf16_without_bom(raw)
         if utf16 is None:
             raise IngestError("binary file, not text (e.g. an image or PDF renamed)")
         return utf16
@@ -388,7 +388,7 @@ def _field(obj: dict, record: int | None, *names: str) -> str | None:
     if name is None or obj[name] is None or obj[name] == "":
         return None
     if isinstance(obj[name], (list, dict, bool)):  # str() would make "['a', {'b': 2}]" a source
-        raise IngestError(f"field '{name}' must be text, not {_json_type(obj[name]) if not isinstance(obj[name], dict) else 'an object'}", line=record)
+        raise IngestError(f"field '{name}' must be text, not {_json_type(obj[name])}", line=record)
     value = str(obj[name])  # a number (YAML `title: 2020`) or a date reads as its text
     if len(value) > MAX_FIELD_CHARS:
         raise IngestError(f"field '{name}' is {len(value)} characters long; the limit is {MAX_FIELD_CHARS}", line=record)
@@ -479,7 +479,7 @@ def load_json(text: str, rel: str) -> tuple[list[Article], list[IngestError]]:
 
 
 def _json_type(value: object) -> str:
-    return {bool: "true/false", int: "a number", float: "a number", str: "a string", list: "a list"}.get(type(value), "null")
+    return {bool: "true/false", int: "a number", float: "a number", str: "a string", list: "a list", dict: "an object"}.get(type(value), "null")
 
 
 def load_jsonl(text: str, rel: str) -> tuple[list[Article], list[IngestError]]:
@@ -574,7 +574,7 @@ def _check_link_inside(path: Path, rel: str) -> None:
     it): a link to /etc/passwd must not become an article anyone can quote."""
     if not path.is_symlink():
         return
-    folder = path.parents[len(Path(rel).parts) - 1] if len(Path(rel).parts) <= len(path.parents) else path.parent
+    folder = path.parents[len(Path(rel).parts) - 1]  # path is folder / rel
     target = path.resolve()
     if not target.is_relative_to(folder.resolve()):
         raise IngestError(f"symbolic link to a file outside the corpus folder ({target}); not followed")

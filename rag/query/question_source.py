@@ -15,10 +15,11 @@ from collections.abc import Iterable
 from pydantic import BaseModel
 
 _BEFORE_NAME = r"(?:according\s+to|did|does|do|from|by|in)\s+(?:the\s+)?"
-_AFTER_NAME = r"(?:'s?)?\s+(?:say|says|said|report|reports|reported|write|writes|wrote|announce|announces|announced|claim|claims|claimed|publish|published)\b"
+_SAYING = r"say|says|said|report|reports|reported|write|writes|wrote|claim|claims|claimed"
+_AFTER_NAME = rf"(?:'s?)?\s+(?:{_SAYING}|announce|announces|announced|publish|published)\b"
 # "How many roads did Coast Daily say were closed?": the source and its verb wrap a question of its own;
 # "What did Coast Daily say about …" has none without them.
-_REPORTED_CLAUSE = r"\s+(?:say|says|said|report|reports|reported|write|writes|wrote|claim|claims|claimed)\s+(?!(?:about|on|of|in|to|regarding)\b)(?=\w)"
+_REPORTED_CLAUSE = rf"\s+(?:{_SAYING})\s+(?!(?:about|on|of|in|to|regarding)\b)(?=\w)"
 _SPLIT = re.compile(r",|;|/|\band\b|\bfor\b", re.IGNORECASE)
 _BY = re.compile(r"^\s*by\s+", re.IGNORECASE)
 _SHORTEST = 3  # characters: shorter "names" (initials, "AP" aside) match inside too many questions

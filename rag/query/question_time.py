@@ -19,7 +19,7 @@ import bisect
 import datetime as dt
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from pydantic import BaseModel
@@ -106,13 +106,16 @@ class TimeScope(BaseModel):
 
     def spoken(self) -> str:
         """The dates as a sentence says them: "of 3 March 1987", "from 1 February 2020 to 29 February
-        2020", "since 2 March 1987", "up to 3 March 1987"; "" when it filters no dates."""
-        since, until = (spoken_date(day) if day else None for day in (self.since, self.until))
+        2020", "from 2 March 1987 on", "up to 3 March 1987"; "" when it filters no dates."""
+        return self._dates_as(spoken_date)
+
+    def _dates_as(self, day_as: Callable[[dt.date], str]) -> str:
+        since, until = (day_as(day) if day else None for day in (self.since, self.until))
         if since and since == until:
             return f"of {since}"
         if since and until:
             return f"from {since} to {until}"
-        return f"since {since}" if since else f"up to {until}" if until else ""
+        return f"from {since} on" if since else f"up to {until}" if until else ""
 
     def label(self) -> str:
         """What was understood, as the answer shows it: "searched articles of 1987-03-02", "newest first"."""
@@ -120,13 +123,7 @@ class TimeScope(BaseModel):
         if self.filters_dates and not self.applied:
             parts.append(f"no article is dated “{self.text}”, so all dates were searched")
         elif self.filters_dates:
-            since, until = (day.isoformat() if day else None for day in (self.since, self.until))
-            if since == until:
-                dates = f"of {since}"
-            elif since and until:
-                dates = f"from {since} to {until}"
-            else:
-                dates = f"from {since} on" if since else f"up to {until}"
+            dates = self._dates_as(dt.date.isoformat)
             relative = f", counted from the newest article ({self.relative_to.isoformat()})" if self.relative_to else ""
             parts.append(f"articles {dates} (“{self.text}”{relative})")
         if self.latest:

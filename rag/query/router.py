@@ -52,9 +52,7 @@ class RoutedQuestion:
 
 
 # Things that are written and published themselves, so that "it" after a question about one may be it.
-_DOCUMENT_WORDS = frozenset(
-    terms("report study survey paper letter statement book plan document proposal analysis review memo filing prospectus bulletin white paper")
-)
+_DOCUMENT_WORDS = frozenset(terms("report study survey paper letter statement book plan document proposal analysis review memo filing prospectus bulletin"))
 
 
 @dataclass(frozen=True)
