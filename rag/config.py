@@ -136,6 +136,10 @@ class Settings(BaseSettings):
     # None: the reader's own tuned threshold (the span model's calibration.json; SENTENCE_READER_THRESHOLD).
     abstain_threshold: float | None = Field(None, ge=0.0, le=1.0)
     max_citations: int = Field(3, ge=1)
+    # Other stories' answers to a found answer's question (rag/answering/reports.py): where they state
+    # another number, name or date the answer shows them, newest first; where the same, they are cited.
+    compare_reports: bool = Field(True, description="read other stories for their answers to a question answered")
+    report_reads: int = Field(2, ge=0, le=MAX_K, description="of the passages the reader did not read, how many of other stories it reads for their answers")
 
     # rag serve: questions answered at once; the queue holds the rest (the pipeline is thread-safe).
     # 4 was best with one thread per call, quiet or loaded (eval/RESULTS.md, "Threads and concurrency").
@@ -149,6 +153,14 @@ class Settings(BaseSettings):
     # without one unless told --no-auth. A secret: never shown in a repr or a log.
     api_token: SecretStr | None = Field(None, description="the bearer token the API's library changes need (RAG_API_TOKEN)")
     api_auth_all: bool = Field(False, description="every /api/ route needs the token, questions and reads too (RAG_API_AUTH_ALL)")
+    # POST /api/ask: api_concurrency questions answered at once, first come first served, and at most this many
+    # waiting; past them a question gets 503 with Retry-After at once. 64: on 2 cores (~42 answers a second) the
+    # last one waits ~1.5 s; a longer queue only makes every caller wait longer (eval/RESULTS.md, "HTTP API, part 2").
+    api_max_waiting: int = Field(64, ge=0, description="questions POST /api/ask lets wait for an answer; more get 503 (RAG_API_MAX_WAITING)")
+    # None: as many as the networks run side by side (cores / runtime_threads: 2 on 2 cores in rag serve); a question
+    # more would only wait inside the runtime, where waiting calls are not woken in the order they came, and the tail
+    # grew (p95 - p50 0.15-0.64 s with 4 against 0.07-0.22 s with 2, 50 clients; eval/RESULTS.md, "HTTP API, part 2").
+    api_concurrency: int | None = Field(None, ge=1, description="questions POST /api/ask answers at once (RAG_API_CONCURRENCY)")
 
     # Input limits
     max_question_chars: int = Field(1000, ge=1)

@@ -1,4 +1,5 @@
-"""The JSON API beside the chat page, on the same server (`rag serve`), documented by FastAPI's OpenAPI at /docs.
+"""The JSON API beside the chat page, on the same server (`rag serve`), documented by FastAPI's OpenAPI at /docs (its
+Swagger UI served by this server: nothing loaded from a CDN).
 
 Tools want one POST with named fields and the answer back as an object; the Gradio endpoints take positional
 arguments and carry the answer as a string in an event stream. So /api/ask returns the `rag ask --json` object
@@ -17,26 +18,30 @@ RAG_API_AUTH_ALL=true every /api/ route does.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import tempfile
 import threading
-from collections.abc import AsyncIterator, Callable, Coroutine
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from importlib.metadata import version
 from pathlib import Path, PurePosixPath
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
+import fastapi_offline
 from fastapi import APIRouter, FastAPI, Request, Response, Security
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
+from rag.config import Settings
 from rag.index.index_keeper import IndexProgress, IndexStatus, Removal
 from rag.index.removal import RemovalError, is_removed
 from rag.index.store import IndexIncompatible, IndexMissing, IndexStoreError
@@ -44,18 +49,19 @@ from rag.pipeline import Pipeline, QuestionError
 from rag.query.reader_model import ReaderModelError
 from rag.query.request import AskRequest, RequestError
 from rag.schema import Answer, Article
+from ui.guard import ServerToken
 from ui.uploads import UploadOutcome, add_uploads, safe_name
 
 log = logging.getLogger(__name__)
 
 PREFIX = "/api"
 DOCS_URL = "/docs"
+DOCS_ASSETS = f"{DOCS_URL}/assets"
+# Swagger UI's script and styles as the fastapi-offline package ships them (the page's only assets).
+SWAGGER_UI_FILES = Path(fastapi_offline.__file__).parent / "static"
 OPENAPI_URL = f"{PREFIX}/openapi.json"
 INDEXING_RETRY_S = 10  # Retry-After while the first index is built
 BUSY_RETRY_S = 2  # Retry-After while too many questions wait
-# Questions that may wait for each of the settings' serve_concurrency answering at once; past them a client is
-# told at once to come back, not left waiting longer than it would sit through.
-WAITING_PER_SLOT = 16
 MAX_UPLOAD_FILES = 100
 DESCRIPTION = (
     "Questions answered from the indexed news articles, the answer quoted from them with its citations (the `rag ask --json` "
@@ -67,6 +73,7 @@ DESCRIPTION = (
 NO_INDEX_YET = (IndexMissing, IndexIncompatible)
 NOT_INDEXED_YET = "the articles are still being indexed (GET /api/status shows how far); ask again in a moment"
 ASK_FIELDS = tuple(AskRequest.model_fields)
+T = TypeVar("T")
 
 bearer = HTTPBearer(auto_error=False, description="the server's RAG_API_TOKEN, when it has one")
 
@@ -154,22 +161,22 @@ class ServerStatus(BaseModel):
 
 
 class AskQueue:
-    """Questions answered at once (the settings' serve_concurrency, as the page answers them) and a bound on those
-    waiting: past it a question gets 503 with Retry-After at once. Used from the server's event loop only."""
+    """Questions answered first come, first served by threads of their own (answering_threads), and a bound on those
+    waiting (api_max_waiting): past it a question gets 503 with Retry-After at once. The threads are the API's alone:
+    the pool Starlette runs the other routes' handlers in (40 threads) could make a question wait behind a burst of
+    GET /api/status. Used from the server's event loop only."""
 
-    def __init__(self, slots: int):
-        self.slots = asyncio.Semaphore(slots)
-        self.limit = slots * (1 + WAITING_PER_SLOT)
+    def __init__(self, slots: int, waiting: int):
+        self.answering = ThreadPoolExecutor(max_workers=slots, thread_name_prefix="api-ask")  # its work queue is FIFO
+        self.limit = slots + waiting
         self.queued = 0  # answered or waiting
 
-    @asynccontextmanager
-    async def place(self) -> AsyncIterator[None]:
+    async def answer(self, work: Callable[[], T]) -> T:
         if self.queued >= self.limit:
             raise ApiError(503, f"{self.queued} questions are being answered or waiting; ask again in a moment", {"Retry-After": str(BUSY_RETRY_S)})
         self.queued += 1
-        try:
-            async with self.slots:
-                yield
+        try:  # a caller that goes away while its question waits takes it out of the queue (the future is cancelled)
+            return await asyncio.wrap_future(self.answering.submit(work))
         finally:
             self.queued -= 1
 
@@ -184,9 +191,8 @@ class Api:
     def __init__(self, pipeline: Pipeline, copies: Path, ask: Callable[..., Answer], upload_limit: int):
         self.pipeline, self.copies, self.asked, self.upload_limit = pipeline, copies, ask, upload_limit
         settings = pipeline.settings
-        self.token = settings.api_token.get_secret_value().encode() if settings.api_token else None
-        self.reads_need_token = settings.api_auth_all
-        self.queue = AskQueue(settings.serve_concurrency)
+        self.token = ServerToken(settings.api_token, settings.api_auth_all)
+        self.queue = AskQueue(answering_threads(settings), settings.api_max_waiting)
         self.library_lock = threading.Lock()  # one library change at a time
         self.router = APIRouter(prefix=PREFIX, route_class=ApiRoute, tags=["news"])
         reads = [Security(self.authorise_read)]
@@ -200,11 +206,13 @@ class Api:
         route("/status", self.status, methods=["GET"], dependencies=reads)
 
     def mount(self, app: FastAPI) -> None:
-        """The routes added to the server's app (Gradio's, started by launch) and its OpenAPI document made
-        theirs alone: Gradio's own routes are internal to the page."""
+        """The routes added to the server's app (Gradio's, started by launch, with no docs page of FastAPI's own), its
+        OpenAPI document made theirs alone (Gradio's own routes are internal to the page), and /docs."""
         app.include_router(self.router)
         document = self.openapi()
         app.openapi = lambda: document  # type: ignore[method-assign]  # FastAPI's way to replace the document ("Extending OpenAPI")
+        app.mount(DOCS_ASSETS, StaticFiles(directory=SWAGGER_UI_FILES), name="docs-assets")
+        app.add_api_route(DOCS_URL, docs_page, methods=["GET"], include_in_schema=False)
 
     def openapi(self) -> dict[str, Any]:
         """The API's OpenAPI document, the request body of /api/ask described by AskRequest itself."""
@@ -223,15 +231,15 @@ class Api:
 
     async def authorise_read(self, credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)]) -> None:
         """Questions and reads need it only with RAG_API_AUTH_ALL."""
-        if self.reads_need_token:
+        if self.token.everything:
             self._check(credentials)
 
     def _check(self, credentials: HTTPAuthorizationCredentials | None) -> None:
-        if self.token is None:
+        if not self.token.guards_changes:
             return
         if credentials is None:
             raise ApiError(401, "this route needs the server's token: send Authorization: Bearer <RAG_API_TOKEN>", {"WWW-Authenticate": "Bearer"})
-        if not hmac.compare_digest(credentials.credentials.encode(), self.token):  # in constant time: no guessing it a byte at a time
+        if not self.token.matches(credentials.credentials):
             raise ApiError(401, "the token is not the server's RAG_API_TOKEN", {"WWW-Authenticate": 'Bearer error="invalid_token"'})
 
     # ---- the routes ---------------------------------------------------------------------------------
@@ -241,8 +249,7 @@ class Api:
         citations, related). A follow-up sends the earlier turns as history, oldest first, each
         {"question", "answer": the span, "articles": the cited article ids}."""
         fields = await _json_object(request)
-        async with self.queue.place():
-            answer = await run_in_threadpool(self._answer, fields)
+        answer = await self.queue.answer(partial(self._answer, fields))
         return JSONResponse(answer.contract())
 
     def _answer(self, fields: dict[str, Any]) -> Answer:
@@ -339,6 +346,29 @@ class Api:
             return self.pipeline.articles()
         except NO_INDEX_YET as exc:
             raise ApiError(503, NOT_INDEXED_YET, {"Retry-After": str(INDEXING_RETRY_S)}) from exc
+
+
+def answering_threads(settings: Settings) -> int:
+    """The settings' api_concurrency, else as many questions as the networks run side by side (rag/runtime.py: one
+    call of every core, or cores / runtime_threads calls of that many threads each)."""
+    if settings.api_concurrency is not None:
+        return settings.api_concurrency
+    options = settings.runtime_options()
+    return max(1, options.core_count() // options.threads) if options.threads else 1
+
+
+def docs_page(request: Request) -> HTMLResponse:
+    """FastAPI's Swagger UI page for the API, its script, styles and icon served by this server: FastAPI's own loads
+    them from a CDN, and is blank where the server has no internet."""
+    root = request.scope.get("root_path", "")  # behind a proxy that serves the app under a prefix
+    return get_swagger_ui_html(
+        openapi_url=f"{root}{OPENAPI_URL}",
+        title="Ask the news: the JSON API",
+        swagger_js_url=f"{root}{DOCS_ASSETS}/swagger-ui-bundle.js",
+        swagger_css_url=f"{root}{DOCS_ASSETS}/swagger-ui.css",
+        swagger_favicon_url=f"{root}{DOCS_ASSETS}/favicon.png",
+        swagger_ui_parameters={"validatorUrl": None},  # else the page asks validator.swagger.io about the document
+    )
 
 
 async def _json_object(request: Request) -> dict[str, Any]:

@@ -36,10 +36,10 @@ from rag.query.reader_model import ReaderModelError
 from rag.query.request import AskRequest, RequestError
 from rag.schema import Answer, Article
 from ui import render
-from ui.api import DOCS_URL, NO_INDEX_YET, OPENAPI_URL, Api
-from ui.guard import RequestGuard, allowed_hosts, shown
+from ui.api import NO_INDEX_YET, OPENAPI_URL, Api
+from ui.guard import RequestGuard, ServerToken, allowed_hosts, shown
 from ui.sessions import SESSIONS_KEPT, ReleaseSessions
-from ui.uploads import add_uploads
+from ui.uploads import UploadOutcome, add_uploads
 
 log = logging.getLogger(__name__)
 _LOGGED = reprlib.Repr()  # a question in the log: quoted, cut at 120 characters
@@ -58,6 +58,7 @@ UPLOAD_CEILING = 10
 # The conversation kept in the browser (localStorage, encrypted by Gradio with this server's secret), so a
 # reload shows it again and follow-ups still point back; the newest turns only, to stay small.
 KEPT_TURNS = 40
+TOKEN_BOX = "Server token"  # the page's box for RAG_API_TOKEN, shown when the server has one
 
 # The page's script and styles live beside this file (issue 10: not strings inside the app).
 COPY_JS = (HERE / "copy_citation.js").read_text(encoding="utf-8")
@@ -108,6 +109,15 @@ def ask(
         (time.perf_counter() - started) * 1000,
     )
     return answer
+
+
+def token_refusal(token: ServerToken, given: str | None, doing: str) -> str | None:
+    """Why the page does not go on with DOING without the server's token; None when GIVEN is it (or there is none)."""
+    if token.matches(given):
+        return None
+    if not given:
+        return f"{doing} needs the server's token: enter it in “{TOKEN_BOX}” above the settings"
+    return f"the “{TOKEN_BOX}” entered is not the server's RAG_API_TOKEN, which {doing} needs"
 
 
 def chat_turn(
@@ -217,6 +227,7 @@ def scope_chips(turns: list[Turn]) -> tuple[dict, dict, dict]:
 def build_app(pipeline: Pipeline, updating: threading.Thread | None = None) -> gr.Blocks:  # noqa: C901 (the page's layout and its handlers wired in one place; to split into panels next)
     """The page; `updating`: an index run started with the server, whose progress the header shows."""
     settings = pipeline.settings
+    token = ServerToken(settings.api_token, settings.api_auth_all)
 
     def indexed() -> list[Article]:
         """The library's articles; none while the first index is still being built."""
@@ -239,10 +250,19 @@ def build_app(pipeline: Pipeline, updating: threading.Thread | None = None) -> g
             return header_html(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
         return header_html(), library_rows(), *library_choices(), gr.Timer(active=False)
 
+    def turn_with_token(message: str, chat: list[dict], turns: list[Turn], *settings_and_token: Any, **scope_off: Any) -> Iterator[tuple]:
+        """chat_turn, the page's token (the last input) checked first where questions need it (RAG_API_AUTH_ALL)."""
+        *settings, given = settings_and_token
+        refusal = token_refusal(token, given, "asking") if token.everything else None
+        if refusal:
+            yield message, [*chat, {"role": "assistant", "content": render.error_message(refusal)}], turns, gr.skip()
+            return
+        yield from chat_turn(pipeline, message, chat, turns, *settings, **scope_off)
+
     def respond(*args) -> Iterator[tuple]:
         # Gradio sends an event's last yield again when the event completes, which can be after the answer
         # shows and the next question is typed: the box is emptied once, with the question, not again.
-        for n, (box, *outputs) in enumerate(chat_turn(pipeline, *args)):
+        for n, (box, *outputs) in enumerate(turn_with_token(*args)):
             yield (gr.skip() if n > 0 and box == "" else box), *outputs
 
     def widen(**scope_off: Any):
@@ -250,16 +270,19 @@ def build_app(pipeline: Pipeline, updating: threading.Thread | None = None) -> g
 
         def again(chat: list[dict], turns: list[Turn], *settings) -> Iterator[tuple]:
             if turns:  # the box keeps whatever is being typed
-                for _, *outputs in chat_turn(pipeline, turns[-1].question, chat, turns, *settings, **scope_off):
+                for _, *outputs in turn_with_token(turns[-1].question, chat, turns, *settings, **scope_off):
                     yield gr.skip(), *outputs
 
         return again
 
-    def upload(files: list[str] | None, progress=gr.Progress()) -> tuple:  # noqa: B008 (how Gradio injects its progress)
+    def upload(files: list[str] | None, given_token: str | None, progress=gr.Progress()) -> tuple:  # noqa: B008 (how Gradio injects its progress)
         """The files checked, stored and indexed in a worker, while the bar shows each file read and then
         the chunks embedded so far (the index run's own count, polled)."""
         if not files:
             return gr.skip(), gr.skip(), None, gr.skip()
+        refusal = token_refusal(token, given_token, "adding articles")
+        if refusal:  # nothing stored: Gradio's own copies go with its cache
+            return render.upload_report([UploadOutcome(name=Path(f).name, problems=[refusal]) for f in files], None), gr.skip(), None, gr.skip()
         doing = ["reading files"]
         progress(0, desc=doing[0])
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="upload") as worker:
@@ -286,18 +309,24 @@ def build_app(pipeline: Pipeline, updating: threading.Thread | None = None) -> g
         choices, files, examples = menus_of(indexed())
         return gr.update(choices=choices), gr.update(choices=files, value=None), gr.Dataset(samples=examples, visible=bool(examples))
 
-    def ask_to_remove(path: str | None) -> tuple:
+    def removal_refused(path: str | None, given_token: str | None) -> str | None:
+        """Why a removal is not made: no file chosen, or not the server's token."""
+        return "choose a file to remove first" if not path else token_refusal(token, given_token, "removing articles")
+
+    def ask_to_remove(path: str | None, given_token: str | None) -> tuple:
         """The first click: what would go, and a button that does it (nothing is removed yet)."""
-        if not path:
-            return render.removal_report(None, "choose a file to remove first"), gr.update(visible=False)
+        problem = removal_refused(path, given_token)
+        if problem or not path:
+            return render.removal_report(None, problem), gr.update(visible=False)
         titles = [a.title for a in indexed() if a.path == path]
         return render.removal_question(path, titles), gr.update(visible=True)
 
-    def remove(path: str | None) -> tuple:
+    def remove(path: str | None, given_token: str | None) -> tuple:
         """The confirmed removal: the file kept in .removed/, its articles out of the index, an undo offered."""
         hide = gr.update(visible=False)
-        if not path:
-            return render.removal_report(None, "choose a file to remove first"), hide, gr.skip(), gr.skip(), None, hide
+        problem = removal_refused(path, given_token)
+        if problem or not path:
+            return render.removal_report(None, problem), hide, gr.skip(), gr.skip(), None, hide
         try:
             removal = pipeline.remove(path)
         except (RemovalError, IndexStoreError) as exc:
@@ -305,10 +334,13 @@ def build_app(pipeline: Pipeline, updating: threading.Thread | None = None) -> g
         log.info("removed %s from the library", path)
         return render.removal_report(removal), hide, header_html(), library_rows(), path, gr.update(visible=True)
 
-    def undo_removal(path: str | None) -> tuple:
+    def undo_removal(path: str | None, given_token: str | None) -> tuple:
         hide = gr.update(visible=False)
         if not path:
             return gr.skip(), hide, gr.skip(), gr.skip(), None
+        refusal = token_refusal(token, given_token, "restoring articles")
+        if refusal:  # the undo stays offered, for once the token is entered
+            return render.removal_report(None, refusal, undo=True), gr.skip(), gr.skip(), gr.skip(), gr.skip()
         try:
             restored = pipeline.restore(path)
         except (RemovalError, IndexStoreError) as exc:
@@ -398,6 +430,14 @@ def build_app(pipeline: Pipeline, updating: threading.Thread | None = None) -> g
                 example_list = gr.Dataset(components=[question], samples=examples, label="Example questions", elem_id="examples", visible=bool(examples))
             with gr.Column(scale=2, min_width=300):
                 sources = gr.HTML(render.sources_panel(None), elem_id="sources", js_on_load=COPY_JS)
+        # Asked for once, kept in the browser (encrypted, as the conversation is) until the server restarts.
+        token_box = gr.Textbox(
+            type="password",
+            label=f"{TOKEN_BOX} (RAG_API_TOKEN): {'questions, ' if token.everything else ''}adding and removing articles need it",
+            elem_id="server-token",
+            visible=token.guards_changes,
+        )
+        kept_token = gr.BrowserState("", storage_key="ask-the-news-token")
         with gr.Accordion("Settings", open=False):
             with gr.Row():
                 k = gr.Slider(1, 20, value=settings.k, step=1, label="Passages to read")
@@ -452,7 +492,7 @@ def build_app(pipeline: Pipeline, updating: threading.Thread | None = None) -> g
         kept = gr.BrowserState({"chat": [], "turns": [], "sources": None}, storage_key="ask-the-news-conversation")
         ticker = gr.Timer(PROGRESS_POLL_S, active=updating is not None)
 
-        chat_inputs = [question, chat, turns, k, retriever, since, until, source, chosen]
+        chat_inputs = [question, chat, turns, k, retriever, since, until, source, chosen, token_box]
         chat_outputs = [question, chat, turns, sources]
         # A question sent before the previous one's event completes runs after it; Gradio's default
         # trigger mode ("once") would drop it without a sign.
@@ -477,16 +517,18 @@ def build_app(pipeline: Pipeline, updating: threading.Thread | None = None) -> g
         then_chips_and_keep(clear.click(**fresh_start))
         then_chips_and_keep(chat.clear(**fresh_start))  # the chat's own trash button forgets the history and sources too
         menus: dict[str, Any] = dict(fn=library_choices, outputs=[chosen, removable, example_list], queue=False, api_visibility="private")
-        files.upload(upload, files, [upload_result, header, files, library], concurrency_limit=1, concurrency_id="library", api_visibility="private").then(
-            **menus
-        )
         library_lock: dict[str, Any] = dict(concurrency_limit=1, concurrency_id="library", api_visibility="private")
-        remove_button.click(ask_to_remove, removable, [removal_result, confirm_row], queue=False, api_visibility="private")
+        files.upload(upload, [files, token_box], [upload_result, header, files, library], **library_lock).then(**menus)
+        remove_button.click(ask_to_remove, [removable, token_box], [removal_result, confirm_row], queue=False, api_visibility="private")
         cancel_button.click(lambda: ("", gr.update(visible=False)), None, [removal_result, confirm_row], queue=False, api_visibility="private")
-        confirm_button.click(remove, removable, [removal_result, confirm_row, header, library, removed, undo_button], **library_lock).then(**menus)
-        undo_button.click(undo_removal, removed, [removal_result, undo_button, header, library, removed], **library_lock).then(**menus)
+        confirm_button.click(remove, [removable, token_box], [removal_result, confirm_row, header, library, removed, undo_button], **library_lock).then(**menus)
+        undo_button.click(undo_removal, [removed, token_box], [removal_result, undo_button, header, library, removed], **library_lock).then(**menus)
+        # always_last: typed a key at a time, the whole token is kept, not its first letter
+        token_box.change(lambda given: given, token_box, kept_token, queue=False, trigger_mode="always_last", api_visibility="private")
+        app.load(lambda kept: kept, kept_token, token_box, show_progress="hidden", queue=False, api_visibility="private")
         # Another page (or `rag index`) may have added articles since this one was built.
         app.load(header_html, None, header, show_progress="hidden", api_visibility="private")
+
         # a reload shows the conversation again, its chips included
         app.load(restored_conversation, kept, [chat, turns, sources], show_progress="hidden", queue=False, api_visibility="private").then(**chip)
         ticker.tick(
@@ -609,7 +651,7 @@ def serve(pipeline: Pipeline, host: str = "127.0.0.1", port: int = 7860, block: 
         quiet=True,  # Gradio's own banner suggests share=True, a public link: never, for an offline tool
         state_session_capacity=SESSIONS_KEPT,
         app_kwargs={
-            "docs_url": DOCS_URL,  # the JSON API's (ui/api.py), FastAPI's own page
+            "docs_url": None,  # the JSON API's /docs is its own (ui/api.py): FastAPI's loads Swagger UI from a CDN
             "openapi_url": OPENAPI_URL,
             "middleware": [
                 # inside only Gradio's compression and CORS headers: before any of its routes

@@ -9,15 +9,20 @@ Cross-site writes: another site's page can POST a file to /gradio_api/upload wit
 a multipart fetch), and Gradio stores it. So a request that may change something (any method but GET, HEAD
 and OPTIONS) whose Origin, or Referer when it sends no Origin, is not this page's own is refused with 403.
 curl and gradio_client send neither header: they are not affected.
+
+The server's token (RAG_API_TOKEN): ServerToken, the one check of it that the JSON API's routes and the page's
+library changes share.
 """
 
 from __future__ import annotations
 
+import hmac
 import ipaddress
 import logging
 from collections.abc import Iterable
 from urllib.parse import SplitResult, urlsplit
 
+from pydantic import SecretStr
 from starlette.datastructures import Headers
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -146,3 +151,23 @@ class RequestGuard:
         if source is None or addressed is None:
             return False
         return source[0] in self.trusted or (source[1] == addressed[1] and (source[0] == addressed[0] or source[0] in (self.hosts or ())))
+
+
+class ServerToken:
+    """The settings' api_token, which library changes need, and with api_auth_all questions and reads too; a server
+    without one lets everything through."""
+
+    def __init__(self, token: SecretStr | None, everything: bool = False):
+        self.secret = token.get_secret_value().encode() if token else None
+        self.everything = everything and self.secret is not None  # api_auth_all: questions and reads need it too
+
+    @property
+    def guards_changes(self) -> bool:
+        return self.secret is not None
+
+    def matches(self, given: str | None) -> bool:
+        """Whether GIVEN is the token (always, on a server without one); compared in constant time, so that it cannot
+        be guessed a byte at a time."""
+        if self.secret is None:
+            return True
+        return given is not None and hmac.compare_digest(given.encode(), self.secret)

@@ -89,7 +89,14 @@ def answer_message(answer: Answer, threshold: float | None = None) -> str:
         if scope is not None:
             context += f'<div class="scope">{html.escape(scope.label())}</div>'
     markers = " ".join(f'<a class="marker" href="#source-{c.n}">[{c.n}]</a>' for c in answer.citations)
-    if answer.kind == "article_list" or (answer.kind == "newest" and answer.found):
+    if answer.kind == "timeline" and answer.found:
+        lines = "".join(
+            f'<li><span class="when">{html.escape(_spoken(c))}</span> · {html.escape(c.title)}: '
+            f'“{html.escape(c.passage[c.start - c.passage_start : c.end - c.passage_start])}” <a class="marker" href="#source-{c.n}">[{c.n}]</a></li>'
+            for c in answer.citations
+        )
+        body = f'<p class="listing">{html.escape(answer.answer or "")}</p><ol class="timeline">{lines}</ol>'
+    elif answer.kind == "article_list" or (answer.kind == "newest" and answer.found):
         text = answer.answer if answer.found else f"No article mentions “{answer.listing}”."
         body = f'<p class="listing">{html.escape(text or "")} {markers}</p>'
     elif answer.kind in ("more", "summary") and answer.found:
@@ -111,8 +118,33 @@ def answer_message(answer: Answer, threshold: float | None = None) -> str:
         day = f" ({spoken_date(answer.span_date)})" if answer.span_date else ""
         span = f"answer: <strong>{html.escape(answer.span)}</strong>{day} · " if answer.span else ""
         origin = f"from the article's {_FACT_NAMES.get(answer.fact, answer.fact)} · " if answer.kind == "article_field" and answer.fact else ""
-        body = f'<p class="quote">{quote} {markers}</p><div class="meta">{span}{origin}{_confidence(answer.score, threshold)}</div>'
+        body = f'<p class="quote">{quote} {markers}</p><div class="meta">{span}{origin}{_confidence(answer.score, threshold)}</div>{_reports(answer)}'
     return _one_block(f'<div class="answer">{body}{context}</div>')
+
+
+_DIFFERENCES = {"number": "another number", "date": "another date", "name": "another name"}
+
+
+def _spoken(c: Citation) -> str:
+    """When a story was published, as a timeline or a report says it: "6 March 1987, 23:27" (stories of
+    one day follow each other by the hour)."""
+    if c.published is None:
+        return "undated"
+    return f"{spoken_date(c.published)}, {c.published_time:%H:%M}" if c.published_time else spoken_date(c.published)
+
+
+def _reports(answer: Answer) -> str:
+    """Stories that answer differently, newest first: "The stories differ (another number), newest first:
+    latest: 32 (Reuters, 7 March 1987) [3] · earlier: at least 26 (Reuters, 6 March 1987) [1]"."""
+    if not answer.reports:
+        return ""
+    items = "".join(
+        f"<li>{'latest: ' if n == 0 else 'earlier: '}<strong>{html.escape(' '.join((c.span_text or '').split()))}</strong> "
+        f'({html.escape(", ".join(x for x in (c.source, _spoken(c)) if x))}) <a class="marker" href="#source-{c.n}">[{c.n}]</a></li>'
+        for n, c in enumerate(answer.reports)
+    )
+    found = _DIFFERENCES.get(answer.differ or "", "other answers")
+    return f'<div class="reports"><p>The stories differ ({found}), newest first:</p><ul>{items}</ul></div>'
 
 
 def wait_message(reason: str) -> str:
@@ -232,7 +264,10 @@ def sources_panel(answer: Answer | None) -> str:
         return EMPTY_SOURCES
     if answer.found:
         answer_span = " ".join((answer.span or answer.listing or "").split()).lower()  # a listing bolds each mention
+        cited = {c.n for c in answer.citations}
+        others = sorted((c for c in answer.reports if c.n not in cited), key=lambda c: c.n)
         heading, cards = "Sources", [_card(group, answer_span) for group in by_article(answer.citations)]
+        cards += [_card([c], " ".join((c.span_text or "").split()).lower()) for c in others]
     else:
         heading, cards = "Related", [_card(group, None) for group in by_article(answer.related)]
         if not cards:

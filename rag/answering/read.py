@@ -7,6 +7,7 @@ from dataclasses import replace
 
 from rag.answering.context import Asked, Searcher
 from rag.answering.more import sentences_on, without_history
+from rag.answering.reports import compared
 from rag.query.followup import points_back, resolve
 from rag.query.intents import Read
 from rag.query.more_sentences import said_about
@@ -44,10 +45,12 @@ def answer(intent: Read, asked: Asked, search: Searcher) -> Answer:
 
 
 def read(question: str, passages: list[Passage], search: Searcher, scopes: Scopes | None = None) -> Answer:
-    """The reader's answer out of already retrieved passages, cited; under the threshold, "not found"
-    with the passages as related and the withheld answer kept for evaluation. With the scopes the
+    """The reader's answer out of already retrieved passages, cited, with other stories' answers beside it
+    (rag/answering/reports.py); under the threshold, "not found" with the passages as related and the
+    withheld answer kept for evaluation. With the scopes the
     search was narrowed by, the reader reads the question without them (`Scopes.as_read`)."""
-    reading = search.loaded().reader.read(scopes.as_read(question) if scopes else question, passages)
+    asked = scopes.as_read(question) if scopes else question
+    reading = search.loaded().reader.read(asked, passages)
     shown = None
     if reading.evidence:
         chosen = search.citer.supporting(reading.evidence, passages, search.threshold)
@@ -64,7 +67,7 @@ def read(question: str, passages: list[Passage], search: Searcher, scopes: Scope
             passages=passages,
         )
     if shown is not None and reading.found:
-        return shown
+        return compared(asked, shown, reading, passages, search)
     return Answer(
         question=question,
         found=False,

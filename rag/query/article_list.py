@@ -7,7 +7,6 @@ when its text names the topic itself, with the first sentence that does.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 
 from pydantic import BaseModel
@@ -76,5 +75,4 @@ def mentions(topic: str, passages: list[Passage]) -> list[Mention]:
             continue
         start, end = next(((s, e) for s, e in chunk.sentences if s <= at < e), (chunk.start, chunk.end))
         first[passage.article.id] = Mention(passage=passage, start=min(start, at), end=max(end, until), mention_start=at, mention_end=until)
-    undated = dt.date.min
-    return sorted(first.values(), key=lambda m: (m.passage.article.published or undated, m.passage.article.published_time or dt.time()), reverse=True)
+    return sorted(first.values(), key=lambda m: m.passage.article.when, reverse=True)

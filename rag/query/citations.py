@@ -52,6 +52,7 @@ class Citer:
             article_id=article.id,
             title=article.title,
             published=article.published,
+            published_time=article.published_time,
             path=self.display_path(article.path),
             start=start,
             end=end,

@@ -32,6 +32,14 @@ class LatestOn:
 
 
 @dataclass(frozen=True)
+class Timeline:
+    """ "How did the Ecuador earthquake story develop?": one line from each story on the topic, oldest
+    first; topic "" is the conversation's subject."""
+
+    topic: str
+
+
+@dataclass(frozen=True)
 class Summary:
     """ "Summarise the refinery story": a story's lead; topic "" is the story the conversation is about."""
 
@@ -59,4 +67,4 @@ class Read:
     """Any other question: the reader finds the answer in the articles' text (the default)."""
 
 
-Intent = ListArticles | NewestArticles | LatestOn | Summary | More | AboutArticle | Read
+Intent = ListArticles | NewestArticles | LatestOn | Timeline | Summary | More | AboutArticle | Read

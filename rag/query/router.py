@@ -3,8 +3,9 @@
 The order is data, in ROUTES, and each route only recognises; answering is the handlers' (rag/answering).
 The order matters where phrasings overlap: "Which articles mention the latest on X?" is a list;
 "What's the latest news?" asks for the newest stories before "the latest on" can take "news" as a
-topic; a summary or "tell me more" before a question about the article's own fields; the reader
-("read") is the default.
+topic; "How did the strike develop?" is a timeline before the reader sees a "how" question; a
+summary or "tell me more" before a question about the article's own fields; the reader ("read") is
+the default.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from dataclasses import dataclass
 from rag.query.article_facts import asked_field
 from rag.query.article_list import asks_for_newest, listing_topic
 from rag.query.followup import Turn, leans_on_history
-from rag.query.intents import AboutArticle, Intent, LatestOn, ListArticles, More, NewestArticles, Read, Summary
+from rag.query.intents import AboutArticle, Intent, LatestOn, ListArticles, More, NewestArticles, Read, Summary, Timeline
 from rag.query.more_sentences import asks_for_more, asks_for_summary, latest_on
 from rag.query.question_scope import Scopes
+from rag.query.story_timeline import asks_for_timeline
 from rag.text import terms
 
 
@@ -94,6 +96,11 @@ def _latest_on(question: RoutedQuestion) -> Intent | None:
     return LatestOn(topic) if topic is not None and not _ASKS_A_QUESTION.match(topic) else None
 
 
+def _timeline(question: RoutedQuestion) -> Intent | None:
+    topic = asks_for_timeline(question.without_time, timed=question.scopes.time is not None)
+    return Timeline(topic) if topic is not None else None
+
+
 def _summary(question: RoutedQuestion) -> Intent | None:
     topic = asks_for_summary(question.text)
     return Summary(topic) if topic is not None else None
@@ -124,6 +131,7 @@ ROUTES: tuple[Route, ...] = (
     Route("list articles", _list_articles),
     Route("newest", _newest),
     Route("latest on", _latest_on),
+    Route("timeline", _timeline),
     Route("summary", _summary),
     Route("more", _more),
     Route("article field", _about_article),

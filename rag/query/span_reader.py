@@ -101,8 +101,9 @@ class SentenceSimilarity:
         self.index, self.encoder = index, encoder
 
     def __call__(self, question: str, passage: Passage, start: int, end: int) -> float:
-        """The best cosine among the passage's sentences that overlap [start, end) (article offsets)."""
-        overlapping = [n for n, (s, e) in enumerate(passage.chunk.sentences) if s < end and e > start]
+        """The best cosine among the passage's sentences that overlap [start, end) (article offsets); a
+        narrowed passage's sentences are counted from its first among its chunk's, as they were indexed."""
+        overlapping = [passage.first_sentence + n for n, (s, e) in enumerate(passage.chunk.sentences) if s < end and e > start]
         if not overlapping:
             return 0.0
         return float(np.max(self.index.sentence_vectors_of(passage.row)[overlapping] @ self.encoder.encode_query(question)))

@@ -35,6 +35,11 @@ def routed(question: str, history: tuple[Turn, ...] = ()) -> RoutedQuestion:
         ("Which stories were published on March 2?", (), "newest"),
         ("What's the latest on the tin quota?", (), "latest on"),
         ("Any news on who wrote it?", (), "article field"),
+        ("How did the Ecuador earthquake story develop?", (), "timeline"),
+        ("Timeline of the USAir bid for Piedmont", (), "timeline"),
+        ("What happened with the coffee talks over the week?", (), "timeline"),
+        ("How did the refinery fire start?", (), "read"),  # "how did X start" asks a fact, not a timeline
+        ("What happened to the ferry?", (), "read"),  # no stretch of time: a question the reader answers
         ("Summarise the Dorrell refinery story", (), "summary"),
         ("What is this article about?", (), "summary"),
         ("Tell me more", (ANSWERED,), "more"),
@@ -80,6 +85,6 @@ def test_routes_carry_what_the_question_names():
 
 
 def test_the_order_is_data_and_reading_is_the_default():
-    assert [r.name for r in ROUTES] == ["list articles", "newest", "latest on", "summary", "more", "article field"]
+    assert [r.name for r in ROUTES] == ["list articles", "newest", "latest on", "timeline", "summary", "more", "article field"]
     assert route(routed("Which articles mention Brazil?"), routes=()) == Read()
     assert route_name(routed("Which articles mention Brazil?"), routes=ROUTES[1:]) == "read"

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+import threading
+from functools import partial
 
 import httpx
 import pytest
@@ -17,6 +20,7 @@ from rag.pipeline import Pipeline
 from rag.query.followup import Turn
 from rag.query.request import AskRequest
 from tests.helpers import SEED_FILE, make_corpus
+from ui.api import ApiError, AskQueue
 from ui.app import serve
 
 QUESTION = "Who is the Foreign Ministry spokesperson?"
@@ -128,7 +132,7 @@ def test_before_the_first_index_questions_and_the_library_are_told_to_come_back(
 
 
 def test_past_the_waiting_questions_a_burst_is_told_to_come_back(fresh_pipeline):
-    pipeline = fresh_pipeline(extra=False, serve_concurrency=1)  # one answered at once, 16 waiting
+    pipeline = fresh_pipeline(extra=False, serve_concurrency=1, api_max_waiting=16)  # one answered at once, 16 waiting
     pipeline.index()
     app, base = served(pipeline)
 
@@ -145,6 +149,34 @@ def test_past_the_waiting_questions_a_burst_is_told_to_come_back(fresh_pipeline)
     assert {r.status_code for r in replies} == {200, 503} and sum(r.status_code == 200 for r in replies) >= 17
 
 
+def test_questions_are_answered_in_the_order_they_came_and_one_that_goes_away_leaves_the_queue():
+    async def scenario() -> tuple[list, list[int], ApiError]:
+        queue = AskQueue(slots=1, waiting=3)
+        started: list[int] = []
+        hold = threading.Event()
+
+        def work(n: int) -> int:
+            hold.wait(30)  # the first keeps the one slot until all have come
+            started.append(n)
+            return n
+
+        waiting = []
+        for n in range(4):
+            waiting.append(asyncio.create_task(queue.answer(partial(work, n))))
+            await asyncio.sleep(0)  # each takes its place before the next comes
+        with pytest.raises(ApiError) as refused:  # one slot and 3 waiting: the fifth is told at once
+            await queue.answer(partial(work, 4))
+        waiting[2].cancel()  # its caller went away while it waited
+        await asyncio.sleep(0)
+        assert queue.queued == 3
+        hold.set()
+        return await asyncio.gather(*waiting, return_exceptions=True), started, refused.value
+
+    answers, started, refused = asyncio.run(scenario())
+    assert started == [0, 1, 3] and answers[:2] == [0, 1] and answers[3] == 3 and isinstance(answers[2], asyncio.CancelledError)
+    assert refused.status == 503 and refused.headers == {"Retry-After": "2"} and "4 questions are being answered or waiting" in refused.message
+
+
 # ---- /api/status and /docs ----------------------------------------------------------------------------
 
 
@@ -156,11 +188,21 @@ def test_status_tells_the_generation_the_counts_and_whether_an_update_runs(api, 
 
 
 def test_the_api_is_documented_at_docs_and_only_the_api(api):
-    root = api.removesuffix("/api")
-    assert httpx.get(f"{root}/docs").status_code == 200
     document = httpx.get(f"{api}/openapi.json").json()
     assert sorted(document["paths"]) == ["/api/articles", "/api/articles/{path}", "/api/articles/{path}/restore", "/api/ask", "/api/status"]
     assert "question" in document["components"]["schemas"]["AskRequest"]["required"]
+
+
+def test_docs_loads_everything_it_needs_from_this_server(api):
+    root = api.removesuffix("/api")
+    page = httpx.get(f"{root}/docs")
+    assert page.status_code == 200 and "SwaggerUIBundle" in page.text
+    loaded = re.findall(r'(?:src|href)="([^"]*)"', page.text) + re.findall(r"url: '([^']*)'", page.text)
+    assert len(loaded) == 4 and all(url.startswith("/") and not url.startswith("//") for url in loaded), loaded  # no CDN, no other host
+    types = [httpx.get(f"{root}{url}").headers["content-type"].split(";")[0] for url in loaded]
+    css, icon, script, document = types
+    assert (css, icon, document) == ("text/css", "image/png", "application/json") and script.endswith("/javascript"), types  # text/ or application/
+    assert '"validatorUrl": null' in page.text  # nor does the page send the document to Swagger's online validator
 
 
 # ---- the library: list, add, remove, restore -----------------------------------------------------------

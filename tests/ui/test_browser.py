@@ -64,6 +64,20 @@ def server(tmp_path_factory, browser_ready):
         yield url
 
 
+def launched(playwright, profile: str):
+    """Headless Chromium with its own profile folder (a browser session of its own), the page's clipboard allowed."""
+    context = playwright.chromium.launch_persistent_context(
+        profile,
+        headless=True,
+        executable_path=str(CHROMIUM),
+        args=FLAGS,
+        viewport={"width": 1280, "height": 900},
+        permissions=["clipboard-read", "clipboard-write"],
+    )
+    context.set_default_timeout(WAIT_MS)
+    return context
+
+
 @pytest.fixture(scope="module")
 def console() -> list[str]:
     """The page's console messages and uncaught errors, in order."""
@@ -75,15 +89,7 @@ def page_and_requests(server, console):
     requests: list[str] = []
     dialogs: list[str] = []
     with sync_playwright() as playwright, tempfile.TemporaryDirectory() as profile:
-        context = playwright.chromium.launch_persistent_context(
-            profile,
-            headless=True,
-            executable_path=str(CHROMIUM),
-            args=FLAGS,
-            viewport={"width": 1280, "height": 900},
-            permissions=["clipboard-read", "clipboard-write"],
-        )
-        context.set_default_timeout(WAIT_MS)
+        context = launched(playwright, profile)
         page = context.new_page()
         page.on("request", lambda request: requests.append(request.url))
         page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
@@ -140,7 +146,8 @@ def ask(page, question: str) -> str:
     page.fill("#question textarea", question)
     page.keyboard.press("Enter")
     wait_for(page, f"document.querySelectorAll('#chat .answer').length > {before}", f"answer to {question!r}")
-    return page.locator("#chat .answer").last.inner_text()
+    # read where it was seen: a locator waits for an element, and a re-render may replace the one counted
+    return page.evaluate("[...document.querySelectorAll('#chat .answer')].pop()?.innerText ?? ''")
 
 
 def shot(page, name: str) -> None:
