@@ -198,8 +198,8 @@ def _passage(citations: list[Citation], answer_span: str | None) -> str:
 
 
 def _span_text(c: Citation) -> str:
-    start, end = c.span or (0, 0)
-    return " ".join(c.passage[start - c.passage_start : end - c.passage_start].split()).lower()
+    """The citation's span as the panel compares spans: one line, lower case ("" without a span)."""
+    return " ".join((c.span_text or "").split()).lower()
 
 
 def _card(citations: list[Citation], answer_span: str | None) -> str:
@@ -267,7 +267,7 @@ def sources_panel(answer: Answer | None) -> str:
         cited = {c.n for c in answer.citations}
         others = sorted((c for c in answer.reports if c.n not in cited), key=lambda c: c.n)
         heading, cards = "Sources", [_card(group, answer_span) for group in by_article(answer.citations)]
-        cards += [_card([c], " ".join((c.span_text or "").split()).lower()) for c in others]
+        cards += [_card([c], _span_text(c)) for c in others]
     else:
         heading, cards = "Related", [_card(group, None) for group in by_article(answer.related)]
         if not cards:

@@ -37,11 +37,13 @@ ON_QUESTION_SHARE = 0.5
 
 @dataclass(frozen=True)
 class StoryAnswer:
-    """A story's best answer to the question: its passage (of the ones retrieved), the evidence, the span's words."""
+    """A story's best answer to the question: its passage (of the ones retrieved), the evidence, the span's words
+    and the value they state."""
 
     passage: Passage
     evidence: Evidence
     span: str
+    value: AnswerValue
 
 
 def compared(question: str, shown: Answer, reading: Reading, passages: list[Passage], search: Searcher) -> Answer:
@@ -61,7 +63,7 @@ def compared(question: str, shown: Answer, reading: Reading, passages: list[Pass
     for other in _story_answers(question, reading, passages, search, value, answered):
         if other.passage.article.id in cited:
             continue
-        agreement = compare(value, value_of(other.span, other.passage.article.published))
+        agreement = compare(value, other.value)
         if agreement is Agreement.SAME and len(citations) < search.settings.max_citations:
             citations.append(search.citer.of_evidence(len(citations) + 1, other.evidence, other.passage))
         elif agreement is Agreement.DIFFERENT and not _known_before(value, answered, other) and _same_fact(search, answered_in, first, other):
@@ -98,8 +100,7 @@ def _known_before(value: AnswerValue, answered: Article, other: StoryAnswer) -> 
     two facts both stories know ("52 dlrs" TWA's offer, "73 dlrs" USAir's, in stories on both bids), not a
     figure that changed. A newer story may state the older figure ("revised to 1.10 billion from 1.15").
     Only a figure with its unit is looked for: a bare number stands somewhere in every story."""
-    theirs = value_of(other.span, other.passage.article.published)
-    older, newer = (other.passage.article, value) if other.passage.article.when <= answered.when else (answered, theirs)
+    older, newer = (other.passage.article, value) if other.passage.article.when <= answered.when else (answered, other.value)
     return newer.unit is not None and any(compare(newer, stated) is Agreement.SAME for stated in values_in(older.text, older.published))
 
 
@@ -112,23 +113,24 @@ def _story_answers(question: str, reading: Reading, passages: list[Passage], sea
 
     def comparable(story: str) -> bool:
         known = found.get(story)
-        return known is not None and compare(value, value_of(known.span, known.passage.article.published)) is not Agreement.INCOMPARABLE
+        return known is not None and compare(value, known.value) is not Agreement.INCOMPARABLE
 
     def keep(evidence: Evidence, at: int, bar: float) -> None:
         passage = passages[at]
         if evidence.span_start is None or evidence.span_end is None or evidence.score < bar or comparable(passage.article.id):
             return
         span = passage.chunk.slice(evidence.span_start, evidence.span_end)
-        found[passage.article.id] = StoryAnswer(passage, evidence.model_copy(update={"passage": at}), span)
+        found[passage.article.id] = StoryAnswer(passage, evidence.model_copy(update={"passage": at}), span, value_of(span, passage.article.published))
 
     for evidence in reading.evidence:
         keep(evidence, evidence.passage, search.threshold)
     sentences: dict[str, tuple[int, int, int]] = {}  # a story with nothing to compare yet: its passage and sentence
+    on_question = _QuestionTerms.of(question, search.loaded().data.idf)
     for at, passage in enumerate(passages):
         story = passage.article.id
         if story == answered.id or story in sentences or comparable(story):
             continue
-        sentence = _differing_sentence(question, passage, value, search.loaded().data.idf)
+        sentence = _differing_sentence(on_question, passage, value)
         if sentence is not None:
             sentences[story] = (at, *sentence)
     for at, start, end in list(sentences.values())[: search.settings.report_reads]:
@@ -137,17 +139,28 @@ def _story_answers(question: str, reading: Reading, passages: list[Passage], sea
     return list(found.values())
 
 
-def _differing_sentence(question: str, passage: Passage, value: AnswerValue, idf: Callable[[str], float]) -> tuple[int, int] | None:
-    """The passage's sentence most on the question (holding the most of its content terms, with the
-    headline; at least ON_QUESTION_SHARE, and the word it asks about) of those that state a figure or
-    date other than the answer's; None when none does. A name is not looked for so (any capitalised word is one)."""
-    asked = content_terms(question)
+@dataclass(frozen=True)
+class _QuestionTerms:
+    """What a sentence must hold to be on the question: its content terms (ON_QUESTION_SHARE of them, with the
+    headline), and the word it asks about, the rarest it writes in lower case, not a name ("rescued" of "How
+    many people were rescued from the Herald of Free Enterprise?", not "people" or the ship)."""
+
+    asked: frozenset[str]
+    about: str | None
+
+    @classmethod
+    def of(cls, question: str, idf: Callable[[str], float]) -> _QuestionTerms:
+        common = content_terms(" ".join(w for w in question.split() if w[:1].islower()))
+        return cls(frozenset(content_terms(question)), max(common, key=idf, default=None))
+
+
+def _differing_sentence(question: _QuestionTerms, passage: Passage, value: AnswerValue) -> tuple[int, int] | None:
+    """The passage's sentence most on the question (holding the most of its content terms) of those that
+    state a figure or date other than the answer's; None when none does. A name is not looked for so (any
+    capitalised word is one)."""
+    asked, about = question.asked, question.about
     if not asked or value.kind not in (ValueKind.NUMBER, ValueKind.DATE):
         return None
-    # what is asked about: the rarest word the question writes in lower case, not a name ("rescued" of "How
-    # many people were rescued from the Herald of Free Enterprise?", not "people" or the ship)
-    common = content_terms(" ".join(w for w in question.split() if w[:1].islower()))
-    about = max(common, key=idf, default=None)
     headline = set(terms(passage.article.headline))
     chunk = passage.chunk
     best: tuple[int, tuple[int, int]] | None = None
